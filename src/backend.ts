@@ -1,0 +1,74 @@
+// Choosing the tfjs backend: native TensorFlow (tfjs-node) when it loads, else WebAssembly,
+// else plain JavaScript. TSDIFFUSION_BACKEND=tensorflow|wasm|cpu overrides the choice.
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ENV = 'TSDIFFUSION_BACKEND';
+const ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** The backend tfjs actually runs on (read back from tf.getBackend()). */
+  name: BackendName;
+  /** Why it was chosen, and what was tried before it. */
+  reason: string;
+  tried: { name: BackendName; error: string }[];
+}
+
+/** Load the module that registers a backend with tfjs. Throws if it cannot load. */
+function registerBackend(name: BackendName): void {
+  if (name === 'tensorflow') require('@tensorflow/tfjs-node');
+  else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  // cpu ships with @tensorflow/tfjs
+}
+
+let current: BackendInfo | null = null;
+
+/**
+ * Select and initialise the backend. `preferred` (or the TSDIFFUSION_BACKEND variable) forces one;
+ * forcing a backend that cannot start is an error rather than a silent fallback.
+ */
+export async function initBackend(preferred?: BackendName): Promise<BackendInfo> {
+  const forced = preferred ?? parseEnv(process.env[BACKEND_ENV]);
+  if (current && (!forced || forced === current.name)) return current;
+  const candidates = forced ? [forced] : ORDER;
+  const tried: BackendInfo['tried'] = [];
+  for (const name of candidates) {
+    try {
+      registerBackend(name);
+      const ok = await tf.setBackend(name);
+      await tf.ready();
+      // tfjs may fall back silently (e.g. a wasm build that fails to start): trust only getBackend().
+      if (!ok || tf.getBackend() !== name) throw new Error(`tfjs reports backend '${tf.getBackend()}'`);
+      const reason = forced ? `forced by ${preferred ? 'caller' : BACKEND_ENV}` : tried.length ? 'first that loaded' : 'preferred';
+      current = { name, reason, tried };
+      return current;
+    } catch (e) {
+      tried.push({ name, error: firstLine(e) });
+    }
+  }
+  throw new Error(
+    `No tfjs backend could start: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}` +
+      (forced ? ` (forced by ${preferred ? 'caller' : BACKEND_ENV}; unset it to fall back)` : ''),
+  );
+}
+
+/** One line for notebooks and logs, e.g. "tfjs backend: wasm (first that loaded; tensorflow: ...)". */
+export function describeBackend(info: BackendInfo): string {
+  const skipped = info.tried.map((t) => `${t.name} unavailable: ${t.error}`).join('; ');
+  return `tfjs ${tf.version.tfjs} backend: ${info.name} (${info.reason}${skipped ? `; ${skipped}` : ''})`;
+}
+
+function parseEnv(value: string | undefined): BackendName | undefined {
+  if (!value) return undefined;
+  const v = value.trim().toLowerCase();
+  const name = v === 'node' || v === 'tfjs-node' ? 'tensorflow' : v;
+  if (!ORDER.includes(name as BackendName)) {
+    throw new Error(`${BACKEND_ENV}=${value} is not one of ${ORDER.join(', ')}`);
+  }
+  return name as BackendName;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].slice(0, 200);
+}

@@ -1,0 +1,6 @@
+import * as path from 'node:path';
+
+/** Repository root (this file is compiled to dist/src/paths.js). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** Mixture definition, fixtures and the checkpoints the notebooks write. */
+export const DATA_DIR = path.join(REPO_ROOT, 'data');

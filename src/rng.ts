@@ -1,0 +1,166 @@
+// Seeded random numbers with named, independent streams.
+//
+// A stream is identified by (seed, path). `fork(name)` derives a child stream from that
+// identity, not from how many numbers the parent has drawn, so adding a draw in one place
+// never shifts the numbers drawn elsewhere. Forking the same name twice from one parent
+// throws: handing the same stream to two consumers (the tutorial's JAX key reuse, which
+// made its diffusion noise equal to the data's own normal draw) is then a loud error.
+
+/** 32-bit FNV-1a hash of a string, mixed with a seed. */
+function hashString(seed: number, text: string): number {
+  let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** splitmix32: spreads one 32-bit value into well-mixed state words. */
+function splitmix32(state: number): [number, number] {
+  state = (state + 0x9e3779b9) >>> 0;
+  let z = state;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return [state, (z ^ (z >>> 16)) >>> 0];
+}
+
+const TWO_POW_32 = 4294967296;
+
+export class Rng {
+  readonly seed: number;
+  readonly path: string;
+  private readonly forked = new Set<string>();
+  // xoshiro128** state
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private spareNormal: number | null = null;
+
+  /** Root stream of a seed. Use `fork` to get the streams you draw from. */
+  constructor(seed: number, path = 'root') {
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new Error(`Rng: seed must be an integer in [0, 2^32), got ${seed}`);
+    }
+    this.seed = seed;
+    this.path = path;
+    let state = hashString(seed, path);
+    const words: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const [next, out] = splitmix32(state);
+      state = next;
+      words.push(out);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = words;
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /** An independent child stream. Each name may be forked once per parent. */
+  fork(name: string): Rng {
+    if (this.forked.has(name)) {
+      throw new Error(
+        `Rng: stream '${this.path}/${name}' was already handed out; reusing a stream for two purposes ` +
+          `correlates them (fork a new name instead)`,
+      );
+    }
+    this.forked.add(name);
+    return new Rng(this.seed, `${this.path}/${name}`);
+  }
+
+  /** Next raw 32-bit unsigned integer (xoshiro128**). */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform on [0, 1) with 53 random bits. */
+  uniform(): number {
+    const hi = this.nextUint32() >>> 5; // 27 bits
+    const lo = this.nextUint32() >>> 6; // 26 bits
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Uniform integer in [0, n), without modulo bias. */
+  int(n: number): number {
+    if (!Number.isInteger(n) || n <= 0 || n > TWO_POW_32) throw new Error(`Rng.int: bad range ${n}`);
+    const limit = TWO_POW_32 - (TWO_POW_32 % n);
+    for (;;) {
+      const r = this.nextUint32();
+      if (r < limit) return r % n;
+    }
+  }
+
+  /** Standard normal (Box-Muller; the second value of each pair is kept for the next call). */
+  normal(): number {
+    if (this.spareNormal !== null) {
+      const v = this.spareNormal;
+      this.spareNormal = null;
+      return v;
+    }
+    const u1 = 1 - this.uniform(); // (0, 1]: log is finite
+    const u2 = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    this.spareNormal = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
+  }
+
+  /** n standard normals. */
+  normals(n: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.normal();
+    return out;
+  }
+
+  /** n uniform integers in [0, m). */
+  ints(n: number, m: number): Int32Array {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(m);
+    return out;
+  }
+
+  /**
+   * An inverted-dropout mask: each entry is 0 with probability `rate`, else 1 / (1 - rate).
+   * Uses one 32-bit draw per entry (the resolution 2^-32 is far below any rate we use).
+   */
+  dropoutMask(n: number, rate: number): Float32Array {
+    if (!(rate >= 0 && rate < 1)) throw new Error(`Rng.dropoutMask: rate must be in [0, 1), got ${rate}`);
+    const out = new Float32Array(n);
+    const keep = 1 / (1 - rate);
+    const threshold = rate * TWO_POW_32;
+    for (let i = 0; i < n; i++) out[i] = this.nextUint32() >= threshold ? keep : 0;
+    return out;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** The independent streams one training run draws from. */
+export interface TrainingStreams {
+  init: Rng;
+  data: Rng;
+  noise: Rng;
+  timesteps: Rng;
+  dropout: Rng;
+}
+
+/** Derive the training streams of a seed: the data, diffusion noise, timesteps and dropout never share bits. */
+export function trainingStreams(seed: number): TrainingStreams {
+  const root = new Rng(seed, 'train');
+  return {
+    init: root.fork('init'),
+    data: root.fork('data'),
+    noise: root.fork('noise'),
+    timesteps: root.fork('timesteps'),
+    dropout: root.fork('dropout'),
+  };
+}

@@ -1,0 +1,183 @@
+// Training the velocity model: fresh mixture batches, uniform timesteps, v-prediction MSE,
+// global-norm clipping + AdamW with a linear schedule, EMA of the parameters.
+import * as tf from '@tensorflow/tfjs';
+import type { GaussianMixture } from './mixture';
+import { disposeMoments, VelocityModel, type VelocityModelConfig } from './model';
+import { AdamW, learningRateAt, ParameterEMA, type LinearScheduleOptions } from './optim';
+import { trainingStreams, type TrainingStreams } from './rng';
+import type { DDPMScheduler } from './scheduler';
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  seed: number;
+  /** Peak learning rate. */
+  learningRate: number;
+  /** Learning rate at the end of the run. */
+  endLearningRate: number;
+  warmupSteps: number;
+  /** Steps held at the peak before the decay starts. */
+  holdSteps: number;
+  emaDecay: number;
+  weightDecay: number;
+  clipNorm: number;
+  /** Report (and read the loss back from the device) every this many steps. */
+  logEvery: number;
+}
+
+/** The tutorial's optimiser settings: 3e-4, held 500 steps, then linear decay; EMA 0.9. */
+export const TUTORIAL_TRAINING: TrainConfig = {
+  steps: 5000,
+  batchSize: 4096,
+  seed: 1,
+  learningRate: 3e-4,
+  endLearningRate: 0,
+  warmupSteps: 0,
+  holdSteps: 500,
+  emaDecay: 0.9,
+  weightDecay: 1e-4,
+  clipNorm: 1.0,
+  logEvery: 50,
+};
+
+export interface TrainLog {
+  step: number;
+  /** Mean training loss over the steps since the previous log. */
+  loss: number;
+  learningRate: number;
+  /** Seconds since the run started. */
+  elapsed: number;
+  /** Estimated seconds left at the current pace. */
+  remaining: number;
+}
+
+export class Trainer {
+  readonly config: TrainConfig;
+  readonly model: VelocityModel;
+  readonly ema: ParameterEMA;
+  readonly history: TrainLog[] = [];
+  private readonly optimizer: AdamW;
+  private readonly streams: TrainingStreams;
+  private stepCount = 0;
+  private lossSum: tf.Scalar | null = null;
+  private lossCount = 0;
+
+  constructor(
+    readonly mixture: GaussianMixture,
+    readonly scheduler: DDPMScheduler,
+    config: Partial<TrainConfig> = {},
+    modelConfig: Partial<VelocityModelConfig> = {},
+  ) {
+    this.config = { ...TUTORIAL_TRAINING, ...config };
+    validateTrainConfig(this.config);
+    // One seed, five streams: the data, the diffusion noise, the timesteps and dropout never share bits.
+    this.streams = trainingStreams(this.config.seed);
+    this.model = new VelocityModel({ ...modelConfig, numTimesteps: scheduler.numTrainTimesteps }, this.streams.init);
+    this.optimizer = new AdamW(this.model.params, { weightDecay: this.config.weightDecay, clipNorm: this.config.clipNorm });
+    this.ema = new ParameterEMA(this.model.params, this.config.emaDecay);
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  learningRate(step: number): number {
+    const c = this.config;
+    return learningRateAt(step, {
+      peak: c.learningRate,
+      end: c.endLearningRate,
+      warmupSteps: c.warmupSteps,
+      holdSteps: c.holdSteps,
+      decaySteps: Math.max(c.steps - c.warmupSteps - c.holdSteps, 0),
+    } satisfies LinearScheduleOptions);
+  }
+
+  /** One optimisation step. The loss stays on the device (summed for the next log). */
+  trainStep(): void {
+    const { batchSize: B } = this.config;
+    const N = this.scheduler.numTrainTimesteps;
+    const x0 = tf.tensor2d(this.mixture.sample(B, this.streams.data), [B, 1]);
+    const noise = tf.tensor2d(this.streams.noise.normals(B), [B, 1]);
+    const t = tf.tensor1d(this.streams.timesteps.ints(B, N), 'int32');
+    const lr = this.learningRate(this.stepCount);
+    let moments = null as ReturnType<VelocityModel['forward']>['moments'] | null;
+    const { value, grads } = tf.variableGrads(() => {
+      const xt = this.scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
+      const target = this.scheduler.getVelocity(x0, noise, t);
+      const out = this.model.forward(xt, t, { training: true, dropoutRng: this.streams.dropout });
+      moments = out.moments;
+      return tf.mean(tf.square(tf.sub(out.output, target))) as tf.Scalar;
+    }, [...this.model.params.values()]);
+    tf.dispose([x0, noise, t]);
+    this.model.updateBatchStats(moments!);
+    disposeMoments(moments!);
+    // variableGrads keys gradients by tfjs's internal variable names; map them to ours
+    const named = new Map([...this.model.params].map(([name, v]) => [name, grads[v.name]]));
+    const norm = this.optimizer.apply(this.model.params, named, lr);
+    tf.dispose([norm, ...Object.values(grads)]);
+    this.ema.update(this.model.params);
+    const prev = this.lossSum;
+    this.lossSum = prev ? (tf.add(prev, value) as tf.Scalar) : (tf.clone(value) as tf.Scalar);
+    tf.dispose([prev, value].filter((x): x is tf.Scalar => x !== null));
+    this.lossCount += 1;
+    this.stepCount += 1;
+  }
+
+  /**
+   * Train for the configured number of steps (or until `signal` aborts), calling `onLog` every
+   * `logEvery` steps. Yields to the event loop at each log so notebook displays can update.
+   */
+  async run(onLog?: (log: TrainLog) => void, signal?: AbortSignal): Promise<TrainLog[]> {
+    const start = performance.now();
+    const startStep = this.stepCount;
+    while (this.stepCount < this.config.steps) {
+      if (signal?.aborted) break;
+      this.trainStep();
+      if (this.stepCount % this.config.logEvery === 0 || this.stepCount === this.config.steps) {
+        const elapsed = (performance.now() - start) / 1000;
+        const done = this.stepCount - startStep;
+        const log: TrainLog = {
+          step: this.stepCount,
+          loss: this.takeMeanLoss(),
+          learningRate: this.learningRate(this.stepCount - 1),
+          elapsed,
+          remaining: (elapsed / done) * (this.config.steps - this.stepCount),
+        };
+        this.history.push(log);
+        onLog?.(log);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    return this.history;
+  }
+
+  private takeMeanLoss(): number {
+    if (!this.lossSum) return NaN;
+    const mean = this.lossSum.dataSync()[0] / this.lossCount;
+    this.lossSum.dispose();
+    this.lossSum = null;
+    this.lossCount = 0;
+    return mean;
+  }
+
+  dispose(): void {
+    this.lossSum?.dispose();
+    this.optimizer.dispose();
+    this.ema.dispose();
+    this.model.dispose();
+  }
+}
+
+function validateTrainConfig(c: TrainConfig): void {
+  const positiveInt = ['steps', 'batchSize', 'logEvery'] as const;
+  for (const k of positiveInt) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`TrainConfig: ${k} must be a positive integer, got ${c[k]}`);
+  }
+  for (const k of ['warmupSteps', 'holdSteps', 'seed'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`TrainConfig: ${k} must be an integer ≥ 0, got ${c[k]}`);
+  }
+  for (const k of ['learningRate', 'endLearningRate', 'weightDecay', 'clipNorm'] as const) {
+    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new Error(`TrainConfig: ${k} must be a finite number ≥ 0, got ${c[k]}`);
+  }
+  if (!(c.emaDecay >= 0 && c.emaDecay < 1)) throw new Error(`TrainConfig: emaDecay must be in [0, 1), got ${c.emaDecay}`);
+}

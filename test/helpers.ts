@@ -1,0 +1,27 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend';
+
+/** Every test file runs on the default backend choice (wasm here). */
+export async function useBackend(): Promise<string> {
+  return (await initBackend()).name;
+}
+
+export function toArray(t: tf.Tensor): number[] {
+  return Array.from(t.dataSync());
+}
+
+/** max |a_i − b_i| */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Composite Simpson integral of f on [a, b] with n (even) intervals. */
+export function simpson(f: (x: number) => number, a: number, b: number, n = 20000): number {
+  const h = (b - a) / n;
+  let s = f(a) + f(b);
+  for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * f(a + i * h);
+  return (s * h) / 3;
+}

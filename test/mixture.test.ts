@@ -1,0 +1,100 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { GaussianMixture } from '../src/mixture';
+import { Rng } from '../src/rng';
+import { simpson } from './helpers';
+
+const mix = GaussianMixture.default();
+const normal = (x: number, m: number, s: number) => Math.exp(-0.5 * ((x - m) / s) ** 2) / (s * Math.sqrt(2 * Math.PI));
+// The tutorial's mixture written out independently of the class.
+const W = [0.3, 0.1, 0.6];
+const MU = [-5, 0, 6];
+const SD = [1, 0.5, 2];
+const pdf = (x: number) => W.reduce((s, w, k) => s + w * normal(x, MU[k], SD[k]), 0);
+
+test('the default mixture is the tutorial one, read from data/mixture.json', () => {
+  assert.deepEqual(mix.toJSON(), { weights: W, means: MU, stds: SD });
+  assert.ok(Math.abs(mix.mean - (0.3 * -5 + 0.6 * 6)) < 1e-12);
+});
+
+test('invalid specs are rejected with an error naming the field', () => {
+  const ok = { weights: [0.5, 0.5], means: [0, 1], stds: [1, 1] };
+  assert.throws(() => new GaussianMixture({ ...ok, stds: [1, 0] }), /stds\[1\] must be > 0/);
+  assert.throws(() => new GaussianMixture({ ...ok, weights: [0.5, 0.6] }), /weights must sum to 1/);
+  assert.throws(() => new GaussianMixture({ ...ok, weights: [1.5, -0.5] }), /weights\[1\] must be > 0/);
+  assert.throws(() => new GaussianMixture({ ...ok, means: [0, NaN] }), /means\[1\] must be a finite number/);
+  assert.throws(() => new GaussianMixture({ ...ok, means: [0] }), /means has 1 entries but weights has 2/);
+  assert.throws(() => new GaussianMixture({ ...ok, stds: [] }), /stds must be a non-empty array/);
+});
+
+test('pdf, logPdf, cdf and score agree with independent formulas', () => {
+  for (const x of [-9, -5, -2.5, 0, 0.3, 3, 6, 14]) {
+    assert.ok(Math.abs(mix.pdf(x) - pdf(x)) < 1e-15 + 1e-12 * pdf(x));
+    assert.ok(Math.abs(mix.logPdf(x) - Math.log(pdf(x))) < 1e-10);
+    const h = 1e-5;
+    const fd = (Math.log(pdf(x + h)) - Math.log(pdf(x - h))) / (2 * h);
+    assert.ok(Math.abs(mix.score(x) - fd) < 1e-6, `score at ${x}`);
+    assert.ok(Math.abs(mix.cdf(x) - simpson(pdf, -30, x, 40000)) < 1e-10, `cdf at ${x}`);
+  }
+  assert.ok(Number.isFinite(mix.score(-80)) && Number.isFinite(mix.logPdf(200)));
+});
+
+test('sampling reproduces the weights, means and stds', () => {
+  const xs = mix.sample(100000, new Rng(1).fork('data'));
+  // the components are far apart; classify by the nearest gap
+  const groups: number[][] = [[], [], []];
+  for (const x of xs) groups[x < -2.5 ? 0 : x < 2 ? 1 : 2].push(x);
+  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  assert.ok(Math.abs(groups[0].length / 1e5 - 0.3) < 0.01);
+  assert.ok(Math.abs(mean(groups[0]) + 5) < 0.05);
+  assert.ok(Math.abs(mean(groups[2]) - 6.05) < 0.1);
+  const all = Array.from(xs);
+  const m = mean(all);
+  const v = mean(all.map((x) => (x - m) ** 2));
+  assert.ok(Math.abs(m - mix.mean) < 0.05);
+  assert.ok(Math.abs(v - mix.variance) / mix.variance < 0.02);
+});
+
+test('the noised marginal is the law of √ᾱ·x0 + √(1−ᾱ)·ε', () => {
+  const alphaBar = 0.3;
+  const marginal = mix.noised(alphaBar);
+  // density of x_t by convolution, integrated independently
+  const a = Math.sqrt(alphaBar);
+  const s = Math.sqrt(1 - alphaBar);
+  for (const xt of [-3, 0, 1.7, 4]) {
+    const conv = simpson((x0) => pdf(x0) * normal(xt, a * x0, s), -25, 30, 40000);
+    assert.ok(Math.abs(marginal.pdf(xt) - conv) < 1e-9, `p_t(${xt})`);
+    const h = 1e-5;
+    const fd = (Math.log(marginal.pdf(xt + h)) - Math.log(marginal.pdf(xt - h))) / (2 * h);
+    assert.ok(Math.abs(mix.noisedScore(xt, alphaBar) - fd) < 1e-6);
+  }
+});
+
+test('posterior mean, variance and velocity match quadrature over x0', () => {
+  for (const alphaBar of [0.9999, 0.9, 0.3, 0.01]) {
+    const a = Math.sqrt(alphaBar);
+    const s = Math.sqrt(1 - alphaBar);
+    for (const xt of [-4, 0.2, 5]) {
+      const joint = (x0: number) => pdf(x0) * normal(xt, a * x0, s);
+      const lo = Math.min(-25, xt / a - 10 * s / a);
+      const hi = Math.max(30, xt / a + 10 * s / a);
+      const z = simpson(joint, lo, hi, 200000);
+      const m1 = simpson((x0) => x0 * joint(x0), lo, hi, 200000) / z;
+      const m2 = simpson((x0) => x0 * x0 * joint(x0), lo, hi, 200000) / z;
+      const post = mix.posterior(xt, alphaBar);
+      assert.ok(Math.abs(post.mean - m1) < 1e-6, `E[x0|${xt}] at ᾱ=${alphaBar}: ${post.mean} vs ${m1}`);
+      assert.ok(Math.abs(post.variance - (m2 - m1 * m1)) < 1e-5);
+      assert.ok(Math.abs(mix.velocity(xt, alphaBar) - (a * xt - m1) / s) < 1e-4);
+    }
+  }
+});
+
+test('assignment probabilities match a Monte Carlo assignment of exact draws', () => {
+  const probs = mix.assignmentProbabilities();
+  assert.ok(Math.abs(probs[0] - 0.3) < 1e-3 && Math.abs(probs[1] - 0.1033) < 1e-3 && Math.abs(probs[2] - 0.5967) < 1e-3);
+  const xs = mix.sample(200000, new Rng(2).fork('data'));
+  const counts = [0, 0, 0];
+  for (const x of xs) counts[mix.mostLikelyComponent(x)]++;
+  counts.forEach((c, k) => assert.ok(Math.abs(c / 200000 - probs[k]) < 0.004, `mode ${k}`));
+  assert.ok(Math.abs(probs.reduce((p, q) => p + q, 0) - 1) < 1e-12);
+});
