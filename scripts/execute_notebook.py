@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Execute one tslab notebook with nbclient; driven by scripts/run-notebooks.ts.
+
+Why not papermill/nbmake/`nbconvert --execute`: tslab reports a failing cell only
+with `status: error` on the execute reply plus text on stderr, never an `error`
+output. nbclient notices the status (CellExecutionError, with an empty message);
+the others pass the notebook or write no executed notebook. So this script:
+
+* injects parameters the papermill way (a cell tagged `injected-parameters` right
+  after the cell tagged `parameters`),
+* runs every cell with the notebook's folder as cwd and a per-cell timeout,
+* on failure records which cell failed and its stderr text, and still writes the
+  executed notebook (and its HTML export) so the failure can be inspected,
+* collects the checks the notebook published under CHECKS_MIME,
+* writes a small JSON result for the runner, and exits 1 if the notebook failed.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json'
+META_MIME = 'application/vnd.tsdiffusion.meta+json'  # e.g. {"backend": "wasm"}
+
+
+def source_of(cell):
+    src = cell.get('source', '')
+    return ''.join(src) if isinstance(src, list) else src
+
+
+def inject_parameters(nb, params):
+    """Insert `name = value;` assignments after the cell tagged `parameters`.
+
+    Parameters cells declare with `let`, so plain assignments override them.
+    Values are JSON, which is valid TypeScript for numbers, strings, booleans,
+    arrays and plain objects.
+    """
+    if not params:
+        return
+    index = next((i for i, c in enumerate(nb.cells)
+                  if c.cell_type == 'code' and 'parameters' in c.get('metadata', {}).get('tags', [])), None)
+    if index is None:
+        # Papermill would insert at the top, but an assignment before the `let`
+        # declaration is a TypeScript error, so refuse with a clear message.
+        raise ValueError('parameter overrides given (%s) but no code cell is tagged "parameters"'
+                         % ', '.join(sorted(params)))
+    lines = ['// Injected parameters (overrides of the cell above)']
+    lines += ['%s = %s;' % (name, json.dumps(value)) for name, value in params.items()]
+    lines.append('void 0;  // tslab prints a cell\'s last value unless it is undefined')
+    cell = nbformat.v4.new_code_cell('\n'.join(lines), metadata={'tags': ['injected-parameters']})
+    nb.cells.insert(index + 1, cell)
+
+
+def stream_text(cell, name):
+    return ''.join(o.get('text', '') for o in cell.get('outputs', [])
+                   if o.get('output_type') == 'stream' and o.get('name') == name)
+
+
+def trim_stack(text):
+    """Drops the stack frames inside tslab and node:vm; the user's frames come first."""
+    lines = text.split('\n')
+    inner = ('node:vm', 'node_modules/tslab/', 'sigintHandlersWrap', 'node:internal')
+    kept = [ln for ln in lines if not (ln.lstrip().startswith('at ') and any(s in ln for s in inner))]
+    return '\n'.join(kept)
+
+
+def collect(nb, mime):
+    """Every output published with `mime`, as parsed JSON, with its cell index."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get('outputs', []) if cell.cell_type == 'code' else []:
+            data = out.get('data', {})
+            if mime not in data:
+                continue
+            payload = data[mime]
+            if isinstance(payload, str):  # tslab sends the JSON text as given
+                try:
+                    payload = json.loads(payload)
+                except ValueError as e:
+                    payload = {'name': 'unparseable checks in cell %d' % i, 'value': None,
+                               'op': '<=', 'threshold': None, 'detail': str(e)}
+            found.append({'cell': i, 'payload': payload})
+    return found
+
+
+def export_html(nb, path):
+    # Imported here so that a broken nbconvert only loses the HTML, not the run.
+    import warnings
+    from nbconvert import HTMLExporter
+    with warnings.catch_warnings():
+        # The checks mime type has no HTML rendering; that is intended.
+        warnings.filterwarnings('ignore', message='.*is not able to be represented')
+        body, _ = HTMLExporter(template_name='lab').from_notebook_node(nb)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(body)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('notebook')
+    ap.add_argument('--output', required=True, help='executed notebook (.ipynb)')
+    ap.add_argument('--result', required=True, help='result JSON for the runner')
+    ap.add_argument('--html', help='raw nbconvert HTML export')
+    ap.add_argument('--params', default='{}', help='JSON object of parameter overrides')
+    ap.add_argument('--timeout', type=int, default=600, help='seconds per cell')
+    ap.add_argument('--startup-timeout', type=int, default=60, help='seconds for the kernel to start')
+    ap.add_argument('--kernel', default='tslab')
+    args = ap.parse_args()
+
+    nb = nbformat.read(args.notebook, as_version=4)
+    result = {'status': 'ok', 'seconds': 0.0, 'failedCell': None, 'error': None,
+              'cellSeconds': [], 'checks': [], 'meta': [], 'kernel': args.kernel}
+    current = {'index': None, 'start': None}
+    seconds = {}  # cell index -> wall seconds, measured here (tslab's message dates are unreliable)
+
+    def on_cell_start(cell, cell_index, **kw):
+        current['index'] = cell_index
+        current['start'] = time.monotonic()
+
+    def on_cell_executed(cell, cell_index, **kw):
+        seconds[cell_index] = round(time.monotonic() - current['start'], 3)
+
+    t0 = time.monotonic()
+    try:
+        inject_parameters(nb, json.loads(args.params))
+        client = NotebookClient(
+            nb, kernel_name=args.kernel, timeout=args.timeout, startup_timeout=args.startup_timeout,
+            allow_errors=False, record_timing=True, on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
+            resources={'metadata': {'path': os.path.dirname(os.path.abspath(args.notebook))}})
+        client.execute()
+    except Exception as e:  # record every failure, then still write the notebook
+        kinds = {CellTimeoutError: 'timeout', DeadKernelError: 'kernel-died', CellExecutionError: 'failed'}
+        result['status'] = next((v for k, v in kinds.items() if isinstance(e, k)), 'error')
+        idx = current['index']
+        message = str(e).strip()
+        if idx is not None and idx < len(nb.cells):
+            cell = nb.cells[idx]
+            if current['start'] is not None and idx not in seconds:
+                seconds[idx] = round(time.monotonic() - current['start'], 3)
+            result['failedCell'] = {
+                'index': idx,
+                # What a reader counts in the source notebook (the injected cell is not there).
+                'codeCellNumber': sum(1 for c in nb.cells[:idx + 1] if c.cell_type == 'code'
+                                      and 'injected-parameters' not in c.metadata.get('tags', [])),
+                'injected': 'injected-parameters' in cell.metadata.get('tags', []),
+                'source': source_of(cell)}
+            # tslab's error text (compile diagnostics, exception + stack) is only on stderr.
+            stderr = trim_stack(stream_text(cell, 'stderr').strip())
+            message = '\n'.join(x for x in [stderr, '' if stderr else message] if x)
+        if result['status'] == 'timeout':
+            message = ('cell timed out after %gs\n' % args.timeout) + message
+        result['error'] = message or type(e).__name__
+    result['seconds'] = round(time.monotonic() - t0, 3)
+    result['cellSeconds'] = [seconds.get(i) for i in range(len(nb.cells))]
+    result['checks'] = collect(nb, CHECKS_MIME)
+    result['meta'] = collect(nb, META_MIME)
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    nbformat.write(nb, args.output)
+    if args.html:
+        try:
+            export_html(nb, args.html)
+        except Exception as e:
+            result['htmlError'] = '%s: %s' % (type(e).__name__, e)
+    with open(args.result, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=1)
+    return 0 if result['status'] == 'ok' else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

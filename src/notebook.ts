@@ -1,0 +1,127 @@
+// Display helpers for the tslab notebooks.
+//
+// tslab is required lazily, inside each function: its display functions throw
+// "Not ready" outside a kernel, and requiring it at the top would make this module
+// (and everything importing it) unusable from plain Node and the tests. Outside a
+// kernel the helpers fall back to printing text, so notebook code also runs as a script.
+import { CHECKS_MIME, Check, META_MIME, evaluateCheck, formatNumber } from './checks';
+import { Figure, FigureOptions, figureHtml, plotlyBundleHtml } from './plots';
+import { FrameLike, Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
+
+type Tslab = typeof import('tslab');
+type Display = Tslab['display'];
+
+function tslab(): Tslab {
+  return require('tslab');
+}
+
+/** Runs `show` on tslab's display; outside a kernel prints `fallback` instead. */
+function withDisplay(show: (d: Display) => void, fallback: () => string, target?: Display): void {
+  try {
+    show(target ?? tslab().display);
+  } catch (e) {
+    if ((e as Error).message !== 'Not ready') throw e;
+    const text = fallback();
+    if (text) console.log(text);
+  }
+}
+
+let plotlyEmbedded = false;
+
+/**
+ * Sends the Plotly bundle to the notebook (once per kernel; `force` to resend,
+ * e.g. after clearing outputs). showFigure calls it when needed, but calling it in
+ * an early cell keeps the 4.8 MB output in one predictable place.
+ */
+export function embedPlotly(opts: { force?: boolean } = {}): void {
+  if (plotlyEmbedded && !opts.force) return;
+  withDisplay((d) => d.html(plotlyBundleHtml()), () => '');
+  plotlyEmbedded = true;
+}
+
+/** Draws a Plotly figure ({data, layout}). */
+export function showFigure(fig: Figure, opts?: FigureOptions): void {
+  embedPlotly();
+  withDisplay((d) => d.html(figureHtml(fig, opts)), () => `[figure: ${fig.data.length} trace(s)]`);
+}
+
+export function showHtml(html: string): void {
+  withDisplay((d) => d.html(html), () => html);
+}
+
+/** An HTML table of rows (array of objects) or of a danfojs DataFrame. */
+export function showTable(data: Row[] | FrameLike, opts?: TableOptions): void {
+  withDisplay((d) => d.html(tableHtml(data, opts)), () => tableText(data, opts));
+}
+
+export interface Progress {
+  /** Replaces the line; `done` of `total` steps adds a bar and a percentage. */
+  update(message: string, done?: number): void;
+  /** Final update, always shown (never throttled). */
+  finish(message: string): void;
+}
+
+/**
+ * A status line that updates ONE output in place (tslab.newDisplay), e.g. for a
+ * training loop. Updates are throttled (default every 0.5 s) because each one is a
+ * message to the frontend and a rewrite of the stored output.
+ */
+export function progress(opts: { total?: number; label?: string; minIntervalMs?: number } = {}): Progress {
+  let target: Display | undefined;
+  try {
+    target = tslab().newDisplay();
+  } catch {
+    target = undefined; // outside a kernel: withDisplay prints instead
+  }
+  const minInterval = opts.minIntervalMs ?? 500;
+  const label = opts.label ? `${opts.label}: ` : '';
+  const started = Date.now();
+  let last = -Infinity;
+  const render = (message: string, done?: number) => {
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    let bar = '';
+    if (opts.total && done !== undefined) {
+      const pct = Math.min(100, (100 * done) / opts.total);
+      bar = `<progress value="${done}" max="${opts.total}" style="width:12em;vertical-align:middle"></progress> ${pct.toFixed(0)}% `;
+    }
+    const html = `<div style="font-family:monospace">${bar}${escapeHtml(label + message)} <span style="color:#888">(${secs} s)</span></div>`;
+    withDisplay((d) => d.html(html), () => `${label}${message} (${secs} s)`, target);
+  };
+  return {
+    update(message, done) {
+      const now = Date.now();
+      if (now - last < minInterval) return;
+      last = now;
+      render(message, done);
+    },
+    finish(message) {
+      render(message, opts.total);
+    },
+  };
+}
+
+/**
+ * Publishes checks for the notebook runner (raw CHECKS_MIME JSON, which the
+ * runner re-evaluates) and shows them as a table for the reader. JSON has no
+ * NaN: a NaN value is written as null, which the runner counts as a failure.
+ */
+export function publishChecks(checks: Check[]): void {
+  const rows = checks.map((c) => ({
+    check: c.name,
+    value: formatNumber(c.value),
+    condition: `${c.op} ${formatNumber(c.threshold)}`,
+    result: evaluateCheck(c) ? 'pass' : 'FAIL',
+    detail: c.detail ?? '',
+  }));
+  showTable(rows, { caption: 'Checks' });
+  withDisplay((d) => d.raw(CHECKS_MIME, JSON.stringify(checks)), () => '');
+}
+
+/**
+ * Reports facts about the run to the notebook runner (report.json), e.g.
+ * publishMeta({backend: tf.getBackend()}): tfjs can silently fall back to the cpu
+ * backend, so the report should say which backend actually ran.
+ */
+export function publishMeta(meta: Record<string, unknown>): void {
+  withDisplay((d) => d.raw(META_MIME, JSON.stringify(meta)), () => '');
+}

@@ -1,0 +1,177 @@
+// Plotly figures as HTML strings (pure functions; src/notebook.ts displays them).
+//
+// Why HTML and not the Plotly mime type: nbconvert's HTML exporter drops
+// `application/vnd.plotly.v1+json`, while `text/html` outputs are copied into the
+// export verbatim and their scripts run there, in JupyterLab and in the classic
+// notebook alike. The bundle is sent once per notebook (plotlyBundleHtml); each
+// figure is a div plus a small script that waits for window.Plotly.
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+export interface Figure {
+  data: object[];
+  layout?: object;
+  /** Extra Plotly config, merged over {responsive: true, displaylogo: false}. */
+  config?: object;
+}
+
+let bundleCache: string | undefined;
+
+/**
+ * The Plotly bundle's source. `require('plotly.js-dist-min')` throws in Node
+ * ("self is not defined") because the bundle expects a browser, so read it as text.
+ */
+export function plotlyBundleSource(): string {
+  bundleCache ??= fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8');
+  return bundleCache;
+}
+
+/**
+ * Makes JavaScript safe to put between <script> and </script>: the HTML parser
+ * ends the element at the first `</script`, wherever it is in the code. `<\/` is
+ * the same as `</` inside JS strings, regexes and templates. (Plotly 4.1.2 has no
+ * `</script` today; this keeps a future bundle from silently breaking the page.)
+ */
+export function escapeScript(js: string): string {
+  return js.replace(/<\/(script)/gi, '<\\/$1');
+}
+
+/** One <script> holding the whole Plotly bundle (~4.8 MB); it defines window.Plotly. */
+export function plotlyBundleHtml(): string {
+  return `<script type="text/javascript">${escapeScript(plotlyBundleSource())}</script>`;
+}
+
+/**
+ * JSON that can sit inside a <script>: `<`, U+2028 and U+2029 escaped, typed
+ * arrays written as arrays (JSON.stringify writes them as {"0":..} objects).
+ * NaN/Infinity become null, which Plotly draws as a gap.
+ */
+export function scriptJson(value: unknown): string {
+  const json = JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v));
+  return json.replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+let figureCounter = 0;
+
+/** A fresh element id: a counter for readability, random bytes so that ids stay unique across kernels. */
+export function uniqueId(prefix = 'tsd-plot'): string {
+  figureCounter += 1;
+  return `${prefix}-${figureCounter}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface FigureOptions {
+  id?: string;
+  /** CSS height of the figure's div (default 400px). */
+  height?: string;
+  /** Seconds to wait for window.Plotly before showing an explanation (default 30). */
+  waitSeconds?: number;
+}
+
+/** A <div> plus a script that draws the figure into it once window.Plotly exists. */
+export function figureHtml(fig: Figure, opts: FigureOptions = {}): string {
+  const id = opts.id ?? uniqueId();
+  const height = opts.height ?? '400px';
+  const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
+  const spec = scriptJson({ data: fig.data, layout: fig.layout ?? {}, config });
+  const tries = Math.ceil(((opts.waitSeconds ?? 30) * 1000) / 50);
+  // Polls because the bundle's script may not have run yet (e.g. JupyterLab
+  // renders outputs asynchronously); explains itself instead of staying blank.
+  const script =
+    `(function () {\n` +
+    `  var id = ${scriptJson(id)}, spec = ${spec}, tries = ${tries};\n` +
+    `  function draw() {\n` +
+    `    var el = document.getElementById(id);\n` +
+    `    if (!el) return;\n` +
+    `    if (window.Plotly) { window.Plotly.newPlot(el, spec.data, spec.layout, spec.config); return; }\n` +
+    `    if (--tries > 0) { setTimeout(draw, 50); return; }\n` +
+    `    el.textContent = 'Plotly is not loaded: run the cell that calls embedPlotly() first.';\n` +
+    `  }\n` +
+    `  draw();\n` +
+    `})();`;
+  return `<div id="${id}" class="tsd-plotly" style="width:100%;height:${height}"></div>\n<script type="text/javascript">${escapeScript(script)}</script>`;
+}
+
+// ---------------------------------------------------------------- traces
+
+export interface TraceOptions {
+  color?: string;
+  opacity?: number;
+  /** Any further Plotly trace attributes, merged last. */
+  extra?: Record<string, unknown>;
+}
+
+export interface BinnedHistogram {
+  edges: ArrayLike<number>;
+  density?: ArrayLike<number>;
+  counts?: ArrayLike<number>;
+}
+
+/**
+ * A pre-binned histogram as a bar trace: one bar per bin at the bin's centre,
+ * as wide as the bin. Uses `density` when present (comparable across sample
+ * sizes and with a pdf line), else `counts`; `opts.use` chooses explicitly.
+ * Overlaid histograms need layout {barmode: 'overlay', bargap: 0} (see layout()).
+ */
+export function barHistogramTrace(
+  h: BinnedHistogram,
+  name: string,
+  opts: TraceOptions & { use?: 'density' | 'counts' } = {},
+): Record<string, unknown> {
+  const use = opts.use ?? (h.density ? 'density' : 'counts');
+  const heights = h[use];
+  if (!heights) throw new Error(`barHistogramTrace: histogram has no ${use}`);
+  const edges = Array.from(h.edges);
+  if (edges.length !== heights.length + 1) {
+    throw new Error(`barHistogramTrace: ${edges.length} edges for ${heights.length} bins`);
+  }
+  const x: number[] = [];
+  const width: number[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) {
+    x.push((edges[i] + edges[i + 1]) / 2);
+    width.push(edges[i + 1] - edges[i]);
+  }
+  return {
+    type: 'bar',
+    name,
+    x,
+    y: Array.from(heights),
+    width,
+    opacity: opts.opacity ?? 0.6,
+    marker: { color: opts.color, line: { width: 0 } },
+    hovertemplate: `${name}<br>x=%{x:.3g}<br>${use}=%{y:.4g}<extra></extra>`,
+    ...(opts.extra ?? {}),
+  };
+}
+
+/** A line (scatter trace with mode 'lines'). */
+export function lineTrace(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  name: string,
+  opts: TraceOptions & { dash?: 'solid' | 'dash' | 'dot' | 'dashdot'; width?: number; mode?: string } = {},
+): Record<string, unknown> {
+  if (x.length !== y.length) throw new Error(`lineTrace: x has ${x.length} points, y has ${y.length}`);
+  return {
+    type: 'scatter',
+    mode: opts.mode ?? 'lines',
+    name,
+    x: Array.from(x),
+    y: Array.from(y),
+    opacity: opts.opacity,
+    line: { color: opts.color, dash: opts.dash ?? 'solid', width: opts.width ?? 2 },
+    ...(opts.extra ?? {}),
+  };
+}
+
+/** A plain layout with axis titles; overlaid bars touch (histograms). */
+export function layout(opts: { title?: string; xTitle?: string; yTitle?: string; logY?: boolean; extra?: Record<string, unknown> } = {}): Record<string, unknown> {
+  return {
+    title: opts.title ? { text: opts.title } : undefined,
+    xaxis: { title: { text: opts.xTitle ?? '' } },
+    yaxis: { title: { text: opts.yTitle ?? '' }, type: opts.logY ? 'log' : 'linear' },
+    barmode: 'overlay',
+    bargap: 0,
+    margin: { l: 60, r: 20, t: opts.title ? 50 : 20, b: 50 },
+    ...(opts.extra ?? {}),
+  };
+}

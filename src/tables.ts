@@ -1,0 +1,115 @@
+// Tables for notebooks: loading danfojs-node safely, and rendering rows or a
+// DataFrame as an HTML table (pure, so it is unit-tested).
+import Module from 'node:module';
+
+/**
+ * Returns the danfojs-node module (DataFrame, Series, ...).
+ *
+ * Why the shim: danfojs-node does `require('@tensorflow/tfjs-node')`. That package
+ * is installed (an optional dependency) but cannot load here: its native binding
+ * is downloaded by an install script that does not run, and npm dedupes the
+ * package.json override (tfjs-node -> plain @tensorflow/tfjs) away in favour of
+ * the real, broken tfjs-node. danfojs only needs the tfjs API, which plain
+ * @tensorflow/tfjs provides, so when tfjs-node fails we put a module whose
+ * exports are @tensorflow/tfjs into require.cache under tfjs-node's resolved
+ * path; danfojs's require then finds it there and never loads the native addon.
+ */
+export function loadDanfo(): typeof import('danfojs-node') {
+  const danfoPath = require.resolve('danfojs-node');
+  // Resolve tfjs-node the way danfojs-node would (from its own location).
+  const tfnodePath = require.resolve('@tensorflow/tfjs-node', { paths: [danfoPath] });
+  try {
+    require(tfnodePath);
+  } catch {
+    if (!require.cache[tfnodePath]) {
+      const shim = new Module(tfnodePath);
+      shim.filename = tfnodePath;
+      shim.loaded = true;
+      shim.exports = require('@tensorflow/tfjs');
+      require.cache[tfnodePath] = shim;
+    }
+  }
+  return require('danfojs-node');
+}
+
+// ---------------------------------------------------------------- HTML tables
+
+export type Cell = string | number | boolean | null | undefined | bigint;
+export type Row = Record<string, Cell>;
+
+/** Minimal shape of a danfojs DataFrame that we read (duck-typed, no import). */
+export interface FrameLike {
+  columns: string[];
+  values: unknown[][] | unknown[];
+  index?: (string | number)[];
+}
+
+export interface TableOptions {
+  /** Significant digits for non-integers (default 4). */
+  digits?: number;
+  caption?: string;
+  /** Show the DataFrame index as the first column (default: only if not 0..n-1). */
+  showIndex?: boolean;
+}
+
+export function isFrameLike(x: unknown): x is FrameLike {
+  const f = x as FrameLike;
+  return !!f && typeof f === 'object' && !Array.isArray(f) && Array.isArray(f.columns) && Array.isArray(f.values);
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Integers as they are (with thousands separators when large); others to `digits` significant digits. */
+export function formatCell(v: unknown, digits = 4): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return 'NaN';
+    if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
+    if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US');
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-4 || a >= 1e9)) return v.toExponential(digits - 1);
+    return String(Number(v.toPrecision(digits)));
+  }
+  return String(v);
+}
+
+/** Rows (array of objects) or a DataFrame -> header + string cells. */
+function toGrid(data: Row[] | FrameLike, opts: TableOptions): { header: string[]; rows: unknown[][] } {
+  if (isFrameLike(data)) {
+    // A one-column frame (or Series-like) may hold a flat values array.
+    const values = (data.values as unknown[]).map((r) => (Array.isArray(r) ? r : [r]));
+    const index = data.index ?? [];
+    const defaultIndex = index.every((v, i) => v === i);
+    const showIndex = opts.showIndex ?? !defaultIndex;
+    if (!showIndex) return { header: [...data.columns], rows: values };
+    return { header: ['', ...data.columns], rows: values.map((r, i) => [index[i], ...r]) };
+  }
+  const header: string[] = [];
+  for (const row of data) for (const k of Object.keys(row)) if (!header.includes(k)) header.push(k);
+  return { header, rows: data.map((r) => header.map((k) => r[k])) };
+}
+
+/** An HTML table; numbers right-aligned and formatted. */
+export function tableHtml(data: Row[] | FrameLike, opts: TableOptions = {}): string {
+  const digits = opts.digits ?? 4;
+  const { header, rows } = toGrid(data, opts);
+  const td = (v: unknown) => {
+    const align = typeof v === 'number' ? ' style="text-align:right"' : '';
+    return `<td${align}>${escapeHtml(formatCell(v, digits))}</td>`;
+  };
+  const caption = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : '';
+  const head = `<thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>`;
+  const body = `<tbody>${rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('')}</tbody>`;
+  return `<table class="tsd-table">${caption}${head}${body}</table>`;
+}
+
+/** Plain-text rendering of the same table (for use outside a kernel). */
+export function tableText(data: Row[] | FrameLike, opts: TableOptions = {}): string {
+  const { header, rows } = toGrid(data, opts);
+  const cells = rows.map((r) => r.map((v) => formatCell(v, opts.digits ?? 4)));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join('  ');
+  return [line(header), ...cells.map(line)].join('\n');
+}

@@ -1,0 +1,86 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleHtml, scriptJson } from '../src/plots';
+import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/html-offline';
+
+test('plotlyBundleHtml is one inline script defining Plotly', () => {
+  const html = plotlyBundleHtml();
+  assert.ok(html.length > 1_000_000);
+  assert.equal(html.match(/<script\b/gi)?.length, 1);
+  assert.equal(html.match(/<\/script/gi)?.length, 1, 'the bundle itself must not close the script early');
+  assert.ok(html.endsWith('</script>'));
+  assert.doesNotMatch(html, /<script[^>]*\bsrc=/i);
+  assert.match(html, /Plotly/);
+});
+
+test('escapeScript and scriptJson keep </script> inside a script', () => {
+  assert.equal(escapeScript('a="</script>"; b="</SCRIPT >"'), 'a="<\\/script>"; b="<\\/SCRIPT >"');
+  const json = scriptJson({ t: '</script><!--', a: new Float64Array([1.5, NaN]) });
+  assert.doesNotMatch(json, /</);
+  assert.deepEqual(JSON.parse(json), { t: '</script><!--', a: [1.5, null] });
+});
+
+test('figureHtml holds the data, uses unique ids and no external scripts', () => {
+  const fig = { data: [lineTrace([0, 1, 2], [0.25, 1.5, 4], 'squares')], layout: layout({ title: 'x² </script>' }) };
+  const a = figureHtml(fig);
+  const b = figureHtml(fig);
+  const idA = /<div id="([^"]+)"/.exec(a)?.[1];
+  const idB = /<div id="([^"]+)"/.exec(b)?.[1];
+  assert.ok(idA && idB && idA !== idB);
+  assert.ok(a.includes(JSON.stringify(idA)), 'the script draws into its own div');
+  assert.ok(a.includes('[0.25,1.5,4]'));
+  assert.ok(a.includes('"squares"'));
+  assert.match(a, /Plotly\.newPlot/);
+  assert.match(a, /"responsive":true/);
+  assert.match(a, /"displaylogo":false/);
+  assert.equal(a.match(/<\/script/gi)?.length, 1, 'a title with </script> is escaped');
+  assert.deepEqual(externalReferences(a), []);
+  assert.equal(figureHtml(fig, { id: 'fixed' }).includes('id="fixed"'), true);
+});
+
+test('barHistogramTrace draws bins as bars at centres with bin widths', () => {
+  const h = { edges: [0, 1, 3, 4], counts: [2, 4, 1], density: [2 / 7, 2 / 7, 1 / 7] };
+  const t = barHistogramTrace(h, 'samples') as { type: string; x: number[]; y: number[]; width: number[] };
+  assert.equal(t.type, 'bar');
+  assert.deepEqual(t.x, [0.5, 2, 3.5]);
+  assert.deepEqual(t.width, [1, 2, 1]);
+  assert.deepEqual(t.y, h.density, 'density is preferred');
+  assert.deepEqual((barHistogramTrace(h, 'c', { use: 'counts' }) as { y: number[] }).y, [2, 4, 1]);
+  assert.deepEqual((barHistogramTrace({ edges: [0, 1], counts: [3] }, 'c') as { y: number[] }).y, [3]);
+  assert.throws(() => barHistogramTrace({ edges: [0, 1, 2], counts: [1] }, 'bad'), /2 bins|1 bins/);
+});
+
+test('lineTrace copies typed arrays and checks lengths', () => {
+  const t = lineTrace(new Float32Array([0, 1]), new Float64Array([2, 3]), 'pdf', { dash: 'dash', color: 'red' }) as Record<string, any>;
+  assert.deepEqual(t.x, [0, 1]);
+  assert.deepEqual(t.y, [2, 3]);
+  assert.equal(t.line.dash, 'dash');
+  assert.throws(() => lineTrace([0], [1, 2], 'bad'));
+});
+
+test('makeOffline drops external scripts and inlines MathJax 3 with $ delimiters', () => {
+  const page =
+    '<html><head><script src="file:///usr/share/javascript/requirejs/require.min.js"></script>\n' +
+    '<script src="https://cdn.example/MathJax.js?config=TeX"> </script>\n' +
+    '<script type="text/x-mathjax-config">MathJax.Hub.Config({})</script></head><body><p>$x$</p></body></html>';
+  assert.equal(externalReferences(page).length, 2);
+  const out = makeOffline(page, 'window.FAKE_MATHJAX = "$& </script>";');
+  assert.deepEqual(externalReferences(out), []);
+  assert.doesNotMatch(out, /x-mathjax-config/);
+  assert.match(out, /window\.MathJax = \{"tex":\{"inlineMath":\[\["\$","\$"\]/);
+  assert.ok(out.includes('window.FAKE_MATHJAX = "$& <\\/script>";'), 'inserted verbatim, script end escaped');
+  assert.ok(out.indexOf('window.MathJax =') < out.indexOf('FAKE_MATHJAX'), 'config before MathJax');
+  assert.equal(removeExternalScripts('<p>keep</p><script>inline()</script>'), '<p>keep</p><script>inline()</script>');
+});
+
+test('barHistogramTrace takes histogram() from metrics as is', () => {
+  // Imported lazily so the other plot tests do not depend on metrics.ts.
+  const { histogram } = require('../src/metrics') as typeof import('../src/metrics');
+  const h = histogram([0.5, 1.5, 1.6, 3.9], { bins: 4, range: [0, 4] });
+  const t = barHistogramTrace(h, 'samples') as { x: number[]; y: number[]; width: number[] };
+  assert.deepEqual(t.x, [0.5, 1.5, 2.5, 3.5]);
+  assert.deepEqual(t.width, [1, 1, 1, 1]);
+  assert.deepEqual(t.y, Array.from(h.density));
+  const area = t.y.reduce((s, y, i) => s + y * t.width[i], 0);
+  assert.ok(Math.abs(area - 1) < 1e-12, 'density integrates to 1');
+});
