@@ -1,0 +1,65 @@
+// How far a trained model is from the best possible one, measured with low variance.
+//
+// For any predictor f, E[(f(x_t) − v)²] = E[(f(x_t) − E[v | x_t])²] + E[Var(v | x_t)]: the loss is
+// the Bayes-optimal loss plus an "excess" term. The excess only involves the exact velocity
+// E[v | x_t], not the noisy target v, so it can be estimated precisely from far fewer samples
+// than the loss itself.
+import * as tf from '@tensorflow/tfjs';
+import type { GaussianMixture } from './mixture';
+import type { TensorMap, VelocityModel } from './model';
+import { Rng } from './rng';
+import type { DDPMScheduler } from './scheduler';
+
+export interface Evaluation {
+  /** E[(f(x_t) − E[v | x_t])²], t uniform. */
+  excess: number;
+  /** Mean squared error against sampled targets v (noisy; for comparison with training losses). */
+  sampledLoss: number;
+  /** Excess per timestep. */
+  excessPerTimestep: Float64Array;
+}
+
+/** Evaluate the model in inference mode at every timestep with `perTimestep` fresh draws each. */
+export function evaluateModel(
+  model: VelocityModel,
+  scheduler: DDPMScheduler,
+  mixture: GaussianMixture,
+  { params, perTimestep = 20, seed = 0, batchRows = 8192 }: { params?: TensorMap; perTimestep?: number; seed?: number; batchRows?: number } = {},
+): Evaluation {
+  const root = new Rng(seed, 'evaluate');
+  const dataRng = root.fork('data');
+  const noiseRng = root.fork('noise');
+  const N = scheduler.numTrainTimesteps;
+  const rows = N * perTimestep;
+  const t = new Int32Array(rows);
+  const xt = new Float32Array(rows);
+  const v = new Float32Array(rows);
+  const exact = new Float64Array(rows);
+  const x0 = mixture.sample(rows, dataRng);
+  for (let i = 0; i < rows; i++) {
+    t[i] = i % N;
+    const ab = scheduler.alphasCumprod[t[i]];
+    const [a, s] = [Math.sqrt(ab), Math.sqrt(1 - ab)];
+    const eps = noiseRng.normal();
+    xt[i] = a * x0[i] + s * eps;
+    v[i] = a * eps - s * x0[i];
+    exact[i] = mixture.velocity(xt[i], ab);
+  }
+  const excessPerTimestep = new Float64Array(N);
+  let sampled = 0;
+  for (let start = 0; start < rows; start += batchRows) {
+    const end = Math.min(rows, start + batchRows);
+    const pred = tf.tidy(() => {
+      const x = tf.tensor2d(xt.subarray(start, end), [end - start, 1]);
+      const ts = tf.tensor1d(t.subarray(start, end), 'int32');
+      return model.forward(x, ts, { training: false, params }).output.dataSync();
+    });
+    for (let i = start; i < end; i++) {
+      const p = pred[i - start];
+      excessPerTimestep[t[i]] += (p - exact[i]) ** 2 / perTimestep;
+      sampled += (p - v[i]) ** 2;
+    }
+  }
+  const excess = excessPerTimestep.reduce((a, b) => a + b, 0) / N;
+  return { excess, sampledLoss: sampled / rows, excessPerTimestep };
+}
