@@ -40,9 +40,12 @@ export function embedPlotly(opts: { force?: boolean } = {}): void {
 }
 
 /** Draws a Plotly figure ({data, layout}). */
-export function showFigure(fig: Figure, opts?: FigureOptions): void {
+export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
   embedPlotly();
-  withDisplay((d) => d.html(figureHtml(fig, opts)), () => `[figure: ${fig.data.length} trace(s)]`);
+  // a layout that asks for a height (e.g. stacked panels) gets a div that tall
+  const height = (fig.layout as { height?: unknown } | undefined)?.height;
+  const sized = opts.height || typeof height !== 'number' ? opts : { ...opts, height: `${height}px` };
+  withDisplay((d) => d.html(figureHtml(fig, sized)), () => `[figure: ${fig.data.length} trace(s)]`);
 }
 
 export function showHtml(html: string): void {
