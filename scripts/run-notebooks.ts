@@ -264,6 +264,9 @@ async function main() {
   }
   console.log(formatSummary(report));
   console.log(`\nreport: ${path.join(o.out, 'report.json')}  (${passed ? 'PASSED' : 'FAILED'})`);
+  // a closing line CI can count: notebooks that ran clean with every check passing
+  const ok = report.notebooks.filter((n) => n.status === 'ok').length;
+  console.log(`notebooks: ${ok} passed, ${report.notebooks.length - ok} failed`);
   return passed ? 0 : 1;
 }
 
