@@ -102,6 +102,32 @@ export class GaussianMixture {
     return r.reduce((s, rk, k) => s + (rk * (this.means[k] - x)) / this.stds[k] ** 2, 0);
   }
 
+  /** score() for many points at once, without per-point allocations (Langevin's hot loop). */
+  scoreBatch(xs: ArrayLike<number>, out = new Float64Array(xs.length)): Float64Array {
+    const K = this.numComponents;
+    const logs = new Float64Array(K);
+    const offsets = this.weights.map((_, k) => this.logWeights[k] - Math.log(this.stds[k]));
+    const invVar = this.stds.map((sd) => 1 / (sd * sd));
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i];
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const d = x - this.means[k];
+        logs[k] = offsets[k] - 0.5 * d * d * invVar[k];
+        if (logs[k] > max) max = logs[k];
+      }
+      let total = 0;
+      let weighted = 0;
+      for (let k = 0; k < K; k++) {
+        const r = Math.exp(logs[k] - max);
+        total += r;
+        weighted += r * (this.means[k] - x) * invVar[k];
+      }
+      out[i] = weighted / total;
+    }
+    return out;
+  }
+
   cdf(x: number): number {
     return this.weights.reduce((s, w, k) => s + w * normCdf((x - this.means[k]) / this.stds[k]), 0);
   }

@@ -2,6 +2,7 @@
 // annealed) with a given score. Each runs on the trained model or on the exact mixture (the
 // oracle), so a sampler can be tested apart from training.
 import * as tf from '@tensorflow/tfjs';
+import { foldedVelocity } from './fast';
 import { GaussianMixture } from './mixture';
 import type { TensorMap, VelocityModel } from './model';
 import type { Rng } from './rng';
@@ -12,8 +13,17 @@ export interface VelocityPredictor {
   predict(xt: tf.Tensor2D, t: number): tf.Tensor2D;
 }
 
-/** The trained model in inference mode (running BatchNorm statistics, no dropout). */
-export function modelVelocity(model: VelocityModel, params?: TensorMap): VelocityPredictor {
+/**
+ * The trained model in inference mode (running BatchNorm statistics, no dropout), as the fast
+ * folded predictor of src/fast.ts (BatchNorm folded into the next Dense, time MLP precomputed);
+ * equal to model.predict within float32 rounding. `plainModelVelocity` calls model.predict.
+ */
+export function modelVelocity(model: VelocityModel, params?: TensorMap): VelocityPredictor & { dispose(): void } {
+  return foldedVelocity(model, params);
+}
+
+/** model.predict as a predictor: the unfolded reference. */
+export function plainModelVelocity(model: VelocityModel, params?: TensorMap): VelocityPredictor {
   return { predict: (xt, t) => model.predict(xt, t, params) };
 }
 
@@ -89,7 +99,7 @@ export type ScoreFn = (x: Float64Array) => Float64Array;
 
 /** The exact score d/dx log p of a mixture, batched. */
 export function mixtureScore(mixture: GaussianMixture): ScoreFn {
-  return (x) => x.map((v) => mixture.score(v));
+  return (x) => mixture.scoreBatch(x);
 }
 
 /**

@@ -37,6 +37,9 @@ test('pdf, logPdf, cdf and score agree with independent formulas', () => {
     assert.ok(Math.abs(mix.cdf(x) - simpson(pdf, -30, x, 40000)) < 1e-10, `cdf at ${x}`);
   }
   assert.ok(Number.isFinite(mix.score(-80)) && Number.isFinite(mix.logPdf(200)));
+  const xs = [-80, -9, -5, -2.5, 0, 0.3, 3, 6, 14, 200];
+  const batch = mix.scoreBatch(xs);
+  xs.forEach((x, i) => assert.ok(Math.abs(batch[i] - mix.score(x)) < 1e-12 * Math.max(1, Math.abs(batch[i])), `scoreBatch at ${x}`));
 });
 
 test('sampling reproduces the weights, means and stds', () => {
