@@ -2,7 +2,8 @@
 // global-norm clipping + AdamW with a linear schedule, EMA of the parameters.
 import * as tf from '@tensorflow/tfjs';
 import type { GaussianMixture } from './mixture';
-import { disposeMoments, VelocityModel, type VelocityModelConfig } from './model';
+import { velocityLossAndGrads } from './fast';
+import { disposeMoments, VelocityModel, type BatchMoments, type VelocityModelConfig } from './model';
 import { AdamW, learningRateAt, ParameterEMA, type LinearScheduleOptions } from './optim';
 import { trainingStreams, type TrainingStreams } from './rng';
 import type { DDPMScheduler } from './scheduler';
@@ -23,7 +24,15 @@ export interface TrainConfig {
   clipNorm: number;
   /** Report (and read the loss back from the device) every this many steps. */
   logEvery: number;
+  /**
+   * How gradients are computed: 'fast' (hand-written backpropagation, src/fast.ts) or 'autograd'
+   * (tf.variableGrads over VelocityModel.forward). Same mathematics and the same random streams;
+   * results agree within float32 rounding.
+   */
+  gradients: GradientMode;
 }
+
+export type GradientMode = 'fast' | 'autograd';
 
 /** The tutorial's optimiser settings: 3e-4, held 500 steps, then linear decay; EMA 0.9. */
 export const TUTORIAL_TRAINING: TrainConfig = {
@@ -38,6 +47,7 @@ export const TUTORIAL_TRAINING: TrainConfig = {
   weightDecay: 1e-4,
   clipNorm: 1.0,
   logEvery: 50,
+  gradients: 'fast',
 };
 
 export interface TrainLog {
@@ -98,23 +108,37 @@ export class Trainer {
     const N = this.scheduler.numTrainTimesteps;
     const x0 = tf.tensor2d(this.mixture.sample(B, this.streams.data), [B, 1]);
     const noise = tf.tensor2d(this.streams.noise.normals(B), [B, 1]);
-    const t = tf.tensor1d(this.streams.timesteps.ints(B, N), 'int32');
+    const tHost = this.streams.timesteps.ints(B, N);
+    const t = tf.tensor1d(tHost, 'int32');
     const lr = this.learningRate(this.stepCount);
-    let moments = null as ReturnType<VelocityModel['forward']>['moments'] | null;
-    const { value, grads } = tf.variableGrads(() => {
+    let moments: BatchMoments;
+    let value: tf.Scalar;
+    let named: Map<string, tf.Tensor>;
+    if (this.config.gradients === 'fast') {
       const xt = this.scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
-      const target = this.scheduler.getVelocity(x0, noise, t);
-      const out = this.model.forward(xt, t, { training: true, dropoutRng: this.streams.dropout });
-      moments = out.moments;
-      return tf.mean(tf.square(tf.sub(out.output, target))) as tf.Scalar;
-    }, [...this.model.params.values()]);
+      const target = this.scheduler.getVelocity(x0, noise, t) as tf.Tensor2D;
+      const r = velocityLossAndGrads(this.model, { xt, target, timesteps: tHost, dropoutRng: this.streams.dropout });
+      tf.dispose([xt, target]);
+      ({ loss: value, grads: named, moments } = r);
+    } else {
+      let m: BatchMoments | null = null;
+      const vg = tf.variableGrads(() => {
+        const xt = this.scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
+        const target = this.scheduler.getVelocity(x0, noise, t);
+        const out = this.model.forward(xt, t, { training: true, dropoutRng: this.streams.dropout });
+        m = out.moments;
+        return tf.mean(tf.square(tf.sub(out.output, target))) as tf.Scalar;
+      }, [...this.model.params.values()]);
+      value = vg.value;
+      moments = m!;
+      // variableGrads keys gradients by tfjs's internal variable names; map them to ours
+      named = new Map([...this.model.params].map(([name, v]) => [name, vg.grads[v.name]]));
+    }
     tf.dispose([x0, noise, t]);
-    this.model.updateBatchStats(moments!);
-    disposeMoments(moments!);
-    // variableGrads keys gradients by tfjs's internal variable names; map them to ours
-    const named = new Map([...this.model.params].map(([name, v]) => [name, grads[v.name]]));
+    this.model.updateBatchStats(moments);
+    disposeMoments(moments);
     const norm = this.optimizer.apply(this.model.params, named, lr);
-    tf.dispose([norm, ...Object.values(grads)]);
+    tf.dispose([norm, ...named.values()]);
     this.ema.update(this.model.params);
     const prev = this.lossSum;
     this.lossSum = prev ? (tf.add(prev, value) as tf.Scalar) : (tf.clone(value) as tf.Scalar);
@@ -180,4 +204,5 @@ function validateTrainConfig(c: TrainConfig): void {
     if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new Error(`TrainConfig: ${k} must be a finite number ≥ 0, got ${c[k]}`);
   }
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) throw new Error(`TrainConfig: emaDecay must be in [0, 1), got ${c.emaDecay}`);
+  if (c.gradients !== 'fast' && c.gradients !== 'autograd') throw new Error(`TrainConfig: gradients must be 'fast' or 'autograd', got ${c.gradients}`);
 }

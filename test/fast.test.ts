@@ -1,0 +1,205 @@
+import test, { before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { foldedVelocity, velocityLossAndGrads } from '../src/fast';
+import { GaussianMixture } from '../src/mixture';
+import { VelocityModel, type TensorMap } from '../src/model';
+import { Rng } from '../src/rng';
+import { modelVelocity, plainModelVelocity } from '../src/sample';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { Trainer, type GradientMode } from '../src/train';
+import { maxAbsDiff, toArray, useBackend } from './helpers';
+
+before(useBackend);
+const mixture = GaussianMixture.default();
+const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+
+/** max |a − b| / (max |b| + floor): a relative error that tolerates tiny entries. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
+  let scale = floor;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  return maxAbsDiff(a, b) / scale;
+}
+
+/** A model whose parameters and running statistics are not at their initial values. */
+function perturbedModel(config: ConstructorParameters<typeof VelocityModel>[0], seed: number): VelocityModel {
+  const m = new VelocityModel(config, new Rng(seed).fork('init'));
+  const r = new Rng(seed).fork('perturb');
+  for (const [name, p] of m.params) {
+    const noise = tf.tensor(r.normals(p.size), p.shape);
+    p.assign(tf.add(p, tf.mul(noise, name.includes('kernel') ? 0.02 : 0.3)));
+    noise.dispose();
+  }
+  for (const [name, s] of m.batchStats) {
+    const v = Float32Array.from(r.normals(s.size), (z) => (name.endsWith('/var') ? 0.5 + z * z : z));
+    s.assign(tf.tensor(v, s.shape));
+  }
+  return m;
+}
+
+function batch(B: number, seed: number) {
+  const r = new Rng(seed).fork('batch');
+  const x0 = tf.tensor2d(mixture.sample(B, r.fork('data')), [B, 1]);
+  const noise = tf.tensor2d(r.fork('noise').normals(B), [B, 1]);
+  const tHost = r.fork('t').ints(B, scheduler.numTrainTimesteps);
+  const t = tf.tensor1d(tHost, 'int32');
+  const xt = scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
+  const target = scheduler.getVelocity(x0, noise, t) as tf.Tensor2D;
+  tf.dispose([x0, noise]);
+  return { xt, target, t, tHost };
+}
+
+function autogradReference(m: VelocityModel, b: ReturnType<typeof batch>, dropoutRng?: Rng) {
+  let moments = null as ReturnType<VelocityModel['forward']>['moments'] | null;
+  const { value, grads } = tf.variableGrads(() => {
+    const out = m.forward(b.xt, b.t, { training: true, dropoutRng });
+    moments = out.moments;
+    return tf.mean(tf.square(tf.sub(out.output, b.target))) as tf.Scalar;
+  }, [...m.params.values()]);
+  return { loss: value, grads: new Map([...m.params].map(([name, v]) => [name, grads[v.name]])), moments: moments! };
+}
+
+for (const { label, config, B } of [
+  { label: 'tutorial network, dropout 0.1', config: {}, B: 300 },
+  { label: 'no dropout, depth 1, width 16', config: { dropout: 0, depth: 1, width: 16 }, B: 64 },
+  { label: 'depth 0', config: { depth: 0, width: 8, dropout: 0.2 }, B: 17 },
+]) {
+  test(`fast gradients equal tf.variableGrads of the plain forward (${label})`, () => {
+    const m = perturbedModel(config, 11);
+    const b = batch(B, 2);
+    const ref = autogradReference(m, b, new Rng(5).fork('dropout'));
+    const rng = new Rng(5).fork('dropout');
+    const fast = velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost, dropoutRng: rng });
+    const lossRef = ref.loss.dataSync()[0];
+    assert.ok(Math.abs(fast.loss.dataSync()[0] - lossRef) <= 1e-5 * Math.abs(lossRef), `loss ${fast.loss.dataSync()[0]} vs ${lossRef}`);
+    assert.deepEqual([...fast.grads.keys()].sort(), [...m.params.keys()].sort());
+    let largest = 0;
+    for (const g of ref.grads.values()) largest = Math.max(largest, ...toArray(g).map(Math.abs));
+    for (const [name, g] of ref.grads) {
+      const f = fast.grads.get(name)!;
+      assert.deepEqual(f.shape, g.shape, name);
+      if (name === 'time/linear_2/bias') {
+        // a shift applied to every row just before BatchNorm: its gradient is exactly 0, so both
+        // sides are rounding noise; check that they are tiny
+        assert.ok(Math.max(...toArray(f).map(Math.abs)) < 1e-5 * largest, `${name} should be ~0`);
+        continue;
+      }
+      const e = relErr(toArray(f), toArray(g));
+      assert.ok(e < 2e-4, `${name}: relative error ${e}`);
+    }
+    assert.deepEqual([...fast.moments.keys()], [...ref.moments.keys()]);
+    for (const [name, { mean, variance }] of ref.moments) {
+      const f = fast.moments.get(name)!;
+      assert.ok(relErr(toArray(f.mean), toArray(mean)) < 1e-5, `${name} mean`);
+      assert.ok(relErr(toArray(f.variance), toArray(variance)) < 1e-4, `${name} variance`);
+    }
+    // the dropout stream is left where forward() leaves it
+    const after = new Rng(5).fork('dropout');
+    if (m.config.dropout > 0) for (let i = 0; i <= m.config.depth; i++) after.dropoutMask(B * m.config.width, m.config.dropout);
+    assert.equal(rng.nextUint32(), after.nextUint32());
+    tf.dispose([ref.loss, fast.loss, ...ref.grads.values(), ...fast.grads.values(), b.xt, b.target, b.t]);
+    for (const mm of [ref.moments, fast.moments]) for (const { mean, variance } of mm.values()) tf.dispose([mean, variance]);
+    m.dispose();
+  });
+}
+
+test('fast gradients: no tensor leaks, and errors for missing dropout streams and bad timesteps', () => {
+  const m = perturbedModel({}, 3);
+  const b = batch(32, 1);
+  const before = tf.memory().numTensors;
+  const r = velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost, dropoutRng: new Rng(1).fork('d') });
+  const kept = 1 + r.grads.size + 2 * r.moments.size;
+  assert.equal(tf.memory().numTensors, before + kept);
+  tf.dispose([r.loss, ...r.grads.values(), ...[...r.moments.values()].flatMap((x) => [x.mean, x.variance])]);
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost }), /dropoutRng/);
+  const bad = Int32Array.from(b.tHost);
+  bad[3] = 1000;
+  assert.throws(() => velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: bad, dropoutRng: new Rng(1).fork('d') }), /timestep/);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([b.xt, b.target, b.t]);
+  m.dispose();
+});
+
+test('dropoutMaskTransposed: the same draws as dropoutMask, transposed, leaving the same state', () => {
+  const a = new Rng(9).fork('d');
+  const b = new Rng(9).fork('d');
+  const c = new Rng(9).fork('d');
+  const rows = 37;
+  const cols = 5;
+  const m = a.dropoutMask(rows * cols, 0.3);
+  const mt = b.dropoutMaskTransposed(rows, cols, 0.3);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) assert.equal(mt[k * rows + r], m[r * cols + k]);
+  // and dropoutMask is exactly the documented rule on nextUint32
+  for (let i = 0; i < rows * cols; i++) assert.equal(m[i], c.nextUint32() >= 0.3 * 2 ** 32 ? Math.fround(1 / 0.7) : 0);
+  const next = a.nextUint32();
+  assert.equal(b.nextUint32(), next);
+  assert.equal(c.nextUint32(), next);
+});
+
+test('the folded predictor equals model.predict (running statistics, EMA params), and refolds after updates', () => {
+  const m = perturbedModel({}, 4);
+  const xs = Float32Array.from(new Rng(2).fork('x').normals(500), (z) => 4 * z);
+  const x = tf.tensor2d(xs, [500, 1]);
+  const f = foldedVelocity(m);
+  assert.equal(modelVelocity(m).constructor, Object); // the sampler's default is the folded predictor
+  for (const t of [0, 1, 250, 999]) {
+    const want = m.predict(x, t);
+    const got = f.predict(x, t);
+    const e = relErr(toArray(got), toArray(want));
+    assert.ok(e < 1e-5, `t=${t}: ${e}`);
+    tf.dispose([want, got]);
+  }
+  // another parameter set (e.g. the EMA copy)
+  const other: TensorMap = new Map([...m.params].map(([n, p]) => [n, tf.mul(p, 0.9)]));
+  const fo = modelVelocity(m, other);
+  const want = plainModelVelocity(m, other).predict(x, 500);
+  const got = fo.predict(x, 500);
+  assert.ok(relErr(toArray(got), toArray(want)) < 1e-5);
+  // reassigning a parameter or statistic is seen
+  m.params.get('block_1/dense/bias')!.assign(tf.fill([128], 0.7));
+  m.batchStats.get('bn_out/var')!.assign(tf.fill([128], 2.5));
+  const want2 = m.predict(x, 30);
+  const got2 = f.predict(x, 30);
+  assert.ok(relErr(toArray(got2), toArray(want2)) < 1e-5);
+  // steady state: no tensors leak per call
+  const before = tf.memory().numTensors;
+  tf.dispose(f.predict(x, 7));
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => f.predict(x, 1000), /timestep/);
+  tf.dispose([want, got, want2, got2, x, ...other.values()]);
+  f.dispose();
+  fo.dispose();
+  m.dispose();
+});
+
+test('a few trainer steps: fast and autograd gradients give the same parameters, statistics and losses', async () => {
+  const run = async (gradients: GradientMode) => {
+    const tr = new Trainer(mixture, scheduler, { steps: 8, batchSize: 256, logEvery: 4, learningRate: 2e-3, holdSteps: 0, seed: 7, gradients });
+    const losses = (await tr.run()).map((l) => l.loss);
+    // training-mode outputs (batch statistics: invariant to the null direction) on a fixed batch
+    const x = tf.tensor2d([-6, -1, 0, 0.5, 3, 8], [6, 1]);
+    const t = tf.tensor1d([0, 10, 200, 500, 800, 999], 'int32');
+    const out = tr.model.forward(x, t, { training: true, dropoutRng: new Rng(1).fork('d') });
+    const outputs = toArray(out.output);
+    tf.dispose([x, t, out.output, ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
+    const state = new Map([...tr.model.params, ...tr.model.batchStats, ...[...tr.ema.values].map(([n, v]) => [`ema/${n}`, v] as const)].map(([n, v]) => [n, toArray(v)]));
+    tr.dispose();
+    return { losses, state, outputs };
+  };
+  const fast = await run('fast');
+  const auto = await run('autograd');
+  for (let i = 0; i < fast.losses.length; i++) assert.ok(Math.abs(fast.losses[i] - auto.losses[i]) < 1e-4 * auto.losses[i], `loss ${i}`);
+  // time/linear_2/bias shifts every row just before BatchNorm, so its exact gradient is 0 and
+  // both paths feed Adam pure rounding noise, which Adam normalises to steps of up to ~lr: that
+  // parameter (and bn_in's running mean, which tracks it) follow noise in either path. Compare
+  // everything else, and the trained networks' outputs.
+  const nullDirection = /^(ema\/)?time\/linear_2\/bias$|^bn_in\/mean$/;
+  for (const [name, v] of auto.state) {
+    if (nullDirection.test(name)) continue;
+    const d = maxAbsDiff(fast.state.get(name)!, v);
+    assert.ok(d < 1e-4, `${name}: max |Δ| ${d}`);
+  }
+  assert.ok(relErr(fast.outputs, auto.outputs) < 1e-4, `outputs ${fast.outputs} vs ${auto.outputs}`);
+  assert.throws(() => new Trainer(mixture, scheduler, { gradients: 'x' as never }), /gradients/);
+});
