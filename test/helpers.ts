@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
+import { findPython } from '../scripts/jupyter-env';
 
 /** Every test file runs on the default backend choice (wasm here). */
 export async function useBackend(): Promise<string> {
@@ -24,4 +25,14 @@ export function simpson(f: (x: number) => number, a: number, b: number, n = 2000
   let s = f(a) + f(b);
   for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * f(a + i * h);
   return (s * h) / 3;
+}
+
+/** Whether a Python with nbclient is installed (the notebook tests need one; CI installs it). */
+export function hasJupyter(): boolean {
+  try {
+    findPython({ allowInstall: false });
+    return true;
+  } catch {
+    return false;
+  }
 }

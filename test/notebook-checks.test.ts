@@ -12,18 +12,10 @@ import { saveCheckpoint } from '../src/checkpoint';
 import { VelocityModel } from '../src/model';
 import { Rng } from '../src/rng';
 import type { Report } from '../src/checks';
-import { findPython } from '../scripts/jupyter-env';
+import { hasJupyter } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function hasJupyter(): boolean {
-  try {
-    findPython({ allowInstall: false });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 300_000 }, async () => {
   await initBackend();

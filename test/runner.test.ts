@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/jupyter-env';
+import { hasJupyter } from './helpers';
 import { chromiumPath } from '../scripts/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/run-notebooks';
 import type { Report } from '../src/checks';
@@ -45,14 +46,6 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
   );
 });
 
-function hasJupyter(): boolean {
-  try {
-    findPython({ allowInstall: false });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('runner executes fixtures, reports the failing cell and failing checks', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 120_000 }, () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-runner-'));
