@@ -11,6 +11,7 @@ export * from './model';
 export * from './normal';
 export * from './notebook';
 export * from './optim';
+export * from './parallel-sample';
 export * from './paths';
 export * from './plots';
 export * from './rng';

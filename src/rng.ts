@@ -68,6 +68,27 @@ export class Rng {
     return new Rng(this.seed, `${this.path}/${name}`);
   }
 
+  /** The complete generator state, e.g. to continue this exact stream in a worker thread. */
+  getState(): RngState {
+    return { seed: this.seed, path: this.path, words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  /** Continue from a state taken with getState (the same numbers follow, in the same order). */
+  setState(state: RngState): void {
+    if (state.seed !== this.seed || state.path !== this.path) {
+      throw new Error(`Rng.setState: state of stream ${state.seed}:${state.path} given to stream ${this.seed}:${this.path}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = state.words;
+    this.spareNormal = state.spareNormal;
+  }
+
+  /** A generator continuing from `state`. */
+  static fromState(state: RngState): Rng {
+    const r = new Rng(state.seed, state.path);
+    r.setState(state);
+    return r;
+  }
+
   /** Next raw 32-bit unsigned integer (xoshiro128**). */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
@@ -183,6 +204,13 @@ export class Rng {
     this.s3 = s3;
     return out;
   }
+}
+
+export interface RngState {
+  seed: number;
+  path: string;
+  words: [number, number, number, number];
+  spareNormal: number | null;
 }
 
 function rotl(x: number, k: number): number {

@@ -44,8 +44,8 @@ export interface DDPMSampleOptions {
   predictor: VelocityPredictor;
   scheduler: DDPMScheduler;
   n: number;
-  /** Stream for the initial noise and every step's noise. */
-  rng: Rng;
+  /** Stream for the initial noise and every step's noise (only its `normals` is used). */
+  rng: Pick<Rng, 'normals'>;
   /** Timesteps at which to keep a copy of x_t (taken before the step at t). */
   snapshotAt?: number[];
   /** Called every `progressEvery` steps with the number of steps done. */
