@@ -118,6 +118,21 @@ function benchTrain(backend: string, B: number, gradients: GradientMode, o: Opti
   return { backend, batch: B, gradients, steps: n, msPerStep: ms, samplesPerS: (B * 1000) / ms, peakRssMB: peak.rss / 2 ** 20, peakTfMB: peak.tfBytes / 2 ** 20 };
 }
 
+/** The fast step on `workers` threads (data-parallel, src/parallel-train.ts), timed between logs so start-up is excluded. */
+async function benchTrainParallel(B: number, workers: number): Promise<{ batch: number; workers: number; steps: number; msPerStep: number; samplesPerS: number }> {
+  const steps = B <= 1024 ? 60 : B <= 4096 ? 25 : 8;
+  const warm = 5;
+  const tr = new Trainer(mixture, scheduler, { batchSize: B, steps: warm + steps, logEvery: warm, workers });
+  let startedAt = 0;
+  await tr.run((log) => {
+    if (log.step === warm) startedAt = log.elapsed;
+  });
+  const last = tr.history[tr.history.length - 1];
+  const msPerStep = (1000 * (last.elapsed - startedAt)) / (last.step - warm);
+  tr.dispose();
+  return { batch: B, workers, steps, msPerStep, samplesPerS: (B * 1000) / msPerStep };
+}
+
 interface InferResult {
   backend: string;
   predictor: 'plain' | 'folded';
@@ -268,6 +283,7 @@ async function main(): Promise<void> {
   const infer: InferResult[] = [];
   let profile: ProfileResult | undefined;
   let parallel: { workers: number; seconds: number } | undefined;
+  const trainParallel: Awaited<ReturnType<typeof benchTrainParallel>>[] = [];
 
   // PyTorch first, so both sides see the machine in a similar state
   let torch: ReturnType<typeof benchTorch> = { note: 'skipped (--no-torch)' };
@@ -296,6 +312,11 @@ async function main(): Promise<void> {
         train.push(r);
         console.log(`  ${name} B=${B} ${g}: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`);
       }
+      if (name === 'wasm') {
+        const r = await benchTrainParallel(B, 2);
+        trainParallel.push(r);
+        console.log(`  ${name} B=${B} fast on ${r.workers} worker threads: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`);
+      }
     }
     for (const which of ['folded', 'plain'] as const) {
       resetPeak();
@@ -317,6 +338,7 @@ async function main(): Promise<void> {
   for (const r of train.filter((x) => x.gradients === 'fast')) {
     const auto = train.find((x) => x.backend === r.backend && x.batch === r.batch && x.gradients === 'autograd');
     const pt = torchAt(r.batch);
+    const par = r.backend === 'wasm' ? trainParallel.find((x) => x.batch === r.batch) : undefined;
     rows.push([
       r.backend,
       r.batch,
@@ -327,12 +349,14 @@ async function main(): Promise<void> {
       auto ? `${fmt(auto.msPerStep / r.msPerStep, 1)}×` : '—',
       pt ? fmt(pt.ms_per_step, 1) : '—',
       pt ? `${fmt(r.msPerStep / pt.ms_per_step, 2)}×` : '—',
+      par ? fmt(par.msPerStep, 1) : '—',
+      par && pt ? `${fmt(par.msPerStep / pt.ms_per_step, 2)}×` : '—',
       fmt(Math.max(r.peakRssMB, auto?.peakRssMB ?? 0)),
       `${fmt(auto?.peakTfMB ?? NaN)} / ${fmt(r.peakTfMB)}`,
     ]);
   }
   console.log(
-    table(['backend', 'batch', 'autograd ms', 'fast ms', 'autograd/s', 'fast/s', 'speedup', 'torch ms', 'fast÷torch', 'peak RSS MB', 'tf MB auto/fast'], rows),
+    table(['backend', 'batch', 'autograd ms', 'fast ms', 'autograd/s', 'fast/s', 'speedup', 'torch ms', 'fast÷torch', '2 workers ms', '2w÷torch', 'peak RSS MB', 'tf MB auto/fast'], rows),
   );
   console.log(`\nInference over 10,000 rows, and a DDPM pass of 10,000 samples × 1,000 steps`);
   console.log(
@@ -351,14 +375,18 @@ async function main(): Promise<void> {
   const wasmFast4096 = train.find((r) => r.backend === 'wasm' && r.batch === 4096 && r.gradients === 'fast');
   const pt4096 = torchAt(4096);
   const ddpm = infer.find((r) => r.backend === 'wasm' && r.predictor === 'folded');
+  const par4096 = trainParallel.find((r) => r.batch === 4096);
   const targets = {
     trainWithin1_5xTorchAt4096: wasmFast4096 && pt4096 ? { ratio: wasmFast4096.msPerStep / pt4096.ms_per_step, met: wasmFast4096.msPerStep <= 1.5 * pt4096.ms_per_step } : null,
+    trainWithin1_5xTorchAt4096Parallel: par4096 && pt4096 ? { workers: par4096.workers, ratio: par4096.msPerStep / pt4096.ms_per_step, met: par4096.msPerStep <= 1.5 * pt4096.ms_per_step } : null,
     ddpm10kBy1000Under60s: ddpm ? { seconds: ddpm.ddpmSeconds, extrapolated: ddpm.ddpmStepsMeasured < 1000, met: ddpm.ddpmSeconds <= 60 } : null,
     ddpm10kBy1000Under60sParallel: parallel ? { ...parallel, met: parallel.seconds <= 60 } : null,
   };
   console.log('\nTargets');
   const t1 = targets.trainWithin1_5xTorchAt4096;
   console.log(`  wasm training at batch 4096 within 1.5× of PyTorch: ${t1 ? `${fmt(t1.ratio, 2)}× → ${t1.met ? 'MET' : 'not met'}` : 'not measured'}`);
+  const t1p = targets.trainWithin1_5xTorchAt4096Parallel;
+  if (t1p) console.log(`  the same on ${t1p.workers} worker threads: ${fmt(t1p.ratio, 2)}× → ${t1p.met ? 'MET' : 'not met'}`);
   const t2 = targets.ddpm10kBy1000Under60s;
   console.log(`  10,000 × 1,000-step DDPM on wasm ≤ 60 s: ${t2 ? `${fmt(t2.seconds, 1)} s${t2.extrapolated ? ' (extrapolated)' : ''} → ${t2.met ? 'MET' : 'not met'}` : 'not measured'}`);
   const t3 = targets.ddpm10kBy1000Under60sParallel;
@@ -378,6 +406,7 @@ async function main(): Promise<void> {
     options: o,
     backends,
     train,
+    trainParallel,
     infer,
     torch: torch.result ?? null,
     torchNote: torch.note,

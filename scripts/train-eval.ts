@@ -8,7 +8,7 @@ import { evaluateModel } from '../src/evaluate';
 import { bayesOptimalVLoss, compareWithMixture } from '../src/metrics';
 import { GaussianMixture } from '../src/mixture';
 import { Rng } from '../src/rng';
-import { ddpmSample, modelVelocity } from '../src/sample';
+import { ddpmSampleModel } from '../src/parallel-sample';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
 import { Trainer } from '../src/train';
 
@@ -33,14 +33,12 @@ async function main() {
   });
   const trainSeconds = (performance.now() - start) / 1000;
   const ev = evaluateModel(trainer.model, scheduler, mixture, { params: trainer.ema.values, perTimestep: 50, seed: 7 });
-  const predictor = modelVelocity(trainer.model, trainer.ema.values);
   const samples = [];
   for (let s = 0; s < seeds; s++) {
-    const { samples: xs } = await ddpmSample({ predictor, scheduler, n, rng: new Rng(100 + s).fork('sample') });
+    const { samples: xs } = await ddpmSampleModel({ model: trainer.model, params: trainer.ema.values, scheduler, n, rng: new Rng(100 + s).fork('sample') });
     const r = compareWithMixture(xs, mixture);
     samples.push({ weights: r.modes.map((m) => +m.weight.toFixed(4)), maxWeightError: +r.maxWeightError.toFixed(4), w1: +r.w1.toFixed(4) });
   }
-  predictor.dispose();
   console.log(JSON.stringify({
     backend: backend.name,
     train: trainer.config,

@@ -58,6 +58,12 @@ export interface FastGradInputs {
   dropoutRng?: Rng;
   /** Parameters to use instead of the model's own. */
   params?: TensorMap;
+  /**
+   * Data-parallel training: these rows are rows [start, start + B) of a batch of `total` rows split
+   * over workers, and `allReduce` sums a tensor over the workers. Every batch statistic and every
+   * gradient is then that of the whole batch (see src/parallel-train.ts).
+   */
+  shard?: { start: number; total: number; allReduce: (x: tf.Tensor) => tf.Tensor };
 }
 
 export interface FastGradResult {
@@ -100,9 +106,12 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     if (!v) throw new Error(`velocityLossAndGrads: missing parameter '${name}'`);
     return v as tf.Tensor2D;
   };
-  const { xt, target, timesteps } = inputs;
+  const { xt, target, timesteps, shard } = inputs;
   const { width, depth, dropout, bnEpsilon: eps, timeEmbeddingDim: e, numTimesteps } = model.config;
   const B = xt.shape[0];
+  // batch statistics and the loss are over the whole batch, of which a shard holds rows
+  const total = shard?.total ?? B;
+  const reduce = shard?.allReduce ?? ((x: tf.Tensor) => x);
   if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`velocityLossAndGrads: x_t must have shape [B, 1], got [${xt.shape}]`);
   if (target.size !== B) throw new Error(`velocityLossAndGrads: target has ${target.size} values for ${B} rows`);
   if (timesteps.length !== B) throw new Error(`velocityLossAndGrads: ${timesteps.length} timesteps for ${B} rows`);
@@ -110,7 +119,7 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   if (useDropout && !inputs.dropoutRng) throw new Error('velocityLossAndGrads: training with dropout needs a dropoutRng stream');
   // The same draws as forward(): mask i is row-major [B, width]; we want it as [width, B].
   const maskValues = useDropout
-    ? Array.from({ length: depth + 1 }, () => inputs.dropoutRng!.dropoutMaskTransposed(B, width, dropout))
+    ? Array.from({ length: depth + 1 }, () => columns(inputs.dropoutRng!.dropoutMaskTransposed(total, width, dropout), width, total, shard?.start ?? 0, B))
     : [];
   // Embedding rows gathered on the host, laid out [e, B].
   const table = embeddingValues(model);
@@ -132,8 +141,8 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     // BatchNorm (batch statistics) folded into the Dense after it. hT: [I, B] → zT: [O, B].
     const bnDenseForward = (hT: tf.Tensor2D, bn: string, dense: string): { zT: tf.Tensor2D; cache: LayerCache } => {
       const I = hT.shape[0];
-      const mean = tf.div(colSum(hT), B) as tf.Tensor2D;
-      const preVar = tf.sub(tf.div(colSum(tf.square(hT) as tf.Tensor2D), B), tf.square(mean));
+      const mean = tf.div(reduce(colSum(hT)), total) as tf.Tensor2D;
+      const preVar = tf.sub(tf.div(reduce(colSum(tf.square(hT) as tf.Tensor2D)), total), tf.square(mean));
       const variance = tf.relu(preVar) as tf.Tensor2D;
       moments.set(bn, { mean: tf.keep(mean.reshape([I])), variance: tf.keep(variance.reshape([I])) });
       const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
@@ -153,8 +162,8 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
       const [I, O] = c.W.shape;
       // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
       const dz = (O === 1 ? tf.mul(dzT, 1).reshape([B, 1]) : tf.transpose(dzT)) as tf.Tensor2D; // [B, O]
-      const G = tf.matMul(c.hT, dz); // Σ_b h ⊗ dz: [I, O]
-      const cz = colSum(dzT); // Σ_b dz: [O, 1]
+      const G = reduce(tf.matMul(c.hT, dz)); // Σ_b h ⊗ dz: [I, O]
+      const cz = reduce(colSum(dzT)); // Σ_b dz: [O, 1]
       setGrad(`${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz.reshape([1, O]))));
       setGrad(`${dense}/bias`, cz);
       // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:
@@ -164,8 +173,8 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
       setGrad(`${bn}/scale`, tf.mul(c.r, S));
       setGrad(`${bn}/bias`, sumDa);
       // dh = s·da + β·h + γ: β from the variance path, γ from both means
-      const beta = tf.mul(tf.mul(tf.mul(c.s, tf.square(c.r)), tf.mul(S, c.varMask)), -1 / B);
-      const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -B)), tf.mul(beta, c.mean));
+      const beta = tf.mul(tf.mul(tf.mul(c.s, tf.square(c.r)), tf.mul(S, c.varMask)), -1 / total);
+      const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -total)), tf.mul(beta, c.mean));
       const rows = I - fromRow;
       const part = <T extends tf.Tensor2D>(x: T) => (fromRow ? (tf.slice(x, [fromRow, 0], [rows, x.shape[1]]) as T) : x);
       const hT = part(c.hT);
@@ -210,26 +219,34 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     }
     const last = bnDenseForward(hT, 'bn_out', 'dense_out');
     const diff = tf.sub(last.zT, target.reshape([1, B])) as tf.Tensor2D;
-    const value = tf.mean(tf.square(diff)) as tf.Scalar;
+    const value = tf.div(reduce(tf.sum(tf.square(diff))), total) as tf.Scalar;
 
     // Backward.
-    let dh = bnDenseBackward(tf.mul(diff, 2 / B) as tf.Tensor2D, last.cache, 'bn_out', 'dense_out');
+    let dh = bnDenseBackward(tf.mul(diff, 2 / total) as tf.Tensor2D, last.cache, 'bn_out', 'dense_out');
     for (let i = depth - 1; i >= 0; i--) {
       const dz = geluBackward(dh, blocks[i].gelu);
       dh = tf.add(dh, bnDenseBackward(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`)) as tf.Tensor2D;
     }
     const dtembT = bnDenseBackward(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', 1); // [e, B]
     const dtemb = tf.transpose(dtembT) as tf.Tensor2D;
-    setGrad('time/linear_2/kernel', tf.matMul(a1T, dtemb));
-    setGrad('time/linear_2/bias', colSum(dtembT));
+    setGrad('time/linear_2/kernel', reduce(tf.matMul(a1T, dtemb)));
+    setGrad('time/linear_2/bias', reduce(colSum(dtembT)));
     const da1T = tf.matMul(W2, dtembT);
     // silu'(x) = σ·(1 + x·(1 − σ))
     const de1T = tf.mul(tf.mul(da1T, sg1), tf.add(1, tf.mul(e1T, tf.sub(1, sg1)))) as tf.Tensor2D;
-    setGrad('time/linear_1/kernel', tf.matMul(embT, tf.transpose(de1T)));
-    setGrad('time/linear_1/bias', colSum(de1T));
+    setGrad('time/linear_1/kernel', reduce(tf.matMul(embT, tf.transpose(de1T))));
+    setGrad('time/linear_1/bias', reduce(colSum(de1T)));
     return value;
   });
   return { loss, grads, moments };
+}
+
+/** Columns [start, start + n) of a row-major [rows, cols] array. */
+function columns(values: Float32Array, rows: number, cols: number, start: number, n: number): Float32Array {
+  if (start === 0 && n === cols) return values;
+  const out = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * cols + start, r * cols + start + n), r * n);
+  return out;
 }
 
 /** An inference-mode predictor whose folded weights the caller may free. */

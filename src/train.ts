@@ -5,6 +5,8 @@ import type { GaussianMixture } from './mixture';
 import { velocityLossAndGrads } from './fast';
 import { disposeMoments, VelocityModel, type BatchMoments, type VelocityModelConfig } from './model';
 import { AdamW, learningRateAt, ParameterEMA, type LinearScheduleOptions } from './optim';
+import type { AllReduce } from './allreduce';
+import { runParallel } from './parallel-train';
 import { trainingStreams, type TrainingStreams } from './rng';
 import type { DDPMScheduler } from './scheduler';
 
@@ -30,6 +32,19 @@ export interface TrainConfig {
    * results agree within float32 rounding.
    */
   gradients: GradientMode;
+  /**
+   * Worker threads for data-parallel training (src/parallel-train.ts): each takes a block of every
+   * batch, and batch statistics and gradients are summed across them, so the mathematics is that
+   * of one thread. 1 trains on this thread. Needs the 'fast' gradients.
+   */
+  workers: number;
+}
+
+/** This trainer is one worker of a data-parallel run: it computes rows [start, end) of each batch. */
+export interface TrainerShard {
+  start: number;
+  end: number;
+  reducer: AllReduce;
 }
 
 export type GradientMode = 'fast' | 'autograd';
@@ -48,6 +63,7 @@ export const TUTORIAL_TRAINING: TrainConfig = {
   clipNorm: 1.0,
   logEvery: 50,
   gradients: 'fast',
+  workers: 1,
 };
 
 export interface TrainLog {
@@ -71,12 +87,15 @@ export class Trainer {
   private stepCount = 0;
   private lossSum: tf.Scalar | null = null;
   private lossCount = 0;
+  /** Set when a parallel run has replaced the parameters: this thread's optimizer state is stale. */
+  private trainedElsewhere = false;
 
   constructor(
     readonly mixture: GaussianMixture,
     readonly scheduler: DDPMScheduler,
     config: Partial<TrainConfig> = {},
     modelConfig: Partial<VelocityModelConfig> = {},
+    private readonly shard?: TrainerShard,
   ) {
     this.config = { ...TUTORIAL_TRAINING, ...config };
     validateTrainConfig(this.config);
@@ -104,11 +123,16 @@ export class Trainer {
 
   /** One optimisation step. The loss stays on the device (summed for the next log). */
   trainStep(): void {
-    const { batchSize: B } = this.config;
+    if (this.trainedElsewhere) throw new Error('Trainer: trained by worker threads; its optimizer state is not on this thread');
+    const { batchSize } = this.config;
     const N = this.scheduler.numTrainTimesteps;
-    const x0 = tf.tensor2d(this.mixture.sample(B, this.streams.data), [B, 1]);
-    const noise = tf.tensor2d(this.streams.noise.normals(B), [B, 1]);
-    const tHost = this.streams.timesteps.ints(B, N);
+    // The whole batch is drawn even by a shard, so every worker's streams stay in step.
+    const rows = this.shard ?? { start: 0, end: batchSize };
+    const B = rows.end - rows.start;
+    const take = <T extends Float32Array | Int32Array>(a: T) => a.subarray(rows.start, rows.end) as T;
+    const x0 = tf.tensor2d(take(this.mixture.sample(batchSize, this.streams.data)), [B, 1]);
+    const noise = tf.tensor2d(take(this.streams.noise.normals(batchSize)), [B, 1]);
+    const tHost = take(this.streams.timesteps.ints(batchSize, N));
     const t = tf.tensor1d(tHost, 'int32');
     const lr = this.learningRate(this.stepCount);
     let moments: BatchMoments;
@@ -117,7 +141,13 @@ export class Trainer {
     if (this.config.gradients === 'fast') {
       const xt = this.scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
       const target = this.scheduler.getVelocity(x0, noise, t) as tf.Tensor2D;
-      const r = velocityLossAndGrads(this.model, { xt, target, timesteps: tHost, dropoutRng: this.streams.dropout });
+      const reducer = this.shard?.reducer;
+      const shard = reducer && {
+        start: rows.start,
+        total: batchSize,
+        allReduce: (x: tf.Tensor) => tf.tensor(reducer.sum(x.dataSync()), x.shape),
+      };
+      const r = velocityLossAndGrads(this.model, { xt, target, timesteps: tHost, dropoutRng: this.streams.dropout, shard });
       tf.dispose([xt, target]);
       ({ loss: value, grads: named, moments } = r);
     } else {
@@ -152,10 +182,19 @@ export class Trainer {
    * `logEvery` steps. Yields to the event loop at each log so notebook displays can update.
    */
   async run(onLog?: (log: TrainLog) => void, signal?: AbortSignal): Promise<TrainLog[]> {
+    if (this.config.workers > 1 && !this.shard) {
+      await runParallel(this, (log) => {
+        this.history.push(log);
+        onLog?.(log);
+      }, signal);
+      return this.history;
+    }
     const start = performance.now();
     const startStep = this.stepCount;
     while (this.stepCount < this.config.steps) {
-      if (signal?.aborted) break;
+      // workers stop together: any one of them seeing the abort stops all
+      const aborted = this.shard ? this.shard.reducer.sum([signal?.aborted ? 1 : 0])[0] > 0 : signal?.aborted;
+      if (aborted) break;
       this.trainStep();
       if (this.stepCount % this.config.logEvery === 0 || this.stepCount === this.config.steps) {
         const elapsed = (performance.now() - start) / 1000;
@@ -175,6 +214,21 @@ export class Trainer {
     return this.history;
   }
 
+  /** Take over the state a parallel run ended with (parameters, EMA, BatchNorm statistics, step). */
+  adoptParallelResult(state: TrainedState): void {
+    for (const [group, map] of [['params', this.model.params], ['ema', this.ema.values], ['batchStats', this.model.batchStats]] as const) {
+      for (const [name, values] of state[group]) map.get(name)!.assign(tf.tensor(values, map.get(name)!.shape));
+    }
+    this.stepCount = state.step;
+    this.trainedElsewhere = true;
+  }
+
+  /** Parameters, EMA and BatchNorm statistics as arrays (what a worker hands back). */
+  exportState(): TrainedState {
+    const dump = (m: Map<string, tf.Tensor>) => [...m].map(([k, v]): [string, Float32Array] => [k, Float32Array.from(v.dataSync())]);
+    return { step: this.stepCount, params: dump(this.model.params), ema: dump(this.ema.values), batchStats: dump(this.model.batchStats) };
+  }
+
   private takeMeanLoss(): number {
     if (!this.lossSum) return NaN;
     const mean = this.lossSum.dataSync()[0] / this.lossCount;
@@ -192,6 +246,13 @@ export class Trainer {
   }
 }
 
+export interface TrainedState {
+  step: number;
+  params: [string, Float32Array][];
+  ema: [string, Float32Array][];
+  batchStats: [string, Float32Array][];
+}
+
 function validateTrainConfig(c: TrainConfig): void {
   const positiveInt = ['steps', 'batchSize', 'logEvery'] as const;
   for (const k of positiveInt) {
@@ -205,4 +266,7 @@ function validateTrainConfig(c: TrainConfig): void {
   }
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) throw new Error(`TrainConfig: emaDecay must be in [0, 1), got ${c.emaDecay}`);
   if (c.gradients !== 'fast' && c.gradients !== 'autograd') throw new Error(`TrainConfig: gradients must be 'fast' or 'autograd', got ${c.gradients}`);
+  if (!Number.isInteger(c.workers) || c.workers < 1) throw new Error(`TrainConfig: workers must be a positive integer, got ${c.workers}`);
+  if (c.workers > 1 && c.gradients !== 'fast') throw new Error("TrainConfig: workers > 1 needs gradients: 'fast'");
+  if (c.workers > c.batchSize) throw new Error(`TrainConfig: ${c.workers} workers for a batch of ${c.batchSize}`);
 }
