@@ -120,8 +120,9 @@ function benchTrain(backend: string, B: number, gradients: GradientMode, o: Opti
 
 /** The fast step on `workers` threads (data-parallel, src/parallel-train.ts), timed between logs so start-up is excluded. */
 async function benchTrainParallel(B: number, workers: number): Promise<{ batch: number; workers: number; steps: number; msPerStep: number; samplesPerS: number }> {
-  const steps = B <= 1024 ? 60 : B <= 4096 ? 25 : 8;
-  const warm = 5;
+  // fresh workers start on baseline-compiled wasm and JS; the optimising tiers need some steps
+  const steps = B <= 1024 ? 80 : B <= 4096 ? 40 : 10;
+  const warm = B <= 1024 ? 40 : B <= 4096 ? 20 : 5;
   const tr = new Trainer(mixture, scheduler, { batchSize: B, steps: warm + steps, logEvery: warm, workers });
   let startedAt = 0;
   await tr.run((log) => {
