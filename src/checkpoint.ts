@@ -129,7 +129,7 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
       if (!like) throw new CheckpointError(`${dir}: unexpected tensor ${key}`);
       if (seen.has(key)) throw new CheckpointError(`${dir}: tensor ${key} appears twice`);
       seen.add(key);
-      if (!sameShape(like.shape, e.shape) || e.length !== like.size) {
+      if (!tf.util.arraysEqual(like.shape, e.shape) || e.length !== like.size) {
         throw new CheckpointError(`${dir}: tensor ${key} has shape [${e.shape}], the model needs [${like.shape}]`);
       }
       if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside weights.bin`);
@@ -172,8 +172,4 @@ function writeAtomic(file: string, data: Buffer): void {
 
 function sha256(data: Buffer): string {
   return crypto.createHash('sha256').update(data).digest('hex');
-}
-
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -6,9 +6,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from './backend';
-import { VelocityModel, type TensorMap, type VelocityModelConfig } from './model';
+import { assignValues, tensorValues, VelocityModel, type TensorMap, type VelocityModelConfig } from './model';
 import { Rng, type RngState } from './rng';
 import { ddpmSample, modelVelocity, type DDPMSampleResult } from './sample';
 import { DDPMScheduler, type DDPMSchedulerConfig } from './scheduler';
@@ -31,8 +30,8 @@ export interface ModelSampleOptions {
 export interface WorkerJob {
   backend: BackendName;
   modelConfig: VelocityModelConfig;
-  params: [string, Float32Array, number[]][];
-  batchStats: [string, Float32Array, number[]][];
+  params: [string, Float32Array][];
+  batchStats: [string, Float32Array][];
   schedulerConfig: DDPMSchedulerConfig;
   timesteps: number[];
   n: number;
@@ -70,7 +69,6 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
   }
   const started = performance.now();
   const backend = (await initBackend()).name;
-  const dump = (m: Map<string, tf.Tensor>) => [...m].map(([k, t]): [string, Float32Array, number[]] => [k, Float32Array.from(t.dataSync()), [...t.shape]]);
   const rngState = o.rng.getState();
   const bounds = Array.from({ length: workers + 1 }, (_, i) => Math.round((i * o.n) / workers));
   const progress = new Array<number>(workers).fill(0);
@@ -78,8 +76,8 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
   const base = {
     backend,
     modelConfig: o.model.config,
-    params: dump(o.params ?? o.model.params),
-    batchStats: dump(o.model.batchStats),
+    params: tensorValues(o.params ?? o.model.params),
+    batchStats: tensorValues(o.model.batchStats),
     schedulerConfig: o.scheduler.config,
     timesteps: o.scheduler.timesteps,
     n: o.n,
@@ -130,11 +128,8 @@ function runWorker(job: WorkerJob, onProgress: (done: number) => void): Promise<
 export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): Promise<void> {
   await initBackend(job.backend);
   const model = new VelocityModel(job.modelConfig, new Rng(0, 'worker-init'));
-  const load = (into: Map<string, tf.Variable>, values: WorkerJob['params']) => {
-    for (const [name, data, shape] of values) into.get(name)!.assign(tf.tensor(data, shape));
-  };
-  load(model.params, job.params);
-  load(model.batchStats, job.batchStats);
+  assignValues(model.params, job.params);
+  assignValues(model.batchStats, job.batchStats);
   const scheduler = new DDPMScheduler(job.schedulerConfig);
   scheduler.timesteps = job.timesteps;
   const rng = Rng.fromState(job.rng);

@@ -106,14 +106,14 @@ export class DDPMScheduler {
   step(modelOutput: tf.Tensor, t: number, sample: tf.Tensor, options: StepOptions = {}): StepOutput {
     const N = this.config.numTrainTimesteps;
     if (!Number.isInteger(t) || t < 0 || t >= N) throw new Error(`step: timestep must be an integer in [0, ${N}), got ${t}`);
-    if (!sameShape(modelOutput.shape, sample.shape)) {
+    if (!tf.util.arraysEqual(modelOutput.shape, sample.shape)) {
       throw new Error(`step: modelOutput shape [${modelOutput.shape}] differs from sample shape [${sample.shape}]`);
     }
     const c = this.stepCoefficients(t);
     let noise: tf.Tensor | null = null;
     if (t > 0) {
       if (options.noise) {
-        if (!sameShape(options.noise.shape, sample.shape)) {
+        if (!tf.util.arraysEqual(options.noise.shape, sample.shape)) {
           throw new Error(`step: noise shape [${options.noise.shape}] differs from sample shape [${sample.shape}]`);
         }
         noise = options.noise;
@@ -230,10 +230,6 @@ function validateConfig(c: DDPMSchedulerConfig): void {
 
 function descending(count: number, stride: number): number[] {
   return Array.from({ length: count }, (_, i) => (count - 1 - i) * stride);
-}
-
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GaussianMixture } from './mixture';
 import { velocityLossAndGrads } from './fast';
-import { disposeMoments, VelocityModel, type BatchMoments, type VelocityModelConfig } from './model';
+import { assignValues, disposeMoments, tensorValues, VelocityModel, type BatchMoments, type VelocityModelConfig } from './model';
 import { AdamW, learningRateAt, ParameterEMA, type LinearScheduleOptions } from './optim';
 import type { AllReduce } from './allreduce';
 import { runParallel } from './parallel-train';
@@ -216,17 +216,16 @@ export class Trainer {
 
   /** Take over the state a parallel run ended with (parameters, EMA, BatchNorm statistics, step). */
   adoptParallelResult(state: TrainedState): void {
-    for (const [group, map] of [['params', this.model.params], ['ema', this.ema.values], ['batchStats', this.model.batchStats]] as const) {
-      for (const [name, values] of state[group]) map.get(name)!.assign(tf.tensor(values, map.get(name)!.shape));
-    }
+    assignValues(this.model.params, state.params);
+    assignValues(this.ema.values, state.ema);
+    assignValues(this.model.batchStats, state.batchStats);
     this.stepCount = state.step;
     this.trainedElsewhere = true;
   }
 
   /** Parameters, EMA and BatchNorm statistics as arrays (what a worker hands back). */
   exportState(): TrainedState {
-    const dump = (m: Map<string, tf.Tensor>) => [...m].map(([k, v]): [string, Float32Array] => [k, Float32Array.from(v.dataSync())]);
-    return { step: this.stepCount, params: dump(this.model.params), ema: dump(this.ema.values), batchStats: dump(this.model.batchStats) };
+    return { step: this.stepCount, params: tensorValues(this.model.params), ema: tensorValues(this.ema.values), batchStats: tensorValues(this.model.batchStats) };
   }
 
   private takeMeanLoss(): number {
