@@ -134,3 +134,22 @@ export function modeTableRows(mixture: GaussianMixture, reports: { label: string
   }
   return rows;
 }
+
+/** W1 to the mixture per sampler, exact score beside trained model (log scale; diverged runs have no bar). */
+export function samplerW1Figure(rows: { sampler: string; score: string; report: { w1: number } | null }[], opts: { title?: string } = {}): Figure {
+  const samplers = Array.from(new Set(rows.map((r) => r.sampler)));
+  const scores = Array.from(new Set(rows.map((r) => r.score)));
+  const colors = [PDF_COLOR, HIST_COLOR, '#2ca02c', '#9467bd'];
+  const data = scores.map((score, i) => ({
+    type: 'bar',
+    name: score,
+    x: samplers,
+    y: samplers.map((s) => rows.find((r) => r.sampler === s && r.score === score)?.report?.w1 ?? null),
+    marker: { color: colors[i % colors.length] },
+    hovertemplate: `${score}<br>%{x}<br>W1=%{y:.3f}<extra></extra>`,
+  }));
+  return {
+    data,
+    layout: layout({ title: opts.title, yTitle: 'W1 to the mixture', logY: true, extra: { barmode: 'group', bargap: 0.2, height: 480, margin: { l: 60, r: 20, t: 50, b: 170 } } }),
+  };
+}

@@ -162,21 +162,25 @@ export function bayesOptimalVLoss(
   scheduler: DDPMScheduler,
   { points = 4001 }: { points?: number } = {},
 ): { loss: number; perTimestep: number[] } {
-  if (points % 2 === 0) points += 1;
-  const perTimestep = scheduler.alphasCumprod.map((alphaBar) => {
-    const marginal = mixture.noised(alphaBar);
-    const lo = Math.min(...marginal.means.map((m, k) => m - 12 * marginal.stds[k]));
-    const hi = Math.max(...marginal.means.map((m, k) => m + 12 * marginal.stds[k]));
-    const h = (hi - lo) / (points - 1);
-    let acc = 0;
-    for (let i = 0; i < points; i++) {
-      const xt = lo + i * h;
-      const w = i === 0 || i === points - 1 ? 1 : i % 2 === 1 ? 4 : 2;
-      acc += w * marginal.pdf(xt) * mixture.posterior(xt, alphaBar).variance;
-    }
-    return (acc * h) / 3 / (1 - alphaBar);
-  });
+  const perTimestep = scheduler.alphasCumprod.map(
+    (alphaBar) => mixtureExpectation(mixture.noised(alphaBar), (xt) => mixture.posterior(xt, alphaBar).variance, points) / (1 - alphaBar),
+  );
   return { loss: perTimestep.reduce((a, b) => a + b, 0) / perTimestep.length, perTimestep };
+}
+
+/** E[f(X)] for X drawn from `mixture`, by Simpson's rule over ±12 component stds. */
+export function mixtureExpectation(mixture: GaussianMixture, f: (x: number) => number, points = 4001): number {
+  if (points % 2 === 0) points += 1;
+  const lo = Math.min(...mixture.means.map((m, k) => m - 12 * mixture.stds[k]));
+  const hi = Math.max(...mixture.means.map((m, k) => m + 12 * mixture.stds[k]));
+  const h = (hi - lo) / (points - 1);
+  let acc = 0;
+  for (let i = 0; i < points; i++) {
+    const x = lo + i * h;
+    const w = i === 0 || i === points - 1 ? 1 : i % 2 === 1 ? 4 : 2;
+    acc += w * mixture.pdf(x) * f(x);
+  }
+  return (acc * h) / 3;
 }
 
 /**

@@ -60,15 +60,20 @@ export class GaussianMixture {
     return this.weights.reduce((s, w, k) => s + w * (this.stds[k] ** 2 + (this.means[k] - m) ** 2), 0);
   }
 
-  /** n independent draws: pick a component by weight, then draw from it. */
-  sample(n: number, rng: Rng): Float32Array {
+  /**
+   * n independent draws: pick a component by weight, then draw from it. `normals`, if given,
+   * receives each draw's standard normal z (x = μ_k + σ_k·z).
+   */
+  sample(n: number, rng: Rng, normals?: Float32Array): Float32Array {
     const out = new Float32Array(n);
     const last = this.numComponents - 1;
     for (let i = 0; i < n; i++) {
       const u = rng.uniform();
       let k = 0;
       while (k < last && u >= this.cumulativeWeights[k]) k++;
-      out[i] = this.means[k] + this.stds[k] * rng.normal();
+      const z = rng.normal();
+      if (normals) normals[i] = z;
+      out[i] = this.means[k] + this.stds[k] * z;
     }
     return out;
   }

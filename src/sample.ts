@@ -135,6 +135,8 @@ export function langevin(o: LangevinOptions): Float64Array {
   const x = Float64Array.from(o.init);
   const noiseScale = Math.sqrt(2 * o.stepSize);
   for (let s = 0; s < o.steps; s++) {
+    // once every chain has diverged (inf or NaN) no step can bring one back
+    if (s % 100 === 0 && s > 0 && x.every((v) => !Number.isFinite(v))) break;
     const g = o.score(x);
     for (let i = 0; i < x.length; i++) x[i] += o.stepSize * g[i] + noiseScale * o.rng.normal();
   }

@@ -38,6 +38,12 @@ export interface TrainConfig {
    * of one thread. 1 trains on this thread. Needs the 'fast' gradients.
    */
   workers: number;
+  /**
+   * Where the diffusion noise comes from: 'independent' (its own stream), or 'data-draw', the
+   * tutorial's key reuse, where the noise is the standard normal that drew x0 (src/key-reuse.ts).
+   * Only for demonstrating that bug.
+   */
+  diffusionNoise: 'independent' | 'data-draw';
 }
 
 /** This trainer is one worker of a data-parallel run: it computes rows [start, end) of each batch. */
@@ -64,6 +70,7 @@ export const TUTORIAL_TRAINING: TrainConfig = {
   logEvery: 50,
   gradients: 'fast',
   workers: 1,
+  diffusionNoise: 'independent',
 };
 
 export interface TrainLog {
@@ -130,8 +137,9 @@ export class Trainer {
     const rows = this.shard ?? { start: 0, end: batchSize };
     const B = rows.end - rows.start;
     const take = <T extends Float32Array | Int32Array>(a: T) => a.subarray(rows.start, rows.end) as T;
-    const x0 = tf.tensor2d(take(this.mixture.sample(batchSize, this.streams.data)), [B, 1]);
-    const noise = tf.tensor2d(take(this.streams.noise.normals(batchSize)), [B, 1]);
+    const draws = this.config.diffusionNoise === 'data-draw' ? new Float32Array(batchSize) : undefined;
+    const x0 = tf.tensor2d(take(this.mixture.sample(batchSize, this.streams.data, draws)), [B, 1]);
+    const noise = tf.tensor2d(take(draws ?? this.streams.noise.normals(batchSize)), [B, 1]);
     const tHost = take(this.streams.timesteps.ints(batchSize, N));
     const t = tf.tensor1d(tHost, 'int32');
     const lr = this.learningRate(this.stepCount);
@@ -267,5 +275,8 @@ function validateTrainConfig(c: TrainConfig): void {
   if (c.gradients !== 'fast' && c.gradients !== 'autograd') throw new Error(`TrainConfig: gradients must be 'fast' or 'autograd', got ${c.gradients}`);
   if (!Number.isInteger(c.workers) || c.workers < 1) throw new Error(`TrainConfig: workers must be a positive integer, got ${c.workers}`);
   if (c.workers > 1 && c.gradients !== 'fast') throw new Error("TrainConfig: workers > 1 needs gradients: 'fast'");
+  if (c.diffusionNoise !== 'independent' && c.diffusionNoise !== 'data-draw') {
+    throw new Error(`TrainConfig: diffusionNoise must be 'independent' or 'data-draw', got ${c.diffusionNoise}`);
+  }
   if (c.workers > c.batchSize) throw new Error(`TrainConfig: ${c.workers} workers for a batch of ${c.batchSize}`);
 }
