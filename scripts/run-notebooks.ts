@@ -98,7 +98,11 @@ export function selectNotebooks(all: string[], names: string[]): string[] {
 
 function readParams(file: string): Params {
   const p = JSON.parse(fs.readFileSync(file, 'utf8'));
-  if (!p || typeof p !== 'object' || Array.isArray(p)) throw new Error(`${file}: expected {"notebook": {"name": value}}`);
+  const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(p)) throw new Error(`${file}: expected {"notebook": {"name": value}}`);
+  for (const [nb, values] of Object.entries(p)) {
+    if (!isObject(values)) throw new Error(`${file}: "${nb}" must map to {"name": value}, got ${JSON.stringify(values)}`);
+  }
   return p;
 }
 
@@ -143,7 +147,7 @@ export interface DeclaredParameter {
   types: JsonType[] | null;
 }
 
-export function jsonType(v: unknown): JsonType {
+function jsonType(v: unknown): JsonType {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   return typeof v as JsonType;

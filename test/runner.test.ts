@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/jupyter-env';
 import { hasJupyter } from './helpers';
 import { chromiumPath } from '../scripts/check-html';
-import { compareRuns, declaredParameters, overrideProblems, parseArgs, selectNotebooks } from '../scripts/run-notebooks';
+import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/run-notebooks';
 import type { NotebookReport, Report } from '../src/checks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -77,6 +77,9 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
     '04-sampling: parameter "modelW1Tolerance" must be number or null (declared `let modelW1Tolerance: number | null = null;`), got true (boolean)',
     '04-sampling: unknown parameter "nSample"; its parameters cell declares nSamples, seed, checkpointDir, modelWeightTolerance, modelW1Tolerance, modelMeanTolerance',
   ]);
+  const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
+  fs.writeFileSync(bad, '{"04-sampling": 5}');
+  assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /p.json: "04-sampling" must map to \{"name": value\}, got 5/);
   // Every project notebook's parameters cell parses, and its CI overrides fit it.
   const ci = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
   for (const [name, values] of Object.entries(ci)) {
