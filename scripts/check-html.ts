@@ -23,7 +23,11 @@ export interface HtmlCheck {
   file: string;
   ok: boolean;
   figures: number;
+  /** Figures the executed notebook made (its figure outputs), when known. */
+  expectedFigures?: number;
   renderedFigures: number;
+  /** Rendered figures with at least one trace drawn (a line, marker, bar or heatmap image). */
+  figuresWithData: number;
   mathContainers: number;
   problems: string[];
   screenshot?: string;
@@ -42,6 +46,13 @@ function pageState() {
   const figs = Array.from(doc.querySelectorAll('div.tsd-plotly, div.js-plotly-plot')) as any[];
   const unique = Array.from(new Set(figs));
   const rendered = unique.filter((d) => d.querySelector('.main-svg')).length;
+  // Plotly draws every trace into a g.trace (scatter lines and markers, bars) or, for
+  // heatmaps, a g.hm image; a trace without points gets neither, so a figure whose
+  // data came out empty shows only its axes and counts as empty here.
+  const empty = unique
+    .filter((d) => d.querySelector('.main-svg'))
+    .filter((d) => !Array.from(d.querySelectorAll('g.trace path, g.hm image')).some((e: any) => e.getAttribute('d') || e.getAttribute('href')))
+    .map((d) => d.id || '(no id)');
   const mdNodes = Array.from(doc.querySelectorAll('.jp-RenderedMarkdown, .jp-MarkdownOutput, .text_cell_render')) as any[];
   // Text of markdown cells without what MathJax produced (its assistive MathML is text too).
   const mdText = mdNodes
@@ -55,6 +66,7 @@ function pageState() {
   return {
     figures: unique.length,
     rendered,
+    empty,
     mathContainers: doc.querySelectorAll('mjx-container').length,
     // TeX errors: SVG output marks them with data-mjx-error (the noerrors extension
     // shows the source highlighted instead of failing), CHTML with mjx-merror.
@@ -85,7 +97,7 @@ function allFiguresDrawn() {
 export async function checkHtmlFile(
   context: BrowserContext,
   file: string,
-  opts: { screenshotDir?: string; timeoutMs?: number } = {},
+  opts: { screenshotDir?: string; timeoutMs?: number; expectedFigures?: number } = {},
 ): Promise<HtmlCheck> {
   const timeout = opts.timeoutMs ?? 60_000;
   const url = pathToFileURL(path.resolve(file)).href;
@@ -104,7 +116,8 @@ export async function checkHtmlFile(
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
-  const result: HtmlCheck = { file, ok: false, figures: 0, renderedFigures: 0, mathContainers: 0, problems };
+  const result: HtmlCheck = { file, ok: false, figures: 0, renderedFigures: 0, figuresWithData: 0, mathContainers: 0, problems };
+  if (opts.expectedFigures !== undefined) result.expectedFigures = opts.expectedFigures;
   try {
     await page.goto(url, { waitUntil: 'load', timeout });
     await page.evaluate(mathjaxDone);
@@ -112,8 +125,13 @@ export async function checkHtmlFile(
     const s = await page.evaluate(pageState);
     result.figures = s.figures;
     result.renderedFigures = s.rendered;
+    result.figuresWithData = s.rendered - s.empty.length;
     result.mathContainers = s.mathContainers;
+    if (opts.expectedFigures !== undefined && s.figures !== opts.expectedFigures) {
+      problems.push(`the notebook made ${opts.expectedFigures} figures, the export has ${s.figures}`);
+    }
     if (s.rendered < s.figures) problems.push(`${s.figures - s.rendered} of ${s.figures} Plotly figures not rendered`);
+    for (const id of s.empty) problems.push(`figure ${id} drew no data (axes only)`);
     if (s.rawMath) problems.push(`raw TeX left in markdown (MathJax ${s.mathjax ? 'present' : 'missing'}): ${s.rawMath}`);
     for (const e of s.mathErrors) problems.push(`MathJax error: ${e}`);
     if (opts.screenshotDir) {
@@ -131,9 +149,26 @@ export async function checkHtmlFile(
   return result;
 }
 
+/**
+ * Figures a notebook made: figureHtml's `<div ... class="tsd-plotly">` in its
+ * text/html outputs (parsed .ipynb JSON). The export must show exactly these.
+ */
+export function countFigureOutputs(nb: { cells?: { outputs?: { data?: Record<string, unknown> }[] }[] }): number {
+  let n = 0;
+  for (const cell of nb.cells ?? []) {
+    for (const out of cell.outputs ?? []) {
+      const html = out.data?.['text/html'];
+      const text = Array.isArray(html) ? html.join('') : typeof html === 'string' ? html : '';
+      n += (text.match(/<div id="[^"]*" class="tsd-plotly"/g) ?? []).length;
+    }
+  }
+  return n;
+}
+
+/** Checks each file; `expectedFigures` maps a file to the number of figures its notebook made. */
 export async function checkHtmlFiles(
   files: string[],
-  opts: { screenshotDir?: string; timeoutMs?: number; executablePath?: string } = {},
+  opts: { screenshotDir?: string; timeoutMs?: number; executablePath?: string; expectedFigures?: Map<string, number> } = {},
 ): Promise<HtmlCheck[]> {
   const executablePath = opts.executablePath ?? chromiumPath();
   if (!executablePath) throw new Error('Chromium not found (set CHROMIUM_PATH)');
@@ -147,7 +182,7 @@ export async function checkHtmlFiles(
   });
   try {
     const results: HtmlCheck[] = [];
-    for (const f of files) results.push(await checkHtmlFile(context, f, opts));
+    for (const f of files) results.push(await checkHtmlFile(context, f, { ...opts, expectedFigures: opts.expectedFigures?.get(f) }));
     return results;
   } finally {
     await context.close();
@@ -156,7 +191,8 @@ export async function checkHtmlFiles(
 }
 
 export function formatHtmlCheck(r: HtmlCheck): string {
-  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${r.renderedFigures}/${r.figures} figures rendered, ${r.mathContainers} math`;
+  const made = r.expectedFigures !== undefined ? ` (notebook made ${r.expectedFigures})` : '';
+  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${r.figures} figures${made}, ${r.renderedFigures} rendered, ${r.figuresWithData} with data, ${r.mathContainers} math`;
   return [head + (r.screenshot ? `, screenshot ${r.screenshot}` : ''), ...r.problems.map((p) => `     - ${p}`)].join('\n');
 }
 

@@ -112,9 +112,14 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
   if (!fs.existsSync(weightsPath)) throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
   const bytes = fs.readFileSync(weightsPath);
   if (bytes.length !== manifest.weights.byteLength) {
-    throw new CheckpointError(`${weightsPath} is truncated or wrong: ${bytes.length} bytes, manifest says ${manifest.weights.byteLength}`);
+    throw new CheckpointError(
+      `${weightsPath} has ${bytes.length} bytes but manifest.json says ${manifest.weights.byteLength}: ` +
+        'the file is truncated (an interrupted write or copy) or belongs to another checkpoint',
+    );
   }
-  if (sha256(bytes) !== manifest.weights.sha256) throw new CheckpointError(`${weightsPath}: checksum does not match the manifest`);
+  if (sha256(bytes) !== manifest.weights.sha256) {
+    throw new CheckpointError(`${weightsPath}: SHA-256 checksum does not match manifest.json: the weights are corrupted or belong to another checkpoint`);
+  }
   const weights = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 
   // A freshly initialised model of the saved configuration tells us every name and shape to expect.
@@ -130,7 +135,10 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
       if (seen.has(key)) throw new CheckpointError(`${dir}: tensor ${key} appears twice`);
       seen.add(key);
       if (!tf.util.arraysEqual(like.shape, e.shape) || e.length !== like.size) {
-        throw new CheckpointError(`${dir}: tensor ${key} has shape [${e.shape}], the model needs [${like.shape}]`);
+        throw new CheckpointError(
+          `${dir}: tensor ${key} has shape [${e.shape}], the model the manifest describes (${describeConfig(manifest.modelConfig)}) ` +
+            `needs [${like.shape}]: manifest.json does not match the saved weights`,
+        );
       }
       if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside weights.bin`);
       const values = weights.subarray(e.offset, e.offset + e.length);
@@ -156,6 +164,10 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
       tf.dispose([...ema.values()]);
     },
   };
+}
+
+function describeConfig(c: VelocityModelConfig): string {
+  return `width ${c.width}, depth ${c.depth}, time embedding ${c.timeEmbeddingDim}`;
 }
 
 function writeAtomic(file: string, data: Buffer): void {

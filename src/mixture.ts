@@ -36,10 +36,10 @@ export class GaussianMixture {
     return GaussianMixture.fromFile(path.join(DATA_DIR, 'mixture.json'));
   }
 
+  /** Reads {weights, means, stds} from a JSON file; every error names the file. */
   static fromFile(file: string): GaussianMixture {
-    const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as MixtureSpec;
     try {
-      return new GaussianMixture(spec);
+      return new GaussianMixture(JSON.parse(fs.readFileSync(file, 'utf8')) as MixtureSpec);
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
@@ -280,6 +280,16 @@ export function logSumExp(values: number[]): number {
   return max + Math.log(s);
 }
 
+/**
+ * JSON has no NaN or Infinity: a file holds them as the strings "NaN"/"Infinity", or as null
+ * (what JSON.stringify writes for them). Say which, so the reader knows what to fix.
+ */
+function describeNonNumber(x: unknown): string {
+  if (typeof x === 'number') return String(x);
+  if (x === null) return 'null (JSON.stringify writes NaN and Infinity as null)';
+  return `${JSON.stringify(x)} (a ${typeof x}, not a number)`;
+}
+
 function validateSpec(spec: MixtureSpec): void {
   const fields = ['weights', 'means', 'stds'] as const;
   if (spec === null || typeof spec !== 'object') throw new Error('GaussianMixture: spec must be an object');
@@ -288,7 +298,7 @@ function validateSpec(spec: MixtureSpec): void {
     if (!Array.isArray(v) || v.length === 0) throw new Error(`GaussianMixture: ${f} must be a non-empty array`);
     v.forEach((x, i) => {
       if (typeof x !== 'number' || !Number.isFinite(x)) {
-        throw new Error(`GaussianMixture: ${f}[${i}] must be a finite number, got ${x}`);
+        throw new Error(`GaussianMixture: ${f}[${i}] must be a finite number, got ${describeNonNumber(x)}`);
       }
     });
   }
@@ -305,5 +315,5 @@ function validateSpec(spec: MixtureSpec): void {
     if (!(w > 0)) throw new Error(`GaussianMixture: weights[${i}] must be > 0, got ${w}`);
   });
   const total = spec.weights.reduce((a, b) => a + b, 0);
-  if (Math.abs(total - 1) > 1e-6) throw new Error(`GaussianMixture: weights must sum to 1 (within 1e-6), got ${total}`);
+  if (Math.abs(total - 1) > 1e-6) throw new Error(`GaussianMixture: weights must sum to 1 (within 1e-6), got ${Number(total.toPrecision(12))}`);
 }

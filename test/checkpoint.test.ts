@@ -46,11 +46,11 @@ test('missing, truncated, corrupted or mismatched checkpoints give clear errors'
   const weights = path.join(dir, 'weights.bin');
   const bytes = fs.readFileSync(weights);
   fs.writeFileSync(weights, bytes.subarray(0, bytes.length - 8));
-  assert.throws(() => loadCheckpoint(dir), /truncated/);
+  assert.throws(() => loadCheckpoint(dir), /weights.bin has \d+ bytes but manifest.json says \d+: the file is truncated/);
   const flipped = Buffer.from(bytes);
   flipped[100] ^= 0xff;
   fs.writeFileSync(weights, flipped);
-  assert.throws(() => loadCheckpoint(dir), /checksum/);
+  assert.throws(() => loadCheckpoint(dir), /SHA-256 checksum does not match manifest.json: the weights are corrupted/);
   fs.writeFileSync(weights, bytes);
 
   const manifestPath = path.join(dir, 'manifest.json');
@@ -58,7 +58,7 @@ test('missing, truncated, corrupted or mismatched checkpoints give clear errors'
   const good = JSON.stringify(manifest);
   manifest.modelConfig.width = 32; // the stored tensors no longer fit
   fs.writeFileSync(manifestPath, JSON.stringify(manifest));
-  assert.throws(() => loadCheckpoint(dir), /has shape \[33,16\], the model needs \[33,32\]/);
+  assert.throws(() => loadCheckpoint(dir), /has shape \[33,16\], the model the manifest describes \(width 32, depth 2, time embedding 32\) needs \[33,32\]: manifest.json does not match/);
   const dropped = JSON.parse(good);
   dropped.tensors = dropped.tensors.filter((t: { name: string; group: string }) => !(t.group === 'ema' && t.name === 'bn_out/scale'));
   fs.writeFileSync(manifestPath, JSON.stringify(dropped));

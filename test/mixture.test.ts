@@ -1,5 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { GaussianMixture } from '../src/mixture';
 import { Rng } from '../src/rng';
 import { simpson } from './helpers';
@@ -25,6 +28,23 @@ test('invalid specs are rejected with an error naming the field', () => {
   assert.throws(() => new GaussianMixture({ ...ok, means: [0, NaN] }), /means\[1\] must be a finite number/);
   assert.throws(() => new GaussianMixture({ ...ok, means: [0] }), /means has 1 entries but weights has 2/);
   assert.throws(() => new GaussianMixture({ ...ok, stds: [] }), /stds must be a non-empty array/);
+});
+
+test('a bad mixture file is rejected with a message naming the file and the entry', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-mixture-'));
+  const file = path.join(dir, 'mixture.json');
+  const load = (text: string) => {
+    fs.writeFileSync(file, text);
+    return () => GaussianMixture.fromFile(file);
+  };
+  const spec = (weights: unknown, stds: unknown) => JSON.stringify({ weights, means: [-5, 0, 6], stds });
+  const at = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.throws(load(spec([0.3, 0.1, 0.7], [1, 0.5, 2])), new RegExp(`^Error: ${at}: GaussianMixture: weights must sum to 1 \\(within 1e-6\\), got 1.1$`));
+  assert.throws(load(spec([0.3, 0.1, 0.6], [1, -0.5, 2])), new RegExp(`^Error: ${at}: GaussianMixture: stds\\[1\\] must be > 0, got -0.5$`));
+  assert.throws(load(spec([0.3, 'NaN', 0.6], [1, 0.5, 2])), /weights\[1\] must be a finite number, got "NaN" \(a string, not a number\)/);
+  assert.throws(load(spec([0.3, 0.1, 0.6], [1, null, 2])), /stds\[1\] must be a finite number, got null \(JSON.stringify writes NaN and Infinity as null\)/);
+  assert.throws(load('{"weights": [0.3, NaN]}'), new RegExp(`^Error: ${at}: Unexpected token`));
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('pdf, logPdf, cdf and score agree with independent formulas', () => {

@@ -1,6 +1,7 @@
 // The notebooks' checks must be able to fail: run the sampling notebook on a deliberately broken
 // (untrained) model and require the runner to flag the trained-model checks, while the oracle
-// checks, which do not depend on the model, still pass.
+// checks, which do not depend on the model, still pass. And a missing or damaged checkpoint
+// must stop notebook 04 at its load cell with a message saying what is wrong and what to do.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -37,5 +38,53 @@ test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter()
   assert.equal(byName.get('trained: W1 to the mixture'), false);
   assert.equal(byName.get('oracle: W1 to the mixture'), true);
   assert.equal(byName.get('oracle: max mode-weight error'), true);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('notebook 04 stops at the load cell on a missing, truncated or mismatched checkpoint', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 300_000 }, async () => {
+  await initBackend();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-ckpt-'));
+  const model = new VelocityModel({}, new Rng(1).fork('init'));
+  const make = (name: string) => {
+    saveCheckpoint(path.join(dir, name), model, model.params, { train: { steps: 0, batchSize: 0 }, excessLoss: NaN, bayesOptimalLoss: 12.19 });
+    return path.join(dir, name);
+  };
+  const truncated = make('truncated');
+  const weights = path.join(truncated, 'weights.bin');
+  fs.truncateSync(weights, fs.statSync(weights).size - 1000);
+  const mismatched = make('mismatched');
+  const manifestFile = path.join(mismatched, 'manifest.json');
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  manifest.modelConfig.width = 64; // the manifest now describes another architecture than its weights
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+  model.dispose();
+
+  const cases: [string, RegExp][] = [
+    [path.join(dir, 'missing'), /^Error: no checkpoint at \S+missing \(missing manifest.json\)/],
+    [truncated, /^Error: \S+weights.bin has \d+ bytes but manifest.json says \d+: the file is truncated/],
+    [mismatched, /^Error: \S+mismatched: tensor \S+ has shape \[[\d,]+\], the model the manifest describes \(width 64, depth 3, time embedding 32\) needs/],
+  ];
+  for (const [checkpointDir, what] of cases) {
+    const out = path.join(dir, `out-${path.basename(checkpointDir)}`);
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir } }));
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    const log = r.stdout + r.stderr;
+    assert.equal(r.status, 1, log);
+    const nb = (JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report).notebooks[0];
+    assert.equal(nb.status, 'failed', log);
+    assert.match(nb.failedCell?.source ?? '', /td\.loadCheckpoint\(checkpointDir\)/, 'fails at the load cell');
+    // tslab's error text: the throwing source line, then the error's message and stack.
+    const lines = (nb.error ?? '').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('Error: '));
+    const [problem, advice] = lines.slice(at, at + 2);
+    assert.match(problem, what, nb.error);
+    assert.equal(advice, `Run notebooks/03-training.ipynb first: it trains the model and saves it to ${checkpointDir}.`);
+    assert.match(log, /--- 04-sampling: failed\ncode cell 3/);
+    assert.ok(log.includes(`\n  ${problem}\n  ${advice}\n`), 'the runner prints the message');
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -1,6 +1,7 @@
 // Integration test of the notebook runner on tiny fixture notebooks
 // (test/fixtures/notebooks): a passing one with overridden parameters and a
-// published check, one whose cell throws, one with failing checks.
+// published check, one whose cell throws, one with failing checks, one that hangs
+// past the cell timeout, one that is not valid JSON; and bad parameter overrides.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,8 +11,8 @@ import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/jupyter-env';
 import { hasJupyter } from './helpers';
 import { chromiumPath } from '../scripts/check-html';
-import { parseArgs, selectNotebooks } from '../scripts/run-notebooks';
-import type { Report } from '../src/checks';
+import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/run-notebooks';
+import type { NotebookReport, Report } from '../src/checks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -24,8 +25,9 @@ test('selectNotebooks matches names and number prefixes, in name order', () => {
 });
 
 test('parseArgs', () => {
-  const o = parseArgs(['04', '--ci', '--params', 'p.json', '--timeout', '120', '--out', 'o', '--no-browser']);
-  assert.deepEqual([o.names, o.ci, o.paramsFile, o.timeout, o.out, o.browser], [['04'], true, 'p.json', 120, 'o', false]);
+  const o = parseArgs(['04', '--ci', '--params', 'p.json', '--timeout', '120', '--out', 'o', '--no-browser', '--repeat']);
+  assert.deepEqual([o.names, o.ci, o.paramsFile, o.timeout, o.out, o.browser, o.repeat], [['04'], true, 'p.json', 120, 'o', false, true]);
+  assert.equal(parseArgs([]).repeat, false);
   assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
   assert.throws(() => parseArgs(['--timeout', 'x']), /positive/);
 });
@@ -47,12 +49,90 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
 });
 
 
-test('runner executes fixtures, reports the failing cell and failing checks', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 120_000 }, () => {
+test('compareRuns lists every check value, status or backend that differs', () => {
+  const nb = (status: NotebookReport['status'], ...values: number[]): NotebookReport => ({
+    name: 'nb', status, seconds: 1, checks: values.map((value, i) => ({ name: `c${i}`, value, op: '<=', threshold: 1, pass: true })),
+  });
+  const a: Report = { backend: 'wasm', config: 'ci', notebooks: [nb('ok', 0.1, NaN)] };
+  assert.deepEqual(compareRuns(a, { backend: 'wasm', config: 'ci', notebooks: [nb('ok', 0.1, NaN)] }), { compared: 2, differences: [] });
+  assert.deepEqual(compareRuns(a, { backend: 'cpu', config: 'ci', notebooks: [nb('checks-failed', 0.1 + 1e-12, NaN)] }), {
+    compared: 2,
+    differences: ['backend: wasm vs cpu', 'nb: status ok vs checks-failed', 'nb: c0: 0.1 vs 0.10000000000100001'],
+  });
+  assert.deepEqual(compareRuns(a, { backend: 'wasm', config: 'ci', notebooks: [nb('ok', 0.1)] }).differences, ['nb: checks [c0, c1] vs [c0]']);
+  assert.deepEqual(compareRuns(a, { backend: 'wasm', config: 'ci', notebooks: [] }).differences, ['nb: missing from the second run']);
+});
+
+test('parameter overrides are checked against each notebook\'s parameters cell', () => {
+  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', `${name}.ipynb`), 'utf8'));
+  const declared = declaredParameters(read('04-sampling'))!;
+  assert.deepEqual(
+    [...declared.values()].map((d) => [d.name, d.types]),
+    [['nSamples', ['number']], ['seed', ['number']], ['checkpointDir', null], ['modelWeightTolerance', ['number', 'null']],
+      ['modelW1Tolerance', ['number', 'null']], ['modelMeanTolerance', ['number']]],
+  );
+  assert.deepEqual(overrideProblems('04-sampling', declared, { nSamples: 4000, modelW1Tolerance: null, checkpointDir: '/x' }), []);
+  assert.deepEqual(overrideProblems('04-sampling', declared, { nSamples: 'many', modelW1Tolerance: true, nSample: 5 }), [
+    '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000;`), got "many" (string)',
+    '04-sampling: parameter "modelW1Tolerance" must be number or null (declared `let modelW1Tolerance: number | null = null;`), got true (boolean)',
+    '04-sampling: unknown parameter "nSample"; its parameters cell declares nSamples, seed, checkpointDir, modelWeightTolerance, modelW1Tolerance, modelMeanTolerance',
+  ]);
+  const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
+  fs.writeFileSync(bad, '{"04-sampling": 5}');
+  assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /p.json: "04-sampling" must map to \{"name": value\}, got 5/);
+  // Every project notebook's parameters cell parses, and its CI overrides fit it.
+  const ci = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
+  for (const [name, values] of Object.entries(ci)) {
+    assert.deepEqual(overrideProblems(name, declaredParameters(read(name)), values as Record<string, unknown>), [], name);
+  }
+});
+
+test('runner: a missing notebook name is an error before anything runs', () => {
+  const r = spawnSync(process.execPath, ['dist/scripts/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.equal(r.stderr.trim(), '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 05-broken-json)');
+});
+
+test('runner: wrong or unknown overrides fail that notebook before its kernel starts; the others run', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 120_000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-'));
+  const run = (notebooksDir: string, names: string[], params: object) => {
+    fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params));
+    const r = spawnSync(
+      process.execPath,
+      ['dist/scripts/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-browser'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 110_000 },
+    );
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    return { log: r.stdout + r.stderr, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Report };
+  };
+  const fixtures = run('test/fixtures/notebooks', ['01', '02'], { '01-pass': { steps: 200 }, '02-error': { n: 'many', m: 1 } });
+  const [pass, bad] = fixtures.report.notebooks;
+  assert.equal(pass.status, 'ok', fixtures.log);
+  assert.equal(bad.status, 'error');
+  assert.equal(bad.error, [
+    '02-error: parameter "n" must be number (declared `let n = 3;`), got "many" (string)',
+    '02-error: unknown parameter "m"; its parameters cell declares n',
+  ].join('\n'));
+  assert.ok(!fs.existsSync(path.join(dir, 'notebooks', '02-error.ipynb')), 'no kernel ran for 02-error');
+  assert.match(fixtures.log, /--- 02-error: error\nerror:\n  02-error: parameter "n" must be number/);
+
+  // The issue's example, on the real notebook: rejected in well under a kernel's start-up time.
+  const real = run('notebooks', ['04'], { '04-sampling': { nSamples: 'many' } });
+  assert.equal(real.report.notebooks[0].error, '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000;`), got "many" (string)');
+  assert.ok(real.report.notebooks[0].seconds < 1);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('runner executes fixtures, reports the failing cell and failing checks', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 180_000 }, () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-runner-'));
+  // The hanging fixture writes its kernel's pid here, to check below that the kernel is gone.
+  const pidFile = path.join(out, 'hang-kernel.pid');
+  const params = { ...JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/params.json'), 'utf8')), '00-hang': { pidFile } };
+  fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify(params));
   const r = spawnSync(
     process.execPath,
-    ['dist/scripts/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--params', 'test/fixtures/params.json', '--out', out, '--timeout', '60'],
-    { cwd: ROOT, encoding: 'utf8', timeout: 110_000 },
+    ['dist/scripts/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--timeout', '15'],
+    { cwd: ROOT, encoding: 'utf8', timeout: 170_000 },
   );
   const log = r.stdout + r.stderr;
   assert.equal(r.status, 1, log);
@@ -60,7 +140,24 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
   const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
   assert.equal(report.config, 'params.json');
   const byName = Object.fromEntries(report.notebooks.map((n) => [n.name, n]));
-  assert.deepEqual(Object.keys(byName), ['01-pass', '02-error', '03-check-fails']);
+  assert.deepEqual(Object.keys(byName), ['00-hang', '01-pass', '02-error', '03-check-fails', '05-broken-json']);
+
+  // 00: the endless loop is stopped at the cell timeout, its kernel killed, and the
+  // executed notebook written with the output so far; the notebooks after it still run.
+  const hang = byName['00-hang'];
+  assert.equal(hang.status, 'timeout', log);
+  assert.equal(hang.failedCell?.codeCellNumber, 3);
+  assert.match(hang.error ?? '', /^cell timed out after 15s/);
+  const nb0 = JSON.parse(fs.readFileSync(path.join(out, 'notebooks', '00-hang.ipynb'), 'utf8'));
+  assert.match(JSON.stringify(nb0.cells[2].outputs), /before the hang/);
+  assert.deepEqual(nb0.cells[4].outputs, []);
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `kernel ${pid} still running`);
+
+  // 05: not valid JSON: reported by name, nothing executed.
+  const broken = byName['05-broken-json'];
+  assert.equal(broken.status, 'error');
+  assert.match(broken.error ?? '', /^test\/fixtures\/notebooks\/05-broken-json.ipynb is not a readable notebook: .*JSON/);
 
   // 01: the check passes only if the parameters cell was overridden (steps 1000 -> 200).
   const ok = byName['01-pass'];
@@ -92,13 +189,14 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
   assert.deepEqual(bad.checks.map((c) => [c.name, c.pass]), [['ok', true], ['too big', false], ['nan', false]]);
   assert.match(log, /03-check-fails\s+checks-failed\s+[\d.]+\s+1\/3/);
 
-  // Offline HTML exports for all three, checked in Chromium when present.
-  for (const n of report.notebooks) {
+  // Offline HTML exports for all that ran, checked in Chromium when present.
+  for (const n of report.notebooks.filter((x) => x.name !== '05-broken-json')) {
     const html = fs.readFileSync(path.join(out, 'html', `${n.name}.html`), 'utf8');
     assert.doesNotMatch(html, /<script[^>]*\bsrc=/i, n.name);
   }
   if (chromiumPath()) {
     assert.deepEqual(ok.htmlCheck, { ok: true, figures: 1, problems: [] }, log);
+    assert.match(log, /01-pass.html: 1 figures \(notebook made 1\), 1 rendered, 1 with data/);
     assert.ok(fs.existsSync(path.join(out, 'screenshots', '01-pass.png')));
   }
   fs.rmSync(out, { recursive: true, force: true });

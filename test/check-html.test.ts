@@ -1,0 +1,47 @@
+// The Chromium check of the HTML exports must be able to fail: pages built here with
+// figureHtml (as the notebooks make them) where a figure has no data, or where the
+// export shows fewer figures than the notebook made.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkHtmlFiles, chromiumPath, countFigureOutputs } from '../scripts/check-html';
+import { figureHtml, lineTrace, plotlyBundleHtml } from '../src/plots';
+
+test('countFigureOutputs counts figureHtml outputs, in string or list form', () => {
+  const out = (html: string | string[]) => ({ data: { 'text/html': html } });
+  const two = figureHtml({ data: [lineTrace([0], [1], 'a')] }) + figureHtml({ data: [lineTrace([0], [1], 'b')] });
+  const nb = {
+    cells: [
+      { outputs: [out(two), out('<table></table>'), { data: { 'text/plain': '<div id="x" class="tsd-plotly">' } }] },
+      { outputs: [out(figureHtml({ data: [] }).split('\n'))] },
+      {},
+    ],
+  };
+  assert.equal(countFigureOutputs(nb), 3);
+});
+
+test('HTML check: figures without data and a figure count that differs from the notebook fail', { skip: !chromiumPath() && 'no Chromium', timeout: 120_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-html-'));
+  const page = (name: string, figures: string[]) => {
+    const file = path.join(dir, `${name}.html`);
+    fs.writeFileSync(file, `<!DOCTYPE html><html><body>${plotlyBundleHtml()}${figures.join('\n')}</body></html>`);
+    return file;
+  };
+  const line = figureHtml({ data: [lineTrace([0, 1, 2], [0, 1, 4], 'x^2')] }, { id: 'line' });
+  const bars = figureHtml({ data: [{ type: 'bar', x: [0, 1, 2], y: [1, 3, 2] }] }, { id: 'bars' });
+  const heat = figureHtml({ data: [{ type: 'heatmap', z: [[1, 2], [3, 4]] }] }, { id: 'heat' });
+  const emptyLine = figureHtml({ data: [lineTrace([], [], 'nothing')] }, { id: 'empty-line' });
+  const noTraces = figureHtml({ data: [] }, { id: 'no-traces' });
+  const good = page('good', [line, bars, heat]);
+  const empty = page('empty', [line, emptyLine, noTraces]);
+  const [g, e] = await checkHtmlFiles([good, empty], { expectedFigures: new Map([[good, 3], [empty, 3]]) });
+  assert.deepEqual([g.ok, g.figures, g.renderedFigures, g.figuresWithData, g.problems], [true, 3, 3, 3, []]);
+  assert.deepEqual([e.ok, e.renderedFigures, e.figuresWithData], [false, 3, 1]);
+  assert.deepEqual(e.problems, ['figure empty-line drew no data (axes only)', 'figure no-traces drew no data (axes only)']);
+  // The same file checked against a notebook that made 4 figures.
+  const [more] = await checkHtmlFiles([good], { expectedFigures: new Map([[good, 4]]) });
+  assert.deepEqual(more.problems, ['the notebook made 4 figures, the export has 3']);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
