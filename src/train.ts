@@ -128,19 +128,27 @@ export class Trainer {
     } satisfies LinearScheduleOptions);
   }
 
+  /** The next batch's data, diffusion noise and timesteps (all rows, also for a shard). */
+  drawBatch(): { x0: Float32Array; noise: Float32Array; timesteps: Int32Array } {
+    const { batchSize } = this.config;
+    const draws = this.config.diffusionNoise === 'data-draw' ? new Float32Array(batchSize) : undefined;
+    const x0 = this.mixture.sample(batchSize, this.streams.data, draws);
+    const noise = draws ?? this.streams.noise.normals(batchSize);
+    return { x0, noise, timesteps: this.streams.timesteps.ints(batchSize, this.scheduler.numTrainTimesteps) };
+  }
+
   /** One optimisation step. The loss stays on the device (summed for the next log). */
   trainStep(): void {
     if (this.trainedElsewhere) throw new Error('Trainer: trained by worker threads; its optimizer state is not on this thread');
     const { batchSize } = this.config;
-    const N = this.scheduler.numTrainTimesteps;
     // The whole batch is drawn even by a shard, so every worker's streams stay in step.
     const rows = this.shard ?? { start: 0, end: batchSize };
     const B = rows.end - rows.start;
     const take = <T extends Float32Array | Int32Array>(a: T) => a.subarray(rows.start, rows.end) as T;
-    const draws = this.config.diffusionNoise === 'data-draw' ? new Float32Array(batchSize) : undefined;
-    const x0 = tf.tensor2d(take(this.mixture.sample(batchSize, this.streams.data, draws)), [B, 1]);
-    const noise = tf.tensor2d(take(draws ?? this.streams.noise.normals(batchSize)), [B, 1]);
-    const tHost = take(this.streams.timesteps.ints(batchSize, N));
+    const batch = this.drawBatch();
+    const x0 = tf.tensor2d(take(batch.x0), [B, 1]);
+    const noise = tf.tensor2d(take(batch.noise), [B, 1]);
+    const tHost = take(batch.timesteps);
     const t = tf.tensor1d(tHost, 'int32');
     const lr = this.learningRate(this.stepCount);
     let moments: BatchMoments;
