@@ -89,6 +89,18 @@ export function saveCheckpoint(
 }
 
 /**
+ * loadCheckpoint for the notebooks that use chapter 3's model: when there is no usable
+ * checkpoint, the error also says how to make one.
+ */
+export function loadTrainedCheckpoint(dir: string): LoadedCheckpoint {
+  try {
+    return loadCheckpoint(dir);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nRun notebooks/03-training.ipynb first: it trains the model and saves it to ${dir}.`);
+  }
+}
+
+/**
  * Load a checkpoint saved by saveCheckpoint. `expectedConfig` (optional) must match the saved
  * model configuration field by field.
  */

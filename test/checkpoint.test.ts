@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint';
+import { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint } from '../src/checkpoint';
 import { VelocityModel } from '../src/model';
 import { ParameterEMA } from '../src/optim';
 import { Rng } from '../src/rng';
@@ -40,6 +40,7 @@ test('round trip restores parameters, EMA, BatchNorm statistics and metadata exa
 
 test('missing, truncated, corrupted or mismatched checkpoints give clear errors', () => {
   assert.throws(() => loadCheckpoint('/nonexistent/ckpt'), /no checkpoint at \/nonexistent\/ckpt/);
+  assert.throws(() => loadTrainedCheckpoint('/nonexistent/ckpt'), /^Error: no checkpoint at \/nonexistent\/ckpt \(missing manifest.json\)\nRun notebooks\/03-training.ipynb first: it trains the model and saves it to \/nonexistent\/ckpt\.$/);
   const { dir } = saved();
   assert.throws(() => loadCheckpoint(dir, { width: 128 }), /width is 16 in the checkpoint, expected 128/);
 
