@@ -150,6 +150,6 @@ export function samplerW1Figure(rows: { sampler: string; score: string; report: 
   }));
   return {
     data,
-    layout: layout({ title: opts.title, yTitle: 'W1 to the mixture', logY: true, extra: { barmode: 'group', bargap: 0.2, height: 480, margin: { l: 60, r: 20, t: 50, b: 170 } } }),
+    layout: layout({ title: opts.title, extra: { yaxis: { title: { text: 'W1 to the mixture' }, type: 'log', dtick: 'D2' }, barmode: 'group', bargap: 0.2, height: 480, margin: { l: 60, r: 20, t: 50, b: 170 } } }),
   };
 }
