@@ -10,7 +10,7 @@ import type { TensorMap, VelocityModel } from './model';
 import { Rng } from './rng';
 import type { VelocityPredictor } from './sample';
 import type { DDPMScheduler } from './scheduler';
-import { predictNoise } from './sde-samplers';
+import { scoreFromVelocity } from './sde-samplers';
 
 export interface Evaluation {
   /** E[(f(x_t) − E[v | x_t])²], t uniform. */
@@ -96,14 +96,14 @@ export function scoreErrors(
     const hi = Math.max(...marginal.means.map((m, k) => m + 4 * marginal.stds[k]));
     const x = Float64Array.from({ length: points }, (_, i) => lo + ((hi - lo) * i) / (points - 1));
     const exact = marginal.scoreBatch(x);
-    const eps = predictNoise(predictor, scheduler, x, t);
+    const model = scoreFromVelocity(predictor, scheduler, t)(x);
     const density = x.map((xi) => marginal.pdf(xi));
     const peak = Math.max(...density);
     let errWeighted = 0;
     let scoreWeighted = 0;
     const sq = { high: 0, nHigh: 0, low: 0, nLow: 0 };
     for (let i = 0; i < points; i++) {
-      const err = (-eps[i] / Math.sqrt(1 - ab) - exact[i]) ** 2;
+      const err = (model[i] - exact[i]) ** 2;
       errWeighted += density[i] * err;
       scoreWeighted += density[i] * exact[i] ** 2;
       if (density[i] >= 0.01 * peak) {

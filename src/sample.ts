@@ -102,23 +102,6 @@ export function mixtureScore(mixture: GaussianMixture): ScoreFn {
   return (x) => mixture.scoreBatch(x);
 }
 
-/**
- * Score of the noised marginal at timestep t from a velocity predictor:
- * ε̂ = √ᾱ·v̂ + √(1−ᾱ)·x_t and ∇log p_t(x_t) = −ε̂/√(1−ᾱ).
- */
-export function scoreFromVelocity(predictor: VelocityPredictor, scheduler: DDPMScheduler, t: number): ScoreFn {
-  const alphaBar = scheduler.alphasCumprod[t];
-  const a = Math.sqrt(alphaBar);
-  const s = Math.sqrt(1 - alphaBar);
-  return (x) => {
-    const xt = tf.tensor2d(Float32Array.from(x), [x.length, 1]);
-    const v = predictor.predict(xt, t);
-    const vv = v.dataSync();
-    tf.dispose([xt, v]);
-    return x.map((xi, i) => -(a * vv[i] + s * xi) / s);
-  };
-}
-
 export interface LangevinOptions {
   score: ScoreFn;
   /** ε in x ← x + ε·∇log p(x) + √(2ε)·z. */

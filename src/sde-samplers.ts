@@ -46,6 +46,12 @@ export function predictNoise(predictor: VelocityPredictor, scheduler: DDPMSchedu
   return Float64Array.from(v, (vi, i) => a * vi + s * x[i]);
 }
 
+/** The score of the noised marginal at timestep t, ∇log p_t(x) = −ε̂/√(1−ᾱ_t), from a velocity predictor. */
+export function scoreFromVelocity(predictor: VelocityPredictor, scheduler: DDPMScheduler, t: number): ScoreFn {
+  const s = Math.sqrt(1 - scheduler.alphasCumprod[t]);
+  return (x) => predictNoise(predictor, scheduler, x, t).map((e) => -e / s);
+}
+
 /**
  * The score of the data smoothed by N(0, σ²) (what annealed Langevin needs, chapter 5) from a
  * velocity predictor. x_t = √ᾱ·(x0 + σ_t·ε) with σ_t = √(1−ᾱ_t)/√ᾱ_t, so the smoothed density at
@@ -57,12 +63,8 @@ export function smoothedScoreFromVelocity(predictor: VelocityPredictor, schedule
   let t = 0;
   for (let u = 1; u < scheduler.numTrainTimesteps; u++) if (ratio(u) < ratio(t)) t = u;
   const a = Math.sqrt(scheduler.alphasCumprod[t]);
-  const s = Math.sqrt(1 - scheduler.alphasCumprod[t]);
-  return (y) => {
-    const x = y.map((v) => a * v);
-    const eps = predictNoise(predictor, scheduler, x, t);
-    return eps.map((e) => (-a * e) / s);
-  };
+  const score = scoreFromVelocity(predictor, scheduler, t);
+  return (y) => score(y.map((v) => a * v)).map((g) => a * g);
 }
 
 /** `count` timesteps from N−1 down to 0, evenly spaced (rounded; count ≤ N). */
@@ -187,10 +189,10 @@ export function predictorCorrectorSample(o: Common & { steps: number; snr?: numb
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i];
     if (i > 0) {
-      const sd = Math.sqrt(1 - scheduler.alphasCumprod[t]);
+      const score = scoreFromVelocity(predictor, scheduler, t);
       for (let c = 0; c < correctorSteps; c++) {
         evaluations += 1;
-        const g = predictNoise(predictor, scheduler, x, t).map((e) => -e / sd);
+        const g = score(x);
         const z = o.rng.normals(o.n);
         const step = 2 * scheduler.alphas[t] * ((snr * rms(z)) / rms(g)) ** 2;
         const noise = Math.sqrt(2 * step);

@@ -11,10 +11,10 @@ import {
   langevin,
   mixtureScore,
   oracleVelocity,
-  scoreFromVelocity,
   smoothedMixtureScore,
 } from '../src/sample';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { scoreFromVelocity } from '../src/sde-samplers';
 import { useBackend } from './helpers';
 
 before(useBackend);
