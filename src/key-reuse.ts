@@ -9,10 +9,9 @@
 // so v is a known function of x_t once k is known: the only uncertainty left is the mode. The
 // optimal loss is therefore lower than the true problem's (9.65 against 12.19), and sampling with
 // the learned velocity gives narrower modes and shifted weights.
-import * as tf from '@tensorflow/tfjs';
 import { GaussianMixture } from './mixture';
 import { mixtureExpectation } from './metrics';
-import type { VelocityPredictor } from './sample';
+import { closedFormVelocity, type VelocityPredictor } from './sample';
 import type { DDPMScheduler } from './scheduler';
 
 /** The distribution of x_t under key reuse: modes at √ᾱ·μ_k with stds √ᾱ·σ_k + √(1−ᾱ). */
@@ -57,14 +56,7 @@ export function keyReuseOptimalLoss(mixture: GaussianMixture, scheduler: DDPMSch
 
 /** The velocity a perfect network trained with the reused key would predict. */
 export function keyReuseOracle(mixture: GaussianMixture, scheduler: DDPMScheduler): VelocityPredictor {
-  return {
-    predict(xt, t) {
-      const ab = scheduler.alphasCumprod[t];
-      const x = xt.dataSync();
-      const v = Float32Array.from(x, (xi) => keyReuseVelocityMoments(mixture, xi, ab).mean);
-      return tf.tensor2d(v, xt.shape as [number, number]);
-    },
-  };
+  return closedFormVelocity(scheduler, (x, alphaBar) => keyReuseVelocityMoments(mixture, x, alphaBar).mean);
 }
 
 function coefficients(alphaBar: number): [number, number] {

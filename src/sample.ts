@@ -29,12 +29,15 @@ export function plainModelVelocity(model: VelocityModel, params?: TensorMap): Ve
 
 /** The exact E[v | x_t] of the mixture: what a perfect network would predict. */
 export function oracleVelocity(mixture: GaussianMixture, scheduler: DDPMScheduler): VelocityPredictor {
+  return closedFormVelocity(scheduler, (x, alphaBar) => mixture.velocity(x, alphaBar));
+}
+
+/** A predictor from a closed-form velocity v(x_t, ᾱ_t), evaluated row by row on the host. */
+export function closedFormVelocity(scheduler: DDPMScheduler, velocity: (x: number, alphaBar: number) => number): VelocityPredictor {
   return {
     predict(xt, t) {
       const alphaBar = scheduler.alphasCumprod[t];
-      const x = xt.dataSync();
-      const v = new Float32Array(x.length);
-      for (let i = 0; i < x.length; i++) v[i] = mixture.velocity(x[i], alphaBar);
+      const v = Float32Array.from(xt.dataSync(), (x) => velocity(x, alphaBar));
       return tf.tensor2d(v, xt.shape as [number, number]);
     },
   };
