@@ -1,6 +1,6 @@
 // `npm run setup`: registers the tslab kernel in the user's Jupyter data dir so that
 // `jupyter notebook` (or JupyterLab, where available) offers "TypeScript (tslab)".
-import { findPython, userDataDir, writeKernelSpec } from './jupyter-env';
+import { findPython, userDataDir, writeKernelSpec } from './runner/jupyter-env';
 import * as fs from 'node:fs';
 
 function main() {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, initBackend } from '../src/backend';
+import { describeBackend, initBackend } from '../src/runtime/backend';
 
 test('wasm runs here', async () => {
   const info = await initBackend('wasm');
@@ -15,7 +15,7 @@ test('wasm runs here', async () => {
 });
 
 test('without an override the first backend that loads is chosen, and the skipped ones are reported', () => {
-  const lib = path.resolve(__dirname, '../src/backend.js');
+  const lib = path.resolve(__dirname, '../src/runtime/backend.js');
   const script = `const b = require(${JSON.stringify(lib)}); b.initBackend().then(i => console.log(JSON.stringify(i)))`;
   const env = { ...process.env };
   delete env.TSDIFFUSION_BACKEND;
@@ -25,7 +25,7 @@ test('without an override the first backend that loads is chosen, and the skippe
 });
 
 test('TSDIFFUSION_BACKEND overrides the choice, and a bad value is a clear error', () => {
-  const lib = path.resolve(__dirname, '../src/backend.js');
+  const lib = path.resolve(__dirname, '../src/runtime/backend.js');
   const script = `require(${JSON.stringify(lib)}).initBackend().then(i => console.log(i.name), e => { console.log('ERR ' + e.message); })`;
   const run = (value: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, TSDIFFUSION_BACKEND: value } }).toString().trim();
   assert.equal(run('cpu'), 'cpu');

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkHtmlFiles, chromiumPath, countFigureOutputs } from '../scripts/check-html';
-import { figureHtml, lineTrace, plotlyBundleHtml } from '../src/plots';
+import { checkHtmlFiles, chromiumPath, countFigureOutputs } from '../scripts/runner/check-html';
+import { figureHtml, lineTrace, plotlyBundleHtml } from '../src/notebook/plots';
 
 test('countFigureOutputs counts figureHtml outputs, in string or list form', () => {
   const out = (html: string | string[]) => ({ data: { 'text/html': html } });

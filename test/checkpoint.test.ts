@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint } from '../src/checkpoint';
-import { VelocityModel } from '../src/model';
-import { ParameterEMA } from '../src/optim';
-import { Rng } from '../src/rng';
+import { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
+import { VelocityModel } from '../src/model/model';
+import { ParameterEMA } from '../src/train/optim';
+import { Rng } from '../src/math/rng';
 import { toArray, useBackend } from './helpers';
 
 before(useBackend);

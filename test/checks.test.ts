@@ -9,7 +9,7 @@ import {
   formatSummary,
   notebookStatus,
   reportPassed,
-} from '../src/checks';
+} from '../src/notebook/checks';
 
 test('mime type is the one notebooks publish under', () => {
   assert.equal(CHECKS_MIME, 'application/vnd.tsdiffusion.checks+json');

@@ -1,11 +1,11 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateModel } from '../src/evaluate';
-import { bayesOptimalVLoss } from '../src/metrics';
-import { GaussianMixture } from '../src/mixture';
-import { VelocityModel } from '../src/model';
-import { Rng } from '../src/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { evaluateModel } from '../src/eval/evaluate';
+import { bayesOptimalVLoss } from '../src/eval/metrics';
+import { GaussianMixture } from '../src/math/mixture';
+import { VelocityModel } from '../src/model/model';
+import { Rng } from '../src/math/rng';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { useBackend } from './helpers';
 
 before(useBackend);

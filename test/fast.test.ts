@@ -1,13 +1,13 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { foldedVelocity, velocityLossAndGrads } from '../src/fast';
-import { GaussianMixture } from '../src/mixture';
-import { VelocityModel, type TensorMap } from '../src/model';
-import { Rng } from '../src/rng';
-import { modelVelocity, plainModelVelocity } from '../src/sample';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { Trainer, type GradientMode } from '../src/train';
+import { foldedVelocity, velocityLossAndGrads } from '../src/model/backprop';
+import { GaussianMixture } from '../src/math/mixture';
+import { VelocityModel, type TensorMap } from '../src/model/model';
+import { Rng } from '../src/math/rng';
+import { modelVelocity, plainModelVelocity } from '../src/sample/ddpm';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { Trainer, type GradientMode } from '../src/train/trainer';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend';
-import { findPython } from '../scripts/jupyter-env';
+import { initBackend } from '../src/runtime/backend';
+import { findPython } from '../scripts/runner/jupyter-env';
 
 /** Every test file runs on the default backend choice (wasm here). */
 export async function useBackend(): Promise<string> {

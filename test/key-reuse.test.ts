@@ -1,11 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { keyReuseMarginal, keyReuseOptimalLoss, keyReuseVelocityMoments } from '../src/key-reuse';
-import { bayesOptimalVLoss, ksStatistic } from '../src/metrics';
-import { GaussianMixture } from '../src/mixture';
-import { Rng } from '../src/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { Trainer } from '../src/train';
+import { keyReuseMarginal, keyReuseOptimalLoss, keyReuseVelocityMoments } from '../src/eval/key-reuse';
+import { bayesOptimalVLoss, ksStatistic } from '../src/eval/metrics';
+import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { Trainer } from '../src/train/trainer';
 
 const mixture = GaussianMixture.default();
 const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);

@@ -8,8 +8,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromiumPath } from '../scripts/check-html';
-import { jupyterNotebookPath } from '../scripts/check-live';
+import { chromiumPath } from '../scripts/runner/check-html';
+import { jupyterNotebookPath } from '../scripts/runner/check-live';
 import { hasJupyter } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -24,7 +24,7 @@ test('01-data runs from the live classic Notebook UI: kernel answers, checks pas
   const digest = () => crypto.createHash('sha256').update(fs.readFileSync(notebook)).digest('hex');
   const before = digest();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-live-'));
-  const r = spawnSync(process.execPath, ['dist/scripts/check-live.js', '01-data', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 390_000 });
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/check-live.js', '01-data', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 390_000 });
   const log = r.stdout + r.stderr;
   assert.equal(r.status, 0, log);
   for (const line of [

@@ -1,10 +1,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { bayesOptimalVLoss, histogram, ksStatistic, maxWeightError, modeStats, wasserstein1 } from '../src/metrics';
-import { GaussianMixture } from '../src/mixture';
-import { normCdf, normPdf } from '../src/normal';
-import { Rng } from '../src/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { bayesOptimalVLoss, histogram, ksStatistic, maxWeightError, modeStats, wasserstein1 } from '../src/eval/metrics';
+import { GaussianMixture } from '../src/math/mixture';
+import { normCdf, normPdf } from '../src/math/normal';
+import { Rng } from '../src/math/rng';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 
 const mixture = GaussianMixture.default();
 const standard = new GaussianMixture({ weights: [1], means: [0], stds: [1] });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GaussianMixture } from '../src/mixture';
-import { Rng } from '../src/rng';
+import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
 import { simpson } from './helpers';
 
 const mix = GaussianMixture.default();

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { erfc, normCdf, normCdfIntegral, normSurvivalIntegral, normPdf } from '../src/normal';
+import { erfc, normCdf, normCdfIntegral, normSurvivalIntegral, normPdf } from '../src/math/normal';
 import { simpson } from './helpers';
 
 test('erfc matches tabulated values to 1e-13 relative', () => {

@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../src/backend';
-import { saveCheckpoint } from '../src/checkpoint';
-import { VelocityModel } from '../src/model';
-import { Rng } from '../src/rng';
-import type { Report } from '../src/checks';
+import { initBackend } from '../src/runtime/backend';
+import { saveCheckpoint } from '../src/model/checkpoint';
+import { VelocityModel } from '../src/model/model';
+import { Rng } from '../src/math/rng';
+import type { Report } from '../src/notebook/checks';
 import { hasJupyter } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -26,7 +26,7 @@ test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter()
   model.dispose();
   const params = path.join(dir, 'params.json');
   fs.writeFileSync(params, JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir: path.join(dir, 'ckpt') } }));
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/run-notebooks.js'), '04', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
     cwd: ROOT,
     encoding: 'utf8',
   });
@@ -68,7 +68,7 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
     const out = path.join(dir, `out-${path.basename(checkpointDir)}`);
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir } }));
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], {
       cwd: ROOT,
       encoding: 'utf8',
     });

@@ -1,7 +1,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, learningRateAt, ParameterEMA } from '../src/optim';
+import { AdamW, learningRateAt, ParameterEMA } from '../src/train/optim';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);

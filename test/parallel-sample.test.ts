@@ -1,11 +1,11 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { VelocityModel } from '../src/model';
-import { ParameterEMA } from '../src/optim';
-import { ddpmSampleModel, rowBlock } from '../src/parallel-sample';
-import { Rng } from '../src/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { VelocityModel } from '../src/model/model';
+import { ParameterEMA } from '../src/train/optim';
+import { ddpmSampleModel, rowBlock } from '../src/sample/parallel/coordinator';
+import { Rng } from '../src/math/rng';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { maxAbsDiff, useBackend } from './helpers';
 
 before(useBackend);

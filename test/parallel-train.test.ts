@@ -1,9 +1,9 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { AllReduce, createAllReduce } from '../src/allreduce';
-import { GaussianMixture } from '../src/mixture';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { Trainer } from '../src/train';
+import { AllReduce, createAllReduce } from '../src/train/parallel/allreduce';
+import { GaussianMixture } from '../src/math/mixture';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { Trainer } from '../src/train/trainer';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);

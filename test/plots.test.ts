@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleHtml, scriptJson } from '../src/plots';
-import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/html-offline';
+import { barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleHtml, scriptJson } from '../src/notebook/plots';
+import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/runner/html-offline';
 
 test('plotlyBundleHtml is one inline script defining Plotly', () => {
   const html = plotlyBundleHtml();
@@ -75,7 +75,7 @@ test('makeOffline drops external scripts and inlines MathJax 3 with $ delimiters
 
 test('barHistogramTrace takes histogram() from metrics as is', () => {
   // Imported lazily so the other plot tests do not depend on metrics.ts.
-  const { histogram } = require('../src/metrics') as typeof import('../src/metrics');
+  const { histogram } = require('../src/eval/metrics') as typeof import('../src/eval/metrics');
   const h = histogram([0.5, 1.5, 1.6, 3.9], { bins: 4, range: [0, 4] });
   const t = barHistogramTrace(h, 'samples') as { x: number[]; y: number[]; width: number[] };
   assert.deepEqual(t.x, [0.5, 1.5, 2.5, 3.5]);

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, trainingStreams } from '../src/rng';
+import { Rng, trainingStreams } from '../src/math/rng';
 
 test('same seed and stream give the same numbers; different streams differ', () => {
   const a = new Rng(7).fork('data').normals(1000);

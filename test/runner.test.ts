@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findPython, writeKernelSpec } from '../scripts/jupyter-env';
+import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
 import { hasJupyter } from './helpers';
-import { chromiumPath } from '../scripts/check-html';
-import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/run-notebooks';
-import type { NotebookReport, Report } from '../src/checks';
+import { chromiumPath } from '../scripts/runner/check-html';
+import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/runner/run-notebooks';
+import type { NotebookReport, Report } from '../src/notebook/checks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -88,7 +88,7 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
 });
 
 test('runner: a missing notebook name is an error before anything runs', () => {
-  const r = spawnSync(process.execPath, ['dist/scripts/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.equal(r.stderr.trim(), '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 05-broken-json)');
 });
@@ -99,7 +99,7 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
     fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params));
     const r = spawnSync(
       process.execPath,
-      ['dist/scripts/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-browser'],
+      ['dist/scripts/runner/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-browser'],
       { cwd: ROOT, encoding: 'utf8', timeout: 110_000 },
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -131,7 +131,7 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
   fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify(params));
   const r = spawnSync(
     process.execPath,
-    ['dist/scripts/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--timeout', '15'],
+    ['dist/scripts/runner/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--timeout', '15'],
     { cwd: ROOT, encoding: 'utf8', timeout: 170_000 },
   );
   const log = r.stdout + r.stderr;

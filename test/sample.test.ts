@@ -1,9 +1,9 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { compareWithMixture } from '../src/metrics';
-import { GaussianMixture } from '../src/mixture';
-import { Rng } from '../src/rng';
+import { compareWithMixture } from '../src/eval/metrics';
+import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
 import {
   annealedLangevin,
   ddpmSample,
@@ -12,9 +12,9 @@ import {
   mixtureScore,
   oracleVelocity,
   smoothedMixtureScore,
-} from '../src/sample';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { scoreFromVelocity } from '../src/sde-samplers';
+} from '../src/sample/ddpm';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { scoreFromVelocity } from '../src/sample/sde-samplers';
 import { useBackend } from './helpers';
 
 before(useBackend);

@@ -1,12 +1,12 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { scoreErrors } from '../src/evaluate';
-import { GaussianMixture } from '../src/mixture';
-import { Rng } from '../src/rng';
-import { oracleVelocity, type VelocityPredictor } from '../src/sample';
-import { compareSamplers, samplerTableRows } from '../src/sampler-comparison';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { scoreErrors } from '../src/eval/evaluate';
+import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
+import { oracleVelocity, type VelocityPredictor } from '../src/sample/ddpm';
+import { compareSamplers, samplerTableRows } from '../src/sample/compare';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { useBackend } from './helpers';
 
 before(useBackend);

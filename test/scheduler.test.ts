@@ -1,9 +1,9 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { timestepEmbedding } from '../src/embedding';
-import { Rng } from '../src/rng';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { timestepEmbedding } from '../src/diffusion/embedding';
+import { Rng } from '../src/math/rng';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);

@@ -1,10 +1,10 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareWithMixture, samplingTolerances } from '../src/metrics';
-import { GaussianMixture } from '../src/mixture';
-import { Rng } from '../src/rng';
-import { ddpmSample, oracleVelocity, smoothedMixtureScore } from '../src/sample';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
+import { compareWithMixture, samplingTolerances } from '../src/eval/metrics';
+import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
+import { ddpmSample, oracleVelocity, smoothedMixtureScore } from '../src/sample/ddpm';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import {
   evenTimesteps,
   predictNoise,
@@ -12,7 +12,7 @@ import {
   probabilityFlowSample,
   reverseSdeSample,
   smoothedScoreFromVelocity,
-} from '../src/sde-samplers';
+} from '../src/sample/sde-samplers';
 import { maxAbsDiff, useBackend } from './helpers';
 
 before(useBackend);

@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { GaussianMixture } from '../src/mixture';
-import { Rng } from '../src/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { VPSDE } from '../src/sde';
+import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { VPSDE } from '../src/diffusion/sde';
 
 const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
 const sde = new VPSDE(scheduler);

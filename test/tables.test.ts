@@ -1,8 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCell, loadDanfo, tableHtml, tableText } from '../src/tables';
-import { publishChecks, showTable } from '../src/notebook';
-import { check } from '../src/checks';
+import { formatCell, loadDanfo, tableHtml, tableText } from '../src/notebook/tables';
+import { publishChecks, showTable } from '../src/notebook/display';
+import { check } from '../src/notebook/checks';
 
 test('formatCell: integers as is, others to 4 significant digits', () => {
   assert.equal(formatCell(12345), '12,345');

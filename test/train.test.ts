@@ -1,9 +1,9 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { GaussianMixture } from '../src/mixture';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/scheduler';
-import { Trainer } from '../src/train';
+import { GaussianMixture } from '../src/math/mixture';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { Trainer } from '../src/train/trainer';
 import { useBackend } from './helpers';
 
 before(useBackend);

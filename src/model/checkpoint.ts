@@ -1,0 +1,199 @@
+// Checkpoints: parameters, EMA parameters, BatchNorm statistics and configuration in a folder
+// (manifest.json + weights.bin). Each file is written to a temporary name and renamed, and the
+// manifest records the weights' size and SHA-256, so a load either restores everything exactly
+// or fails with an error that says what is wrong.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { VelocityModel, type TensorMap, type VelocityModelConfig } from './model';
+import { Rng } from '../math/rng';
+
+const FORMAT = 'tsdiffusion-checkpoint';
+const VERSION = 1;
+const GROUPS = ['params', 'ema', 'batchStats'] as const;
+type Group = (typeof GROUPS)[number];
+
+interface TensorEntry {
+  group: Group;
+  name: string;
+  shape: number[];
+  /** Offset and length in float32 elements. */
+  offset: number;
+  length: number;
+}
+
+interface Manifest {
+  format: string;
+  version: number;
+  modelConfig: VelocityModelConfig;
+  /** Anything else worth keeping: training config, step, loss history, scheduler config. */
+  metadata: Record<string, unknown>;
+  weights: { file: string; byteLength: number; sha256: string };
+  tensors: TensorEntry[];
+}
+
+export interface LoadedCheckpoint {
+  model: VelocityModel;
+  /** EMA copy of the parameters (same names as model.params). */
+  ema: TensorMap;
+  metadata: Record<string, unknown>;
+  /** Free the model and the EMA tensors. */
+  dispose(): void;
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** Save a model, its EMA parameters and metadata to `dir` (created if needed). */
+export function saveCheckpoint(
+  dir: string,
+  model: VelocityModel,
+  ema: Map<string, tf.Tensor>,
+  metadata: Record<string, unknown> = {},
+): void {
+  const tensors: TensorEntry[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  const add = (group: Group, map: Map<string, tf.Tensor>) => {
+    for (const [name, t] of map) {
+      const data = t.dataSync() as Float32Array;
+      tensors.push({ group, name, shape: [...t.shape], offset, length: data.length });
+      chunks.push(data);
+      offset += data.length;
+    }
+  };
+  add('params', model.params);
+  add('ema', ema);
+  add('batchStats', model.batchStats);
+  const weights = new Float32Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    weights.set(c, at);
+    at += c.length;
+  }
+  const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
+  const manifest: Manifest = {
+    format: FORMAT,
+    version: VERSION,
+    modelConfig: model.config,
+    metadata,
+    weights: { file: 'weights.bin', byteLength: bytes.length, sha256: sha256(bytes) },
+    tensors,
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  // Weights first, manifest last: a crash in between leaves a manifest whose checksum fails.
+  writeAtomic(path.join(dir, 'weights.bin'), bytes);
+  writeAtomic(path.join(dir, 'manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)));
+}
+
+/**
+ * loadCheckpoint for the notebooks that use chapter 3's model: when there is no usable
+ * checkpoint, the error also says how to make one.
+ */
+export function loadTrainedCheckpoint(dir: string): LoadedCheckpoint {
+  try {
+    return loadCheckpoint(dir);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nRun notebooks/03-training.ipynb first: it trains the model and saves it to ${dir}.`);
+  }
+}
+
+/**
+ * Load a checkpoint saved by saveCheckpoint. `expectedConfig` (optional) must match the saved
+ * model configuration field by field.
+ */
+export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityModelConfig>): LoadedCheckpoint {
+  const manifestPath = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifestPath)) throw new CheckpointError(`no checkpoint at ${dir} (missing manifest.json)`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+  } catch (e) {
+    throw new CheckpointError(`${manifestPath} is not valid JSON (${(e as Error).message})`);
+  }
+  if (manifest.format !== FORMAT || manifest.version !== VERSION) {
+    throw new CheckpointError(`${manifestPath}: expected ${FORMAT} version ${VERSION}, got ${manifest.format} version ${manifest.version}`);
+  }
+  for (const [key, value] of Object.entries(expectedConfig ?? {})) {
+    const saved = manifest.modelConfig[key as keyof VelocityModelConfig];
+    if (saved !== value) throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
+  }
+  const weightsPath = path.join(dir, manifest.weights.file);
+  if (!fs.existsSync(weightsPath)) throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
+  const bytes = fs.readFileSync(weightsPath);
+  if (bytes.length !== manifest.weights.byteLength) {
+    throw new CheckpointError(
+      `${weightsPath} has ${bytes.length} bytes but manifest.json says ${manifest.weights.byteLength}: ` +
+        'the file is truncated (an interrupted write or copy) or belongs to another checkpoint',
+    );
+  }
+  if (sha256(bytes) !== manifest.weights.sha256) {
+    throw new CheckpointError(`${weightsPath}: SHA-256 checksum does not match manifest.json: the weights are corrupted or belong to another checkpoint`);
+  }
+  const weights = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+
+  // A freshly initialised model of the saved configuration tells us every name and shape to expect.
+  const model = new VelocityModel(manifest.modelConfig, new Rng(0, 'checkpoint-load'));
+  const ema: TensorMap = new Map();
+  try {
+    const expected: Record<Group, Map<string, tf.Tensor>> = { params: model.params, ema: model.params, batchStats: model.batchStats };
+    const seen = new Set<string>();
+    for (const e of manifest.tensors) {
+      const key = `${e.group}:${e.name}`;
+      const like = expected[e.group]?.get(e.name);
+      if (!like) throw new CheckpointError(`${dir}: unexpected tensor ${key}`);
+      if (seen.has(key)) throw new CheckpointError(`${dir}: tensor ${key} appears twice`);
+      seen.add(key);
+      if (!tf.util.arraysEqual(like.shape, e.shape) || e.length !== like.size) {
+        throw new CheckpointError(
+          `${dir}: tensor ${key} has shape [${e.shape}], the model the manifest describes (${describeConfig(manifest.modelConfig)}) ` +
+            `needs [${like.shape}]: manifest.json does not match the saved weights`,
+        );
+      }
+      if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside weights.bin`);
+      const values = weights.subarray(e.offset, e.offset + e.length);
+      if (e.group === 'ema') ema.set(e.name, tf.tensor(values, e.shape));
+      else (expected[e.group].get(e.name) as tf.Variable).assign(tf.tensor(values, e.shape));
+    }
+    for (const group of GROUPS) {
+      for (const name of expected[group].keys()) {
+        if (!seen.has(`${group}:${name}`)) throw new CheckpointError(`${dir}: tensor ${group}:${name} is missing`);
+      }
+    }
+  } catch (e) {
+    model.dispose();
+    tf.dispose([...ema.values()]);
+    throw e;
+  }
+  return {
+    model,
+    ema,
+    metadata: manifest.metadata,
+    dispose: () => {
+      model.dispose();
+      tf.dispose([...ema.values()]);
+    },
+  };
+}
+
+function describeConfig(c: VelocityModelConfig): string {
+  return `width ${c.width}, depth ${c.depth}, time embedding ${c.timeEmbeddingDim}`;
+}
+
+function writeAtomic(file: string, data: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+function sha256(data: Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,186 @@
+// Figures of the score-SDE chapter (notebook 06): Song et al.'s Figure 2 on our mixture, and the
+// learned score against the exact one.
+import type { ScoreError } from '../eval/evaluate';
+import type { GaussianMixture } from '../math/mixture';
+import { layout, lineTrace, type Figure } from './plots';
+import type { VPSDE } from '../diffusion/sde';
+import type { Trajectory } from '../sample/sde-samplers';
+
+export interface PathPanel {
+  title: string;
+  trajectory: Trajectory;
+  color?: string;
+}
+
+function linspace(lo: number, hi: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+}
+
+/** Indices of at most `max` evenly spread entries of 0..n−1, always keeping both ends. */
+function thin(n: number, max: number): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, i) => i);
+  return Array.from(new Set(linspace(0, n - 1, max).map(Math.round)));
+}
+
+/**
+ * Song et al. (2021), Figure 2, for our mixture: in each row the exact density p_s(x) as a heat
+ * map over time s (across) and x (up), scaled to its peak at each time, sample paths on top, the
+ * data density p_0 at the left and the prior p_1 at the right.
+ */
+export function scoreSdeFigure(
+  mixture: GaussianMixture,
+  sde: VPSDE,
+  panels: PathPanel[],
+  opts: { title?: string; range?: [number, number]; timePoints?: number; xPoints?: number; pathPoints?: number } = {},
+): Figure {
+  const [lo, hi] = opts.range ?? [-12, 14];
+  const xs = linspace(lo, hi, opts.xPoints ?? 160);
+  const ss = linspace(0, 1, opts.timePoints ?? 120);
+  const densityAt = (s: number) => (s === 0 ? mixture : sde.marginal(mixture, s));
+  // z[i][j]: density at x_i, time s_j, relative to its peak at that time, so that the modes
+  // stay visible next to the taller prior (3 digits keep the export small)
+  const columns = ss.map((s) => {
+    const p = densityAt(s);
+    const col = xs.map((x) => p.pdf(x));
+    const peak = Math.max(...col);
+    return col.map((v) => Number((v / peak).toPrecision(3)));
+  });
+  const z = xs.map((_, i) => columns.map((col) => col[i]));
+  const data0 = xs.map((x) => mixture.pdf(x));
+  const prior = sde.marginal(mixture, 1);
+  const data1 = xs.map((x) => prior.pdf(x));
+
+  const R = panels.length;
+  const traces: object[] = [];
+  const axes: Record<string, unknown> = {};
+  const annotations: object[] = [];
+  const columnsDomain: [number, number][] = [[0, 0.08], [0.1, 0.9], [0.92, 1]];
+  panels.forEach((panel, r) => {
+    const top = 1 - r / R;
+    const yDomain = [top - 1 / R + 0.06, top - 0.02];
+    const ids = [0, 1, 2].map((c) => 3 * r + c + 1);
+    const ref = (kind: 'x' | 'y', id: number) => (id === 1 ? kind : `${kind}${id}`);
+    ids.forEach((id, c) => {
+      axes[`xaxis${id === 1 ? '' : id}`] = {
+        domain: columnsDomain[c],
+        anchor: ref('y', id),
+        showticklabels: c === 1,
+        showgrid: false,
+        zeroline: false,
+        ...(c === 0 ? { autorange: 'reversed' } : {}),
+        ...(c === 1 ? { range: [0, 1], title: { text: r === R - 1 ? 'time s (data at 0, noise at 1)' : '' } } : {}),
+      };
+      axes[`yaxis${id === 1 ? '' : id}`] = {
+        domain: yDomain,
+        anchor: ref('x', id),
+        range: [lo, hi],
+        showticklabels: c === 0,
+        title: { text: c === 0 ? 'x' : '' },
+        zeroline: false,
+      };
+    });
+    const [left, mid, right] = ids;
+    traces.push(lineTrace(data0, xs, 'p₀ (data)', { color: '#333', width: 1.5, extra: { xaxis: ref('x', left), yaxis: ref('y', left), showlegend: false } }));
+    traces.push(lineTrace(data1, xs, 'p₁ (prior)', { color: '#333', width: 1.5, extra: { xaxis: ref('x', right), yaxis: ref('y', right), showlegend: false } }));
+    traces.push({
+      type: 'heatmap',
+      x: ss,
+      y: xs,
+      z,
+      colorscale: 'Viridis',
+      showscale: false,
+      zsmooth: 'best',
+      hovertemplate: 's=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) / max p_s = %{z:.3g}<extra></extra>',
+      xaxis: ref('x', mid),
+      yaxis: ref('y', mid),
+    });
+    const { times, x } = panel.trajectory;
+    const keep = thin(times.length, opts.pathPoints ?? 250);
+    const rows = x[0]?.length ?? 0;
+    for (let j = 0; j < rows; j++) {
+      traces.push(
+        lineTrace(keep.map((k) => times[k]), keep.map((k) => Number(x[k][j].toFixed(3))), panel.title, {
+          color: panel.color ?? 'rgba(255,255,255,0.85)',
+          width: 1,
+          extra: { xaxis: ref('x', mid), yaxis: ref('y', mid), showlegend: false, hoverinfo: 'skip' },
+        }),
+      );
+    }
+    annotations.push({ text: panel.title, xref: `${ref('x', mid)} domain`, yref: `${ref('y', mid)} domain`, x: 0.5, y: 1, showarrow: false, yanchor: 'bottom' });
+  });
+  return {
+    data: traces,
+    layout: layout({ title: opts.title, extra: { ...axes, annotations, height: 260 * R + 90, margin: { l: 50, r: 20, t: opts.title ? 60 : 30, b: 50 } } }),
+  };
+}
+
+export interface ScorePanel {
+  t: number;
+  x: ArrayLike<number>;
+  exact: ArrayLike<number>;
+  model: ArrayLike<number>;
+  density: ArrayLike<number>;
+}
+
+/**
+ * The trained model's score against the exact one at several timesteps, with the noised density
+ * (scaled to the panel) in grey: the model is good where p_t has mass and free elsewhere. The
+ * y range follows the exact score, so a wild model is clipped at the panel's edge.
+ */
+export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; columns?: number } = {}): Figure {
+  const columns = opts.columns ?? 3;
+  const rows = Math.ceil(panels.length / columns);
+  const data: object[] = [];
+  const axes: Record<string, unknown> = {};
+  const annotations: object[] = [];
+  panels.forEach((p, i) => {
+    const id = i === 0 ? '' : String(i + 1);
+    const on = { xaxis: `x${id}`, yaxis: `y${id}` };
+    const exact = Array.from(p.exact);
+    const [lo, hi] = [Math.min(...exact), Math.max(...exact)];
+    const pad = 0.15 * (hi - lo || 1);
+    const peak = Math.max(...Array.from(p.density));
+    const scaled = Array.from(p.density, (d) => lo - pad + ((hi - lo + 2 * pad) * d) / peak);
+    data.push(lineTrace(p.x, scaled, 'p_t (scaled)', { color: '#bbb', width: 1, extra: { ...on, fill: 'tozeroy', fillcolor: 'rgba(180,180,180,0.25)', showlegend: i === 0, hoverinfo: 'skip' } }));
+    data.push(lineTrace(p.x, exact, 'exact score', { color: '#d62728', width: 2, extra: { ...on, showlegend: i === 0 } }));
+    data.push(lineTrace(p.x, p.model, 'trained model', { color: '#1f77b4', width: 1.5, dash: 'dash', extra: { ...on, showlegend: i === 0 } }));
+    axes[`yaxis${id}`] = { range: [lo - pad, hi + pad] };
+    annotations.push({ text: `t = ${p.t}`, xref: `x${id} domain`, yref: `y${id} domain`, x: 0.02, y: 1, showarrow: false, xanchor: 'left', yanchor: 'bottom' });
+  });
+  return {
+    data,
+    layout: layout({
+      title: opts.title,
+      extra: { grid: { rows, columns, pattern: 'independent' }, ...axes, annotations, height: 280 * rows + 90, legend: { orientation: 'h', y: -0.08 } },
+    }),
+  };
+}
+
+/** Per-timestep loss of the model against the Bayes-optimal loss, and the score's relative error. */
+export function perTimestepFigure(bayes: ArrayLike<number>, model: ArrayLike<number>, scoreErrors: ScoreError[], opts: { title?: string } = {}): Figure {
+  const t = Array.from(bayes, (_, i) => i);
+  return {
+    data: [
+      lineTrace(t, bayes, 'Bayes-optimal loss at t', { color: '#d62728', width: 2 }),
+      lineTrace(t, model, 'trained model loss at t', { color: '#1f77b4', width: 1 }),
+      lineTrace(scoreErrors.map((e) => e.t), scoreErrors.map((e) => e.relative), 'relative score error (right axis)', {
+        color: '#2ca02c',
+        mode: 'lines+markers',
+        extra: { yaxis: 'y2' },
+      }),
+    ],
+    layout: layout({
+      title: opts.title,
+      xTitle: 'timestep t',
+      yTitle: 'v-loss',
+      logY: true,
+      extra: {
+        yaxis: { title: { text: 'v-loss' }, type: 'log', dtick: 1 },
+        yaxis2: { title: { text: 'relative score error' }, type: 'log', dtick: 1, overlaying: 'y', side: 'right', showgrid: false },
+        legend: { orientation: 'h', y: -0.2 },
+        height: 460,
+        margin: { l: 60, r: 70, t: opts.title ? 50 : 20, b: 50 },
+      },
+    }),
+  };
+}

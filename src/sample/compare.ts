@@ -1,0 +1,175 @@
+// Every sampler of the collection, run with the exact score and with the trained model, and
+// scored against the exact mixture: the table of notebook 08.
+import { compareWithMixture, type SampleReport } from '../eval/metrics';
+import type { GaussianMixture } from '../math/mixture';
+import type { Rng } from '../math/rng';
+import { annealedLangevin, ddpmSample, geometricSigmas, langevin, type ScoreFn, type VelocityPredictor } from './ddpm';
+import type { DDPMScheduler } from '../diffusion/scheduler';
+import { predictorCorrectorSample, probabilityFlowSample, smoothedScoreFromVelocity } from './sde-samplers';
+
+export interface SamplerSettings {
+  /** Evaluations of each fast sampler: DDIM (Euler on the probability-flow ODE) and Heun. */
+  ddimSteps: number[];
+  heunSteps: number;
+  /** Predictor steps of the predictor–corrector sampler (one corrector step each). */
+  pcSteps: number;
+  /** The tutorial's Langevin: step size and steps, from N(0, 1), with the score at t = 0. */
+  langevinStepSize: number;
+  langevinSteps: number;
+  /** Annealed Langevin (chapter 5): σ from sigmaMax to sigmaMin, geometric. */
+  sigmaMax: number;
+  sigmaMin: number;
+  levels: number;
+  stepsPerLevel: number;
+  annealedStepSize: number;
+}
+
+export const DEFAULT_SAMPLERS: SamplerSettings = {
+  ddimSteps: [50, 100],
+  heunSteps: 50,
+  pcSteps: 500,
+  langevinStepSize: 0.01,
+  langevinSteps: 5000,
+  sigmaMax: 3,
+  sigmaMin: 0.01,
+  levels: 10,
+  stepsPerLevel: 100,
+  annealedStepSize: 2e-5,
+};
+
+export interface SamplerRow {
+  sampler: string;
+  score: string;
+  n: number;
+  /** Calls of the score (or velocity) function over the whole batch. */
+  evaluations: number;
+  seconds: number;
+  /** Samples that are NaN or infinite (a diverged run); the report covers the finite ones. */
+  nonFinite: number;
+  /** Null when fewer than half of the samples are finite. */
+  report: SampleReport | null;
+  samples: Float32Array;
+}
+
+export interface ScoreSource {
+  label: string;
+  predictor: VelocityPredictor;
+  n: number;
+}
+
+/** A score function that counts its calls (Langevin stops early once every chain has diverged). */
+function counted(score: ScoreFn): ScoreFn & { calls: number } {
+  const f = Object.assign((x: Float64Array) => {
+    f.calls += 1;
+    return score(x);
+  }, { calls: 0 });
+  return f;
+}
+
+/** The samplers in table order: name, and a run on one score source. */
+function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
+  type Run = (p: VelocityPredictor, n: number, rng: Rng) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
+  const list: { name: string; run: Run }[] = [
+    {
+      name: `DDPM ancestral, ${scheduler.numTrainTimesteps} steps`,
+      run: async (predictor, n, rng) => ({ samples: (await ddpmSample({ predictor, scheduler, n, rng })).samples, evaluations: scheduler.numTrainTimesteps }),
+    },
+    ...s.ddimSteps.map((steps) => ({
+      name: `DDIM (probability-flow ODE, Euler), ${steps} steps`,
+      run: (async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps, solver: 'euler' })) as Run,
+    })),
+    {
+      name: `probability-flow ODE, Heun, ${s.heunSteps} steps`,
+      run: async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps: s.heunSteps, solver: 'heun' }),
+    },
+    {
+      name: `predictor–corrector, ${s.pcSteps} steps + 1 Langevin corrector`,
+      run: async (predictor, n, rng) => predictorCorrectorSample({ predictor, scheduler, n, rng, steps: s.pcSteps }),
+    },
+    {
+      name: `annealed Langevin, σ ${s.sigmaMax} → ${s.sigmaMin}, ${s.levels} × ${s.stepsPerLevel}`,
+      run: async (predictor, n, rng) => {
+        const scores = geometricSigmas(s.sigmaMax, s.sigmaMin, s.levels).map((sigma) => [sigma, counted(smoothedScoreFromVelocity(predictor, scheduler, sigma))] as const);
+        const samples = annealedLangevin({
+          scoreAt: (sigma) => scores.find(([level]) => level === sigma)![1],
+          sigmas: scores.map(([sigma]) => sigma),
+          stepsPerLevel: s.stepsPerLevel,
+          stepSize: s.annealedStepSize,
+          init: rng.normals(n),
+          rng,
+        });
+        return { samples, evaluations: scores.reduce((a, [, f]) => a + f.calls, 0) };
+      },
+    },
+    {
+      name: `plain Langevin (the tutorial's), ε ${s.langevinStepSize}, ${s.langevinSteps} steps`,
+      run: async (predictor, n, rng) => {
+        const score = counted(smoothedScoreFromVelocity(predictor, scheduler, Math.sqrt((1 - scheduler.alphasCumprod[0]) / scheduler.alphasCumprod[0])));
+        const samples = langevin({ score, stepSize: s.langevinStepSize, steps: s.langevinSteps, init: rng.normals(n), rng });
+        return { samples, evaluations: score.calls };
+      },
+    },
+  ];
+  return list;
+}
+
+/**
+ * Runs every sampler on every score source (each with its own stream forked from `rng` by
+ * sampler and source), timing each run, and compares the samples with the mixture.
+ */
+export async function compareSamplers(o: {
+  mixture: GaussianMixture;
+  scheduler: DDPMScheduler;
+  sources: ScoreSource[];
+  rng: Rng;
+  settings?: Partial<SamplerSettings>;
+  onRow?: (row: SamplerRow, done: number, total: number) => void;
+}): Promise<SamplerRow[]> {
+  const settings = { ...DEFAULT_SAMPLERS, ...(o.settings ?? {}) };
+  const list = samplerList(o.scheduler, settings);
+  const rows: SamplerRow[] = [];
+  const total = list.length * o.sources.length;
+  for (const [i, sampler] of list.entries()) {
+    for (const source of o.sources) {
+      const rng = o.rng.fork(`sampler ${i} / ${source.label}`);
+      const start = performance.now();
+      const { samples, evaluations } = await sampler.run(source.predictor, source.n, rng);
+      const seconds = (performance.now() - start) / 1000;
+      const finite = Array.from(samples).filter(Number.isFinite);
+      const row: SamplerRow = {
+        sampler: sampler.name,
+        score: source.label,
+        n: source.n,
+        evaluations,
+        seconds,
+        nonFinite: samples.length - finite.length,
+        report: finite.length * 2 >= samples.length ? compareWithMixture(finite, o.mixture) : null,
+        samples: Float32Array.from(samples),
+      };
+      rows.push(row);
+      o.onRow?.(row, rows.length, total);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  return rows;
+}
+
+/** The table of notebook 08: one line per sampler and score. */
+export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): Record<string, string | number>[] {
+  const expected = mixture.assignmentProbabilities().map((w) => w.toFixed(3)).join(' / ');
+  return rows.map((r) => {
+    const weights = r.report ? r.report.modes.map((m) => m.weight.toFixed(3)).join(' / ') : '—';
+    return {
+      sampler: r.sampler,
+      score: r.score,
+      n: r.n,
+      [`weights (exact ${expected})`]: weights,
+      'max |Δw|': r.report ? r.report.maxWeightError : '—',
+      W1: r.report ? r.report.w1 : '—',
+      KS: r.report ? r.report.ks : '—',
+      'non-finite': r.nonFinite,
+      evaluations: r.evaluations,
+      seconds: r.seconds,
+    };
+  });
+}

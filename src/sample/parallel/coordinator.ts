@@ -1,0 +1,147 @@
+// DDPM sampling with the trained model on several CPU cores. tfjs's wasm backend runs on one
+// thread in Node, but the rows of a sampling run are independent, so worker threads can each
+// take a block of rows. Every worker replays the whole noise stream and keeps its own block of
+// each draw, so the samples are those of the single-threaded ddpmSample with the same stream,
+// whatever the number of workers.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { initBackend, type BackendName } from '../../runtime/backend';
+import { assignValues, tensorValues, VelocityModel, type TensorMap, type VelocityModelConfig } from '../../model/model';
+import { Rng, type RngState } from '../../math/rng';
+import { ddpmSample, modelVelocity, type DDPMSampleResult } from '../ddpm';
+import { DDPMScheduler, type DDPMSchedulerConfig } from '../../diffusion/scheduler';
+
+export interface ModelSampleOptions {
+  model: VelocityModel;
+  /** Parameters to sample with (e.g. the EMA copy); the model's own by default. */
+  params?: TensorMap;
+  scheduler: DDPMScheduler;
+  n: number;
+  rng: Rng;
+  snapshotAt?: number[];
+  onProgress?: (done: number, total: number) => void;
+  progressEvery?: number;
+  /** Worker threads (default: the number of cores, at most 4). 1 samples on this thread. */
+  workers?: number;
+}
+
+/** What a worker needs to rebuild the model and its block of the run. */
+export interface WorkerJob {
+  backend: BackendName;
+  modelConfig: VelocityModelConfig;
+  params: [string, Float32Array][];
+  batchStats: [string, Float32Array][];
+  schedulerConfig: DDPMSchedulerConfig;
+  timesteps: number[];
+  n: number;
+  start: number;
+  end: number;
+  rng: RngState;
+  snapshotAt: number[];
+  progressEvery: number;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'done'; samples: Float32Array; snapshots: [number, Float32Array][]; rng: RngState }
+  | { type: 'error'; message: string };
+
+/** A view of a stream that draws `total` normals per call and returns the block [start, start + m). */
+export function rowBlock(rng: Rng, total: number, start: number): Pick<Rng, 'normals'> {
+  return {
+    normals(m: number) {
+      return rng.normals(total).subarray(start, start + m);
+    },
+  };
+}
+
+/** DDPM sampling with the trained model, split over worker threads by rows. */
+export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSampleResult> {
+  const workers = Math.max(1, Math.min(o.workers ?? Math.min(os.availableParallelism(), 4), Math.floor(o.n / 256) || 1));
+  if (workers === 1) {
+    const predictor = modelVelocity(o.model, o.params);
+    try {
+      return await ddpmSample({ ...o, predictor });
+    } finally {
+      predictor.dispose();
+    }
+  }
+  const started = performance.now();
+  const backend = (await initBackend()).name;
+  const rngState = o.rng.getState();
+  const bounds = Array.from({ length: workers + 1 }, (_, i) => Math.round((i * o.n) / workers));
+  const progress = new Array<number>(workers).fill(0);
+  const total = o.scheduler.timesteps.length;
+  const base = {
+    backend,
+    modelConfig: o.model.config,
+    params: tensorValues(o.params ?? o.model.params),
+    batchStats: tensorValues(o.model.batchStats),
+    schedulerConfig: o.scheduler.config,
+    timesteps: o.scheduler.timesteps,
+    n: o.n,
+    rng: rngState,
+    snapshotAt: o.snapshotAt ?? [],
+    progressEvery: o.progressEvery ?? 50,
+  };
+  const parts = await Promise.all(
+    Array.from({ length: workers }, (_, w) =>
+      runWorker({ ...base, start: bounds[w], end: bounds[w + 1] }, (done) => {
+        // report the slowest worker's progress, once per new value
+        const before = Math.min(...progress);
+        progress[w] = done;
+        const slowest = Math.min(...progress);
+        if (slowest > before) o.onProgress?.(slowest, total);
+      }),
+    ),
+  );
+  // Every worker replayed the whole stream: continue the caller's stream from where they ended.
+  o.rng.setState(parts[0].rng);
+  const samples = new Float32Array(o.n);
+  parts.forEach((p, w) => samples.set(p.samples, bounds[w]));
+  const snapshots = new Map<number, Float32Array>();
+  for (const t of base.snapshotAt) {
+    const full = new Float32Array(o.n);
+    parts.forEach((p, w) => full.set(new Map(p.snapshots).get(t)!, bounds[w]));
+    snapshots.set(t, full);
+  }
+  return { samples, snapshots, seconds: (performance.now() - started) / 1000 };
+}
+
+function runWorker(job: WorkerJob, onProgress: (done: number) => void): Promise<Extract<WorkerMessage, { type: 'done' }>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') onProgress(m.done);
+      else if (m.type === 'done') resolve(m);
+      else reject(new Error(`sampling worker: ${m.message}`));
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`sampling worker exited with code ${code}`));
+    });
+  });
+}
+
+/** Rebuild the job's model and run its block of rows (called inside the worker). */
+export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): Promise<void> {
+  await initBackend(job.backend);
+  const model = new VelocityModel(job.modelConfig, new Rng(0, 'worker-init'));
+  assignValues(model.params, job.params);
+  assignValues(model.batchStats, job.batchStats);
+  const scheduler = new DDPMScheduler(job.schedulerConfig);
+  scheduler.timesteps = job.timesteps;
+  const rng = Rng.fromState(job.rng);
+  const predictor = modelVelocity(model);
+  const result = await ddpmSample({
+    predictor,
+    scheduler,
+    n: job.end - job.start,
+    rng: rowBlock(rng, job.n, job.start),
+    snapshotAt: job.snapshotAt,
+    progressEvery: job.progressEvery,
+    onProgress: (done, total) => post({ type: 'progress', done, total }),
+  });
+  post({ type: 'done', samples: result.samples, snapshots: [...result.snapshots], rng: rng.getState() });
+}

@@ -1,0 +1,29 @@
+// Worker thread entry of src/parallel-train.ts: trains one block of rows of every batch.
+import { parentPort, workerData } from 'node:worker_threads';
+import { AllReduce } from './allreduce';
+import { initBackend } from '../../runtime/backend';
+import { GaussianMixture } from '../../math/mixture';
+import type { TrainJob, TrainWorkerMessage } from './coordinator';
+import { DDPMScheduler } from '../../diffusion/scheduler';
+import { Trainer } from '../trainer';
+
+const job = workerData as TrainJob;
+const post = (m: TrainWorkerMessage) => parentPort!.postMessage(m);
+
+async function main() {
+  await initBackend(job.backend);
+  const reducer = new AllReduce(job.shared, job.index);
+  const trainer = new Trainer(new GaussianMixture(job.mixture), new DDPMScheduler(job.scheduler), job.train, job.model, {
+    start: job.start,
+    end: job.end,
+    reducer,
+  });
+  const abort = new Int32Array(job.abort);
+  const signal = { get aborted() { return Atomics.load(abort, 0) === 1; } } as AbortSignal;
+  await trainer.run((log) => {
+    if (job.index === 0) post({ type: 'log', log });
+  }, signal);
+  post({ type: 'done', state: job.index === 0 ? trainer.exportState() : null });
+}
+
+main().catch((e: unknown) => post({ type: 'error', message: e instanceof Error ? e.stack ?? e.message : String(e) }));
