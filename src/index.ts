@@ -22,5 +22,8 @@ export * from './diffusion/scheduler';
 export * from './diffusion/sde';
 export * from './notebook/sde-figures';
 export * from './sample/sde-samplers';
+export * from './diffusion/predictor';
+export * from './diffusion/parameterization';
+export * from './model/predictors';
 export * from './notebook/tables';
 export * from './train/trainer';

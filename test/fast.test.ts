@@ -5,7 +5,7 @@ import { foldedVelocity, velocityLossAndGrads } from '../src/model/backprop';
 import { GaussianMixture } from '../src/math/mixture';
 import { VelocityModel, type TensorMap } from '../src/model/model';
 import { Rng } from '../src/math/rng';
-import { modelVelocity, plainModelVelocity } from '../src/sample/ddpm';
+import { modelVelocity, plainModelVelocity } from '../src/model/predictors';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { Trainer, type GradientMode } from '../src/train/trainer';
 import { maxAbsDiff, toArray, useBackend } from './helpers';

@@ -4,17 +4,10 @@ import * as tf from '@tensorflow/tfjs';
 import { compareWithMixture } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
-import {
-  annealedLangevin,
-  ddpmSample,
-  geometricSigmas,
-  langevin,
-  mixtureScore,
-  oracleVelocity,
-  smoothedMixtureScore,
-} from '../src/sample/ddpm';
+import { annealedLangevin, ddpmSample, geometricSigmas, langevin, mixtureScore, smoothedMixtureScore } from '../src/sample/ddpm';
+import { oracleVelocity } from '../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
-import { scoreFromVelocity } from '../src/sample/sde-samplers';
+import { scoreFromVelocity } from '../src/diffusion/predictor';
 import { useBackend } from './helpers';
 
 before(useBackend);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { scoreErrors } from '../src/eval/evaluate';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
-import { oracleVelocity, type VelocityPredictor } from '../src/sample/ddpm';
+import { oracleVelocity, type VelocityPredictor } from '../src/diffusion/predictor';
 import { compareSamplers, samplerTableRows } from '../src/sample/compare';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { useBackend } from './helpers';

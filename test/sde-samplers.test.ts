@@ -3,16 +3,11 @@ import assert from 'node:assert/strict';
 import { compareWithMixture, samplingTolerances } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
-import { ddpmSample, oracleVelocity, smoothedMixtureScore } from '../src/sample/ddpm';
+import { ddpmSample, smoothedMixtureScore } from '../src/sample/ddpm';
+import { oracleVelocity } from '../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
-import {
-  evenTimesteps,
-  predictNoise,
-  predictorCorrectorSample,
-  probabilityFlowSample,
-  reverseSdeSample,
-  smoothedScoreFromVelocity,
-} from '../src/sample/sde-samplers';
+import { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample } from '../src/sample/sde-samplers';
+import { predictNoise, smoothedScoreFromVelocity } from '../src/diffusion/predictor';
 import { maxAbsDiff, useBackend } from './helpers';
 
 before(useBackend);

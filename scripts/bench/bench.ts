@@ -20,7 +20,9 @@ import { foldedVelocity } from '../../src/model/backprop';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
 import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
-import { ddpmSample, plainModelVelocity, type VelocityPredictor } from '../../src/sample/ddpm';
+import { ddpmSample } from '../../src/sample/ddpm';
+import { plainModelVelocity } from '../../src/model/predictors';
+import type { VelocityPredictor } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
 import { Trainer, type GradientMode } from '../../src/train/trainer';
 

@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { GaussianMixture } from '../math/mixture';
 import type { TensorMap, VelocityModel } from '../model/model';
 import { Rng } from '../math/rng';
-import type { VelocityPredictor } from '../sample/ddpm';
 import type { DDPMScheduler } from '../diffusion/scheduler';
-import { scoreFromVelocity } from '../sample/sde-samplers';
+import { noiseLevel, noisySample, velocityTarget } from '../diffusion/parameterization';
+import { exactVelocity, scoreFromVelocity, type VelocityPredictor } from '../diffusion/predictor';
 
 export interface Evaluation {
   /** E[(f(x_t) − E[v | x_t])²], t uniform. */
@@ -41,11 +41,11 @@ export function evaluateModel(
   for (let i = 0; i < rows; i++) {
     t[i] = i % N;
     const ab = scheduler.alphasCumprod[t[i]];
-    const [a, s] = [Math.sqrt(ab), Math.sqrt(1 - ab)];
+    const c = noiseLevel(ab);
     const eps = noiseRng.normal();
-    xt[i] = a * x0[i] + s * eps;
-    v[i] = a * eps - s * x0[i];
-    exact[i] = mixture.velocity(xt[i], ab);
+    xt[i] = noisySample(c, x0[i], eps);
+    v[i] = velocityTarget(c, x0[i], eps);
+    exact[i] = exactVelocity(mixture, xt[i], ab);
   }
   const excessPerTimestep = new Float64Array(N);
   let sampled = 0;

@@ -11,7 +11,7 @@
 // the learned velocity gives narrower modes and shifted weights.
 import { GaussianMixture } from '../math/mixture';
 import { mixtureExpectation } from './metrics';
-import { closedFormVelocity, type VelocityPredictor } from '../sample/ddpm';
+import { closedFormVelocity, type VelocityPredictor } from '../diffusion/predictor';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 
 /** The distribution of x_t under key reuse: modes at √ᾱ·μ_k with stds √ᾱ·σ_k + √(1−ᾱ). */

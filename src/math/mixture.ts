@@ -254,15 +254,6 @@ export class GaussianMixture {
     return this.posterior(xt, alphaBar).mean;
   }
 
-  /**
-   * Exact E[v | x_t] for v = √ᾱ·ε − √(1−ᾱ)·x0. Since ε = (x_t − √ᾱ·x0)/√(1−ᾱ),
-   * v = (√ᾱ·x_t − x0)/√(1−ᾱ), so E[v | x_t] = (√ᾱ·x_t − E[x0 | x_t])/√(1−ᾱ).
-   */
-  velocity(xt: number, alphaBar: number): number {
-    const a = Math.sqrt(alphaBar);
-    return (a * xt - this.posteriorMean(xt, alphaBar)) / Math.sqrt(1 - alphaBar);
-  }
-
   toJSON(): MixtureSpec {
     return { weights: [...this.weights], means: [...this.means], stds: [...this.stds] };
   }

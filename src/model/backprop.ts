@@ -28,7 +28,7 @@ import * as tf from '@tensorflow/tfjs';
 import { timestepEmbeddingValues } from '../diffusion/embedding';
 import type { BatchMoments, TensorMap, VelocityModel } from './model';
 import type { Rng } from '../math/rng';
-import type { VelocityPredictor } from '../sample/ddpm';
+import type { VelocityPredictor } from '../diffusion/predictor';
 
 /** gelu_tanh(z) = z·σ(C2·z + C1·z³): 0.5·(1 + tanh(a)) = σ(2a) with a = √(2/π)·(z + 0.044715·z³). */
 const C2 = 2 * Math.sqrt(2 / Math.PI);

@@ -3,9 +3,10 @@
 import { compareWithMixture, type SampleReport } from '../eval/metrics';
 import type { GaussianMixture } from '../math/mixture';
 import type { Rng } from '../math/rng';
-import { annealedLangevin, ddpmSample, geometricSigmas, langevin, type ScoreFn, type VelocityPredictor } from './ddpm';
+import { annealedLangevin, ddpmSample, geometricSigmas, langevin } from './ddpm';
+import { smoothedScoreFromVelocity, type ScoreFn, type VelocityPredictor } from '../diffusion/predictor';
 import type { DDPMScheduler } from '../diffusion/scheduler';
-import { predictorCorrectorSample, probabilityFlowSample, smoothedScoreFromVelocity } from './sde-samplers';
+import { predictorCorrectorSample, probabilityFlowSample } from './sde-samplers';
 
 export interface SamplerSettings {
   /** Evaluations of each fast sampler: DDIM (Euler on the probability-flow ODE) and Heun. */

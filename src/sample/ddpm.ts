@@ -2,46 +2,10 @@
 // annealed) with a given score. Each runs on the trained model or on the exact mixture (the
 // oracle), so a sampler can be tested apart from training.
 import * as tf from '@tensorflow/tfjs';
-import { foldedVelocity } from '../model/backprop';
+import type { ScoreFn, VelocityPredictor } from '../diffusion/predictor';
 import { GaussianMixture } from '../math/mixture';
-import type { TensorMap, VelocityModel } from '../model/model';
 import type { Rng } from '../math/rng';
 import type { DDPMScheduler } from '../diffusion/scheduler';
-
-/** Predicts the v-target for a batch x_t of shape [B, 1] at one timestep. */
-export interface VelocityPredictor {
-  predict(xt: tf.Tensor2D, t: number): tf.Tensor2D;
-}
-
-/**
- * The trained model in inference mode (running BatchNorm statistics, no dropout), as the fast
- * folded predictor of src/fast.ts (BatchNorm folded into the next Dense, time MLP precomputed);
- * equal to model.predict within float32 rounding. `plainModelVelocity` calls model.predict.
- */
-export function modelVelocity(model: VelocityModel, params?: TensorMap): VelocityPredictor & { dispose(): void } {
-  return foldedVelocity(model, params);
-}
-
-/** model.predict as a predictor: the unfolded reference. */
-export function plainModelVelocity(model: VelocityModel, params?: TensorMap): VelocityPredictor {
-  return { predict: (xt, t) => model.predict(xt, t, params) };
-}
-
-/** The exact E[v | x_t] of the mixture: what a perfect network would predict. */
-export function oracleVelocity(mixture: GaussianMixture, scheduler: DDPMScheduler): VelocityPredictor {
-  return closedFormVelocity(scheduler, (x, alphaBar) => mixture.velocity(x, alphaBar));
-}
-
-/** A predictor from a closed-form velocity v(x_t, ᾱ_t), evaluated row by row on the host. */
-export function closedFormVelocity(scheduler: DDPMScheduler, velocity: (x: number, alphaBar: number) => number): VelocityPredictor {
-  return {
-    predict(xt, t) {
-      const alphaBar = scheduler.alphasCumprod[t];
-      const v = Float32Array.from(xt.dataSync(), (x) => velocity(x, alphaBar));
-      return tf.tensor2d(v, xt.shape as [number, number]);
-    },
-  };
-}
 
 export interface DDPMSampleOptions {
   predictor: VelocityPredictor;
@@ -96,9 +60,6 @@ export async function ddpmSample(o: DDPMSampleOptions): Promise<DDPMSampleResult
   x.dispose();
   return { samples, snapshots, seconds: (performance.now() - start) / 1000 };
 }
-
-/** A score function evaluated on a batch (values in place are not modified). */
-export type ScoreFn = (x: Float64Array) => Float64Array;
 
 /** The exact score d/dx log p of a mixture, batched. */
 export function mixtureScore(mixture: GaussianMixture): ScoreFn {

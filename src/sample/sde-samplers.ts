@@ -12,7 +12,7 @@
 //   corrector steps at the new noise level, with Song et al.'s signal-to-noise step size.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../math/rng';
-import type { ScoreFn, VelocityPredictor } from './ddpm';
+import { predictNoise, predictVelocity, scoreFromVelocity, type VelocityPredictor } from '../diffusion/predictor';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 
 /** The first `rows` rows of a run, at every time it visits (s from 1 down to 0). */
@@ -27,44 +27,6 @@ export interface SamplerRun {
   /** Calls of the predictor (each on the whole batch). */
   evaluations: number;
   trajectory?: Trajectory;
-}
-
-/** v̂(x, t) for a plain array of rows. */
-export function predictVelocity(predictor: VelocityPredictor, x: ArrayLike<number>, t: number): Float32Array {
-  const xt = tf.tensor2d(Float32Array.from(x), [x.length, 1]);
-  const v = predictor.predict(xt, t);
-  const out = v.dataSync() as Float32Array;
-  tf.dispose([xt, v]);
-  return out;
-}
-
-/** ε̂(x, t) = √ᾱ_t·v̂ + √(1−ᾱ_t)·x. */
-export function predictNoise(predictor: VelocityPredictor, scheduler: DDPMScheduler, x: ArrayLike<number>, t: number): Float64Array {
-  const v = predictVelocity(predictor, x, t);
-  const ab = scheduler.alphasCumprod[t];
-  const [a, s] = [Math.sqrt(ab), Math.sqrt(1 - ab)];
-  return Float64Array.from(v, (vi, i) => a * vi + s * x[i]);
-}
-
-/** The score of the noised marginal at timestep t, ∇log p_t(x) = −ε̂/√(1−ᾱ_t), from a velocity predictor. */
-export function scoreFromVelocity(predictor: VelocityPredictor, scheduler: DDPMScheduler, t: number): ScoreFn {
-  const s = Math.sqrt(1 - scheduler.alphasCumprod[t]);
-  return (x) => predictNoise(predictor, scheduler, x, t).map((e) => -e / s);
-}
-
-/**
- * The score of the data smoothed by N(0, σ²) (what annealed Langevin needs, chapter 5) from a
- * velocity predictor. x_t = √ᾱ·(x0 + σ_t·ε) with σ_t = √(1−ᾱ_t)/√ᾱ_t, so the smoothed density at
- * σ_t is p_t seen through y = x_t/√ᾱ, and its score at y is √ᾱ·∇log p_t(√ᾱ·y). Uses the
- * timestep whose σ_t is nearest σ (in ratio).
- */
-export function smoothedScoreFromVelocity(predictor: VelocityPredictor, scheduler: DDPMScheduler, sigma: number): ScoreFn {
-  const ratio = (t: number) => Math.abs(Math.log(Math.sqrt((1 - scheduler.alphasCumprod[t]) / scheduler.alphasCumprod[t]) / sigma));
-  let t = 0;
-  for (let u = 1; u < scheduler.numTrainTimesteps; u++) if (ratio(u) < ratio(t)) t = u;
-  const a = Math.sqrt(scheduler.alphasCumprod[t]);
-  const score = scoreFromVelocity(predictor, scheduler, t);
-  return (y) => score(y.map((v) => a * v)).map((g) => a * g);
 }
 
 /** `count` timesteps from N−1 down to 0, evenly spaced (rounded; count ≤ N). */

@@ -9,7 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { initBackend, type BackendName } from '../../runtime/backend';
 import { assignValues, tensorValues, VelocityModel, type TensorMap, type VelocityModelConfig } from '../../model/model';
 import { Rng, type RngState } from '../../math/rng';
-import { ddpmSample, modelVelocity, type DDPMSampleResult } from '../ddpm';
+import { modelVelocity } from '../../model/predictors';
+import { ddpmSample, type DDPMSampleResult } from '../ddpm';
 import { DDPMScheduler, type DDPMSchedulerConfig } from '../../diffusion/scheduler';
 
 export interface ModelSampleOptions {
