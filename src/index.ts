@@ -17,6 +17,7 @@ export * from './runtime/paths';
 export * from './notebook/plots';
 export * from './math/rng';
 export * from './sample/ddpm';
+export * from './sample/langevin';
 export * from './sample/compare';
 export * from './diffusion/scheduler';
 export * from './diffusion/sde';

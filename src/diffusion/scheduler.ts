@@ -3,6 +3,7 @@
 // the per-step coefficients are cast to float32, so results are at least as accurate as JAX's.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../math/rng';
+import { posteriorCoefficients } from './posterior';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
@@ -148,16 +149,14 @@ export class DDPMScheduler {
   } {
     const alphaBar = this.alphasCumprod[t];
     const alphaBarPrev = t > 0 ? this.alphasCumprod[t - 1] : 1.0;
-    const betaProd = 1 - alphaBar;
-    const betaProdPrev = 1 - alphaBarPrev;
     const beta = this.betas[t];
-    const posteriorVariance = Math.max((betaProdPrev / betaProd) * beta, 1e-20);
-    const variance = this.config.varianceType === 'fixed_small' ? posteriorVariance : beta;
+    const posterior = posteriorCoefficients(alphaBar, alphaBarPrev, beta, this.alphas[t]);
+    const variance = this.config.varianceType === 'fixed_small' ? Math.max(posterior.variance, 1e-20) : beta;
     return {
       sqrtAlphaBar: Math.sqrt(alphaBar),
-      sqrtBetaProd: Math.sqrt(betaProd),
-      coefX0: (Math.sqrt(alphaBarPrev) * beta) / betaProd,
-      coefXt: (Math.sqrt(this.alphas[t]) * betaProdPrev) / betaProd,
+      sqrtBetaProd: Math.sqrt(1 - alphaBar),
+      coefX0: posterior.coefX0,
+      coefXt: posterior.coefXt,
       std: t > 0 ? Math.sqrt(variance) : 0,
     };
   }

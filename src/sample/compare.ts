@@ -3,7 +3,8 @@
 import { compareWithMixture, type SampleReport } from '../eval/metrics';
 import type { GaussianMixture } from '../math/mixture';
 import type { Rng } from '../math/rng';
-import { annealedLangevin, ddpmSample, geometricSigmas, langevin } from './ddpm';
+import { annealedLangevin, geometricSigmas, langevin } from './langevin';
+import { ddpmSample } from './ddpm';
 import { smoothedScoreFromVelocity, type ScoreFn, type VelocityPredictor } from '../diffusion/predictor';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import { predictorCorrectorSample, probabilityFlowSample } from './sde-samplers';

@@ -12,6 +12,8 @@
 //   corrector steps at the new noise level, with Song et al.'s signal-to-noise step size.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../math/rng';
+import { noiseLevel, x0FromVelocity } from '../diffusion/parameterization';
+import { posteriorCoefficients } from '../diffusion/posterior';
 import { predictNoise, predictVelocity, scoreFromVelocity, type VelocityPredictor } from '../diffusion/predictor';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 
@@ -166,14 +168,12 @@ export function predictorCorrectorSample(o: Common & { steps: number; snr?: numb
     const v = predictVelocity(predictor, x, t);
     const ab = scheduler.alphasCumprod[t];
     const abPrev = i + 1 < ts.length ? scheduler.alphasCumprod[ts[i + 1]] : 1;
-    const beta = 1 - ab / abPrev;
-    const [a, s] = [Math.sqrt(ab), Math.sqrt(1 - ab)];
-    const coefX0 = (Math.sqrt(abPrev) * beta) / (1 - ab);
-    const coefXt = (Math.sqrt(ab / abPrev) * (1 - abPrev)) / (1 - ab);
+    const c = noiseLevel(ab);
+    const { coefX0, coefXt, variance } = posteriorCoefficients(ab, abPrev);
     const z = i + 1 < ts.length ? o.rng.normals(o.n) : null;
-    const std = Math.sqrt(((1 - abPrev) / (1 - ab)) * beta);
+    const std = Math.sqrt(variance);
     for (let j = 0; j < o.n; j++) {
-      const x0 = a * x[j] - s * v[j];
+      const x0 = x0FromVelocity(c, x[j], v[j]);
       x[j] = coefX0 * x0 + coefXt * x[j] + (z ? std * z[j] : 0);
     }
     trace.add(i + 1 < ts.length ? (ts[i + 1] + 1) / N : 0, x);

@@ -6,12 +6,13 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { initBackend, type BackendName } from '../../runtime/backend';
-import { assignValues, tensorValues, VelocityModel, type TensorMap, type VelocityModelConfig } from '../../model/model';
-import { Rng, type RngState } from '../../math/rng';
+import { initBackend } from '../../runtime/backend';
+import { tensorValues, type TensorMap, type VelocityModel } from '../../model/model';
+import type { Rng } from '../../math/rng';
 import { modelVelocity } from '../../model/predictors';
 import { ddpmSample, type DDPMSampleResult } from '../ddpm';
-import { DDPMScheduler, type DDPMSchedulerConfig } from '../../diffusion/scheduler';
+import type { DDPMScheduler } from '../../diffusion/scheduler';
+import type { WorkerJob, WorkerMessage } from './job';
 
 export interface ModelSampleOptions {
   model: VelocityModel;
@@ -25,36 +26,6 @@ export interface ModelSampleOptions {
   progressEvery?: number;
   /** Worker threads (default: the number of cores, at most 4). 1 samples on this thread. */
   workers?: number;
-}
-
-/** What a worker needs to rebuild the model and its block of the run. */
-export interface WorkerJob {
-  backend: BackendName;
-  modelConfig: VelocityModelConfig;
-  params: [string, Float32Array][];
-  batchStats: [string, Float32Array][];
-  schedulerConfig: DDPMSchedulerConfig;
-  timesteps: number[];
-  n: number;
-  start: number;
-  end: number;
-  rng: RngState;
-  snapshotAt: number[];
-  progressEvery: number;
-}
-
-export type WorkerMessage =
-  | { type: 'progress'; done: number; total: number }
-  | { type: 'done'; samples: Float32Array; snapshots: [number, Float32Array][]; rng: RngState }
-  | { type: 'error'; message: string };
-
-/** A view of a stream that draws `total` normals per call and returns the block [start, start + m). */
-export function rowBlock(rng: Rng, total: number, start: number): Pick<Rng, 'normals'> {
-  return {
-    normals(m: number) {
-      return rng.normals(total).subarray(start, start + m);
-    },
-  };
 }
 
 /** DDPM sampling with the trained model, split over worker threads by rows. */
@@ -125,24 +96,3 @@ function runWorker(job: WorkerJob, onProgress: (done: number) => void): Promise<
   });
 }
 
-/** Rebuild the job's model and run its block of rows (called inside the worker). */
-export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): Promise<void> {
-  await initBackend(job.backend);
-  const model = new VelocityModel(job.modelConfig, new Rng(0, 'worker-init'));
-  assignValues(model.params, job.params);
-  assignValues(model.batchStats, job.batchStats);
-  const scheduler = new DDPMScheduler(job.schedulerConfig);
-  scheduler.timesteps = job.timesteps;
-  const rng = Rng.fromState(job.rng);
-  const predictor = modelVelocity(model);
-  const result = await ddpmSample({
-    predictor,
-    scheduler,
-    n: job.end - job.start,
-    rng: rowBlock(rng, job.n, job.start),
-    snapshotAt: job.snapshotAt,
-    progressEvery: job.progressEvery,
-    onProgress: (done, total) => post({ type: 'progress', done, total }),
-  });
-  post({ type: 'done', samples: result.samples, snapshots: [...result.snapshots], rng: rng.getState() });
-}
