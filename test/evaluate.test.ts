@@ -1,7 +1,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateModel } from '../src/eval/evaluate';
-import { bayesOptimalVLoss } from '../src/eval/metrics';
+import { bayesOptimalVLoss } from '../src/eval/optimal-loss';
 import { GaussianMixture } from '../src/math/mixture';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';

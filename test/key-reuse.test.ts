@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { keyReuseMarginal, keyReuseOptimalLoss, keyReuseVelocityMoments } from '../src/eval/key-reuse';
-import { bayesOptimalVLoss, ksStatistic } from '../src/eval/metrics';
+import { bayesOptimalVLoss } from '../src/eval/optimal-loss';
+import { ksStatistic } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';

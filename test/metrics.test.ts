@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { bayesOptimalVLoss, histogram, ksStatistic, maxWeightError, modeStats, wasserstein1 } from '../src/eval/metrics';
+import { bayesOptimalVLoss } from '../src/eval/optimal-loss';
+import { histogram, ksStatistic, maxWeightError, modeStats, wasserstein1 } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { normCdf, normPdf } from '../src/math/normal';
 import { Rng } from '../src/math/rng';

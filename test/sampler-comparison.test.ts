@@ -5,7 +5,8 @@ import { scoreErrors } from '../src/eval/evaluate';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { oracleVelocity, type VelocityPredictor } from '../src/diffusion/predictor';
-import { compareSamplers, samplerTableRows } from '../src/sample/compare';
+import { compareSamplers } from '../src/sample/compare';
+import { samplerTableRows } from '../src/notebook/sample-tables';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { useBackend } from './helpers';
 

@@ -1,6 +1,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareWithMixture, samplingTolerances } from '../src/eval/metrics';
+import { compareWithMixture } from '../src/eval/metrics';
+import { samplingTolerances } from '../src/eval/tolerances';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { ddpmSample } from '../src/sample/ddpm';

@@ -5,7 +5,8 @@
 //   node dist/scripts/bench/train-eval.js '{"steps": 3000, "batchSize": 4096, "learningRate": 1e-3}' ['{"dropout": 0}'] [--seeds 2] [--n 10000]
 import { initBackend } from '../../src/runtime/backend';
 import { evaluateModel } from '../../src/eval/evaluate';
-import { bayesOptimalVLoss, compareWithMixture } from '../../src/eval/metrics';
+import { bayesOptimalVLoss } from '../../src/eval/optimal-loss';
+import { compareWithMixture } from '../../src/eval/metrics';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
 import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';

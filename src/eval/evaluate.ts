@@ -92,8 +92,7 @@ export function scoreErrors(
   return timesteps.map((t) => {
     const ab = scheduler.alphasCumprod[t];
     const marginal = mixture.noised(ab);
-    const lo = Math.min(...marginal.means.map((m, k) => m - 4 * marginal.stds[k]));
-    const hi = Math.max(...marginal.means.map((m, k) => m + 4 * marginal.stds[k]));
+    const [lo, hi] = marginal.span(4);
     const x = Float64Array.from({ length: points }, (_, i) => lo + ((hi - lo) * i) / (points - 1));
     const exact = marginal.scoreBatch(x);
     const model = scoreFromVelocity(predictor, scheduler, t)(x);

@@ -10,7 +10,7 @@
 // optimal loss is therefore lower than the true problem's (9.65 against 12.19), and sampling with
 // the learned velocity gives narrower modes and shifted weights.
 import { GaussianMixture } from '../math/mixture';
-import { mixtureExpectation } from './metrics';
+import { mixtureExpectation } from '../math/quadrature';
 import { closedFormVelocity, type VelocityPredictor } from '../diffusion/predictor';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 

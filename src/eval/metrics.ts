@@ -1,7 +1,6 @@
 // Comparing samples with the exact mixture: histograms, per-mode statistics, the 1-Wasserstein
-// distance and the Kolmogorov-Smirnov statistic, and the Bayes-optimal v-prediction loss.
+// distance and the Kolmogorov-Smirnov statistic.
 import type { GaussianMixture } from '../math/mixture';
-import type { DDPMScheduler } from '../diffusion/scheduler';
 
 export interface Histogram {
   /** bins + 1 edges. */
@@ -149,46 +148,4 @@ export function compareWithMixture(samples: ArrayLike<number>, mixture: Gaussian
     w1: wasserstein1(samples, mixture),
     ks: ksStatistic(samples, mixture),
   };
-}
-
-/**
- * The lowest achievable v-prediction loss E_t E[(v − E[v | x_t])²], with t uniform over the
- * scheduler's timesteps. Since v = (√ᾱ·x_t − x0)/√(1−ᾱ), Var[v | x_t] = Var[x0 | x_t]/(1−ᾱ); its
- * expectation over x_t is integrated numerically (Simpson's rule) under the noised marginal.
- * Returns the mean over t and the per-t values.
- */
-export function bayesOptimalVLoss(
-  mixture: GaussianMixture,
-  scheduler: DDPMScheduler,
-  { points = 4001 }: { points?: number } = {},
-): { loss: number; perTimestep: number[] } {
-  const perTimestep = scheduler.alphasCumprod.map(
-    (alphaBar) => mixtureExpectation(mixture.noised(alphaBar), (xt) => mixture.posterior(xt, alphaBar).variance, points) / (1 - alphaBar),
-  );
-  return { loss: perTimestep.reduce((a, b) => a + b, 0) / perTimestep.length, perTimestep };
-}
-
-/** E[f(X)] for X drawn from `mixture`, by Simpson's rule over ±12 component stds. */
-export function mixtureExpectation(mixture: GaussianMixture, f: (x: number) => number, points = 4001): number {
-  if (points % 2 === 0) points += 1;
-  const lo = Math.min(...mixture.means.map((m, k) => m - 12 * mixture.stds[k]));
-  const hi = Math.max(...mixture.means.map((m, k) => m + 12 * mixture.stds[k]));
-  const h = (hi - lo) / (points - 1);
-  let acc = 0;
-  for (let i = 0; i < points; i++) {
-    const x = lo + i * h;
-    const w = i === 0 || i === points - 1 ? 1 : i % 2 === 1 ? 4 : 2;
-    acc += w * mixture.pdf(x) * f(x);
-  }
-  return (acc * h) / 3;
-}
-
-/**
- * Pass bars for n samples, grounded in sampling noise: 10,000 exact draws from the tutorial's
- * mixture have max weight error ≤ 0.0102 and W1 ≤ 0.138 in 20 of 20 seeds (facts.md), so at
- * 10,000 samples we allow 0.02 and 0.15. Both errors shrink like 1/√n, so the bars scale with it.
- */
-export function samplingTolerances(n: number): { weight: number; w1: number } {
-  const scale = Math.sqrt(10000 / n);
-  return { weight: 0.02 * scale, w1: 0.15 * scale };
 }

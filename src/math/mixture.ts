@@ -49,6 +49,11 @@ export class GaussianMixture {
     return this.weights.length;
   }
 
+  /** [min_k μ_k − k·σ_k, max_k μ_k + k·σ_k]: where every component lies within `k` of its stds. */
+  span(k: number): [number, number] {
+    return [Math.min(...this.means.map((m, i) => m - k * this.stds[i])), Math.max(...this.means.map((m, i) => m + k * this.stds[i]))];
+  }
+
   /** Mean of the mixture. */
   get mean(): number {
     return this.weights.reduce((s, w, k) => s + w * this.means[k], 0);

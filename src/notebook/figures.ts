@@ -1,8 +1,7 @@
 // The notebooks' figures and tables, built from the plotting primitives in ./plots so that the
 // notebooks stay a few lines per cell.
 import type { TrainLog } from '../train/trainer';
-import { histogram, type SampleReport } from '../eval/metrics';
-import type { GaussianMixture } from '../math/mixture';
+import { histogram } from '../eval/metrics';
 import { barHistogramTrace, layout, lineTrace, type Figure } from './plots';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 
@@ -102,37 +101,6 @@ export function lossFigure(history: TrainLog[], bayesOptimal: number, opts: { ev
     data.push(lineTrace([last], [opts.evalLoss], `EMA model, exact eval ${opts.evalLoss.toFixed(3)}`, { mode: 'markers', color: '#2ca02c', extra: { marker: { size: 10 } } }));
   }
   return { data, layout: layout({ title: 'v-prediction loss', xTitle: 'step', yTitle: 'loss', logY: true }) };
-}
-
-/** Rows comparing per-mode weight, mean and std of several sample sets with the exact mixture. */
-export function modeTableRows(mixture: GaussianMixture, reports: { label: string; report: SampleReport }[]): Record<string, string | number>[] {
-  const expected = mixture.assignmentProbabilities();
-  const rows: Record<string, string | number>[] = [];
-  const K = mixture.numComponents;
-  const exact: Record<string, string | number> = { samples: 'exact mixture' };
-  const sub = (k: number) => String.fromCharCode(0x2081 + k); // ₁ ₂ ₃
-  for (let k = 0; k < K; k++) {
-    exact[`w${sub(k)}`] = expected[k];
-    exact[`μ${sub(k)}`] = mixture.means[k];
-    exact[`σ${sub(k)}`] = mixture.stds[k];
-  }
-  exact['max |Δw|'] = 0;
-  exact.W1 = 0;
-  exact.KS = 0;
-  rows.push(exact);
-  for (const { label, report } of reports) {
-    const row: Record<string, string | number> = { samples: label };
-    report.modes.forEach((m, k) => {
-      row[`w${sub(k)}`] = m.weight;
-      row[`μ${sub(k)}`] = m.mean;
-      row[`σ${sub(k)}`] = m.std;
-    });
-    row['max |Δw|'] = report.maxWeightError;
-    row.W1 = report.w1;
-    row.KS = report.ks;
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** W1 to the mixture per sampler, exact score beside trained model (log scale; diverged runs have no bar). */

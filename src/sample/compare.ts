@@ -39,7 +39,12 @@ export const DEFAULT_SAMPLERS: SamplerSettings = {
   annealedStepSize: 2e-5,
 };
 
+/** Which sampler a row ran: a stable id to pick rows by (the `sampler` label is for reading). */
+export type SamplerKind = 'ddpm' | 'ddim' | 'heun' | 'predictor-corrector' | 'annealed-langevin' | 'plain-langevin';
+
 export interface SamplerRow {
+  kind: SamplerKind;
+  /** The sampler with its settings, for display. */
   sampler: string;
   score: string;
   n: number;
@@ -71,24 +76,29 @@ function counted(score: ScoreFn): ScoreFn & { calls: number } {
 /** The samplers in table order: name, and a run on one score source. */
 function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
   type Run = (p: VelocityPredictor, n: number, rng: Rng) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
-  const list: { name: string; run: Run }[] = [
+  const list: { kind: SamplerKind; name: string; run: Run }[] = [
     {
+      kind: 'ddpm',
       name: `DDPM ancestral, ${scheduler.numTrainTimesteps} steps`,
       run: async (predictor, n, rng) => ({ samples: (await ddpmSample({ predictor, scheduler, n, rng })).samples, evaluations: scheduler.numTrainTimesteps }),
     },
     ...s.ddimSteps.map((steps) => ({
+      kind: 'ddim' as const,
       name: `DDIM (probability-flow ODE, Euler), ${steps} steps`,
       run: (async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps, solver: 'euler' })) as Run,
     })),
     {
+      kind: 'heun',
       name: `probability-flow ODE, Heun, ${s.heunSteps} steps`,
       run: async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps: s.heunSteps, solver: 'heun' }),
     },
     {
+      kind: 'predictor-corrector',
       name: `predictor–corrector, ${s.pcSteps} steps + 1 Langevin corrector`,
       run: async (predictor, n, rng) => predictorCorrectorSample({ predictor, scheduler, n, rng, steps: s.pcSteps }),
     },
     {
+      kind: 'annealed-langevin',
       name: `annealed Langevin, σ ${s.sigmaMax} → ${s.sigmaMin}, ${s.levels} × ${s.stepsPerLevel}`,
       run: async (predictor, n, rng) => {
         const scores = geometricSigmas(s.sigmaMax, s.sigmaMin, s.levels).map((sigma) => [sigma, counted(smoothedScoreFromVelocity(predictor, scheduler, sigma))] as const);
@@ -104,6 +114,7 @@ function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
       },
     },
     {
+      kind: 'plain-langevin',
       name: `plain Langevin (the tutorial's), ε ${s.langevinStepSize}, ${s.langevinSteps} steps`,
       run: async (predictor, n, rng) => {
         const score = counted(smoothedScoreFromVelocity(predictor, scheduler, Math.sqrt((1 - scheduler.alphasCumprod[0]) / scheduler.alphasCumprod[0])));
@@ -139,6 +150,7 @@ export async function compareSamplers(o: {
       const seconds = (performance.now() - start) / 1000;
       const finite = Array.from(samples).filter(Number.isFinite);
       const row: SamplerRow = {
+        kind: sampler.kind,
         sampler: sampler.name,
         score: source.label,
         n: source.n,
@@ -156,22 +168,9 @@ export async function compareSamplers(o: {
   return rows;
 }
 
-/** The table of notebook 08: one line per sampler and score. */
-export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): Record<string, string | number>[] {
-  const expected = mixture.assignmentProbabilities().map((w) => w.toFixed(3)).join(' / ');
-  return rows.map((r) => {
-    const weights = r.report ? r.report.modes.map((m) => m.weight.toFixed(3)).join(' / ') : '—';
-    return {
-      sampler: r.sampler,
-      score: r.score,
-      n: r.n,
-      [`weights (exact ${expected})`]: weights,
-      'max |Δw|': r.report ? r.report.maxWeightError : '—',
-      W1: r.report ? r.report.w1 : '—',
-      KS: r.report ? r.report.ks : '—',
-      'non-finite': r.nonFinite,
-      evaluations: r.evaluations,
-      seconds: r.seconds,
-    };
-  });
+/** The row of one sampler on one score source; with `evaluations`, the run of that many (DDIM's step counts). */
+export function findSamplerRow(rows: SamplerRow[], kind: SamplerKind, score: string, evaluations?: number): SamplerRow {
+  const row = rows.find((r) => r.kind === kind && r.score === score && (evaluations === undefined || r.evaluations === evaluations));
+  if (!row) throw new Error(`no ${kind} row for '${score}'${evaluations === undefined ? '' : ` with ${evaluations} evaluations`}`);
+  return row;
 }

@@ -10,7 +10,6 @@
 //   evaluation per step.
 // * predictorCorrectorSample: ancestral (DDPM) predictor steps, each followed by Langevin
 //   corrector steps at the new noise level, with Song et al.'s signal-to-noise step size.
-import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../math/rng';
 import { noiseLevel, x0FromVelocity } from '../diffusion/parameterization';
 import { posteriorCoefficients } from '../diffusion/posterior';
