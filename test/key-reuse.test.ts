@@ -20,7 +20,7 @@ function simulate(n: number, alphaBar: number, seed: number) {
 }
 
 test('key-reuse optimum: 9.651, the tutorial\'s plateau, far below the true 12.19', () => {
-  // reference: computed independently in float64 (shared/reference/facts.md)
+  // reference: the same integral computed independently in float64 (per-mode quadrature over x0)
   const { loss, perTimestep } = keyReuseOptimalLoss(mixture, scheduler, { points: 1001 });
   assert.ok(Math.abs(loss - 9.651) < 0.002, String(loss));
   // the corrupted problem is easier at every timestep

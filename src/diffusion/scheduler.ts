@@ -1,6 +1,9 @@
-// DDPM noise scheduler, numerically equal to diffusers' FlaxDDPMScheduler (see
-// shared/reference/ddpm-flax-spec.md). The schedule tables are computed in float64 and only
-// the per-step coefficients are cast to float32, so results are at least as accurate as JAX's.
+// DDPM noise scheduler, numerically equal to diffusers' FlaxDDPMScheduler
+// (diffusers/schedulers/scheduling_ddpm_flax.py: set_timesteps, step, _get_variance; the noising
+// and velocity helpers add_noise_common and get_velocity_common of scheduling_utils_flax.py; the
+// same in every diffusers release from 0.13 to the last one with Flax). The schedule tables are
+// computed in float64 and only the per-step coefficients are cast to float32, so results are at
+// least as accurate as JAX's.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../math/rng';
 import { posteriorCoefficients } from './posterior';

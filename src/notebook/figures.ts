@@ -19,20 +19,17 @@ function grid(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
 }
 
-/** The x range that covers every panel's values (clipped to ±30 so a diverged sampler stays readable). */
+/**
+ * The x range that covers the panels' values from their 0.1 % to their 99.9 % quantile, so that a
+ * few far outliers (a sampler that diverges) do not squeeze the histograms into one bin.
+ */
 function commonRange(panels: HistogramPanel[]): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const p of panels) {
-    for (let i = 0; i < p.values.length; i++) {
-      const v = p.values[i];
-      if (Number.isFinite(v)) {
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      }
-    }
-  }
-  return [Math.max(lo, -30), Math.min(hi, 30)];
+  const finite = Float64Array.from(panels.flatMap((p) => Array.from(p.values).filter(Number.isFinite))).sort();
+  if (finite.length === 0) return [-1, 1];
+  const at = (q: number) => finite[Math.min(finite.length - 1, Math.floor(q * finite.length))];
+  const [lo, hi] = [at(0.001), at(0.999)];
+  const pad = 0.05 * (hi - lo || 1);
+  return [lo - pad, hi + pad];
 }
 
 /**

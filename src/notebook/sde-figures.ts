@@ -33,7 +33,7 @@ export function scoreSdeFigure(
   panels: PathPanel[],
   opts: { title?: string; range?: [number, number]; timePoints?: number; xPoints?: number; pathPoints?: number } = {},
 ): Figure {
-  const [lo, hi] = opts.range ?? [-12, 14];
+  const [lo, hi] = opts.range ?? mixture.span(4);
   const xs = linspace(lo, hi, opts.xPoints ?? 160);
   const ss = linspace(0, 1, opts.timePoints ?? 120);
   const densityAt = (s: number) => (s === 0 ? mixture : sde.marginal(mixture, s));
