@@ -48,10 +48,6 @@ export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
   withDisplay((d) => d.html(figureHtml(fig, sized)), () => `[figure: ${fig.data.length} trace(s)]`);
 }
 
-export function showHtml(html: string): void {
-  withDisplay((d) => d.html(html), () => html);
-}
-
 /** An HTML table of rows (array of objects) or of a danfojs DataFrame. */
 export function showTable(data: Row[] | FrameLike, opts?: TableOptions): void {
   withDisplay((d) => d.html(tableHtml(data, opts)), () => tableText(data, opts));
