@@ -190,20 +190,6 @@ export class VelocityModel {
   }
 }
 
-/** The values of named tensors as plain arrays (to hand them to or from a worker thread). */
-export function tensorValues(tensors: Map<string, tf.Tensor>): [string, Float32Array][] {
-  return [...tensors].map(([name, t]) => [name, Float32Array.from(t.dataSync())]);
-}
-
-/** Assign values taken with tensorValues to variables of the same names and shapes. */
-export function assignValues(variables: Map<string, tf.Variable>, values: [string, Float32Array][]): void {
-  for (const [name, data] of values) {
-    const v = variables.get(name);
-    if (!v) throw new Error(`assignValues: no variable '${name}'`);
-    v.assign(tf.tensor(data, v.shape));
-  }
-}
-
 export function disposeMoments(moments: BatchMoments): void {
   for (const { mean, variance } of moments.values()) tf.dispose([mean, variance]);
 }

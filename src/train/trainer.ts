@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GaussianMixture } from '../math/mixture';
 import { velocityLossAndGrads } from '../model/backprop';
-import { assignValues, disposeMoments, tensorValues, VelocityModel, type BatchMoments, type VelocityModelConfig } from '../model/model';
+import { disposeMoments, VelocityModel, type BatchMoments, type VelocityModelConfig } from '../model/model';
+import { assignValues, tensorValues, type NamedValues } from '../model/tensor-values';
 import { AdamW, learningRateAt, ParameterEMA, type LinearScheduleOptions } from './optim';
 import type { AllReduce } from './parallel/allreduce';
 import { runParallel } from './parallel/coordinator';
@@ -263,9 +264,9 @@ export class Trainer {
 
 export interface TrainedState {
   step: number;
-  params: [string, Float32Array][];
-  ema: [string, Float32Array][];
-  batchStats: [string, Float32Array][];
+  params: NamedValues;
+  ema: NamedValues;
+  batchStats: NamedValues;
 }
 
 function validateTrainConfig(c: TrainConfig): void {
