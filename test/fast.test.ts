@@ -1,7 +1,8 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { foldedVelocity, velocityLossAndGrads } from '../src/model/backprop';
+import { velocityLossAndGrads } from '../src/model/backprop';
+import { foldedVelocity } from '../src/model/folded';
 import { GaussianMixture } from '../src/math/mixture';
 import { VelocityModel, type TensorMap } from '../src/model/model';
 import { Rng } from '../src/math/rng';

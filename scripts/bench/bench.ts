@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/runtime/backend';
-import { foldedVelocity } from '../../src/model/backprop';
+import { foldedVelocity } from '../../src/model/folded';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
 import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
