@@ -8,7 +8,8 @@ import { VelocityModel, type TensorMap } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import { modelVelocity, plainModelVelocity } from '../src/model/predictors';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
-import { Trainer, type GradientMode } from '../src/train/trainer';
+import type { GradientMode } from '../src/train/config';
+import { Trainer } from '../src/train/trainer';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);

@@ -24,7 +24,8 @@ import { ddpmSample } from '../../src/sample/ddpm';
 import { plainModelVelocity } from '../../src/model/predictors';
 import type { VelocityPredictor } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
-import { Trainer, type GradientMode } from '../../src/train/trainer';
+import type { GradientMode } from '../../src/train/config';
+import { Trainer } from '../../src/train/trainer';
 
 interface Options {
   quick: boolean;

@@ -54,7 +54,7 @@ export interface FastGradInputs {
   shard?: BatchShard;
 }
 
-export interface FastGradResult {
+export interface LossAndGrads {
   /** mean((v̂ − v)²), the training loss. */
   loss: tf.Scalar;
   /** d loss / d parameter, keyed by the model's parameter names. */
@@ -105,7 +105,7 @@ interface TimeMlpCache {
  * rounding, to tf.variableGrads over VelocityModel.forward with the same dropout stream; the
  * stream is consumed identically (depth + 1 masks of B·width draws, in order).
  */
-export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInputs): FastGradResult {
+export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInputs): LossAndGrads {
   const params = inputs.params ?? model.params;
   const { xt, target, timesteps, shard } = inputs;
   const { width, depth, dropout, bnEpsilon: eps, timeEmbeddingDim: e } = model.config;

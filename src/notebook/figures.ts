@@ -1,6 +1,6 @@
 // The notebooks' figures and tables, built from the plotting primitives in ./plots so that the
 // notebooks stay a few lines per cell.
-import type { TrainLog } from '../train/trainer';
+import type { TrainLog } from '../train/config';
 import { histogram, type SampleReport } from '../eval/metrics';
 import type { GaussianMixture } from '../math/mixture';
 import { barHistogramTrace, layout, lineTrace, type Figure } from './plots';
