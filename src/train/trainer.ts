@@ -4,7 +4,7 @@
 import type { GaussianMixture } from '../math/mixture';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import type { VelocityModel, VelocityModelConfig } from '../model/model';
-import { TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './config';
+import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, type TrainConfig, type TrainLog } from './config';
 import type { ParameterEMA } from './optim';
 import { trainInParallel } from './parallel/coordinator';
 import { ThreadTrainer } from './thread-trainer';
@@ -16,14 +16,15 @@ export class Trainer {
   readonly history: TrainLog[] = [];
   private readonly thread: ThreadTrainer;
 
+  /** `config` and `modelConfig` override fields of RECOMMENDED_TRAINING and RECOMMENDED_MODEL. */
   constructor(
     readonly mixture: GaussianMixture,
     readonly scheduler: DDPMScheduler,
     config: Partial<TrainConfig> = {},
     modelConfig: Partial<VelocityModelConfig> = {},
   ) {
-    this.config = { ...TUTORIAL_TRAINING, ...config };
-    this.thread = new ThreadTrainer(mixture, scheduler, this.config, modelConfig);
+    this.config = { ...RECOMMENDED_TRAINING, ...config };
+    this.thread = new ThreadTrainer(mixture, scheduler, this.config, { ...RECOMMENDED_MODEL, ...modelConfig });
     this.model = this.thread.model;
     this.ema = this.thread.ema;
   }
