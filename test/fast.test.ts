@@ -1,13 +1,15 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { foldedVelocity, velocityLossAndGrads } from '../src/model/backprop';
+import { velocityLossAndGrads } from '../src/model/backprop';
+import { foldedVelocity } from '../src/model/folded';
 import { GaussianMixture } from '../src/math/mixture';
 import { VelocityModel, type TensorMap } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import { modelVelocity, plainModelVelocity } from '../src/model/predictors';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
-import { Trainer, type GradientMode } from '../src/train/trainer';
+import { TUTORIAL_TRAINING, type GradientMode } from '../src/train/config';
+import { Trainer } from '../src/train/trainer';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);
@@ -175,7 +177,7 @@ test('the folded predictor equals model.predict (running statistics, EMA params)
 
 test('a few trainer steps: fast and autograd gradients give the same parameters, statistics and losses', async () => {
   const run = async (gradients: GradientMode) => {
-    const tr = new Trainer(mixture, scheduler, { steps: 8, batchSize: 256, logEvery: 4, learningRate: 2e-3, holdSteps: 0, seed: 7, gradients });
+    const tr = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, steps: 8, batchSize: 256, logEvery: 4, learningRate: 2e-3, holdSteps: 0, seed: 7, gradients }, { dropout: 0.1 });
     const losses = (await tr.run()).map((l) => l.loss);
     // training-mode outputs (batch statistics: invariant to the null direction) on a fixed batch
     const x = tf.tensor2d([-6, -1, 0, 0.5, 3, 8], [6, 1]);

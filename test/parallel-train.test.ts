@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { AllReduce, createAllReduce } from '../src/train/parallel/allreduce';
 import { GaussianMixture } from '../src/math/mixture';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { TUTORIAL_TRAINING } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
 import { maxAbsDiff, toArray, useBackend } from './helpers';
 
@@ -18,11 +19,11 @@ test('a single-worker all-reduce returns its input', () => {
 test('training on 2 worker threads follows the single-threaded run (losses, parameters, EMA, BatchNorm statistics)', async () => {
   const mixture = GaussianMixture.default();
   const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
-  const config = { steps: 12, batchSize: 200, logEvery: 4, learningRate: 1e-3, holdSteps: 0, seed: 3 };
-  const serial = new Trainer(mixture, scheduler, config, { width: 64, depth: 2 });
+  const config = { ...TUTORIAL_TRAINING, steps: 12, batchSize: 200, logEvery: 4, learningRate: 1e-3, holdSteps: 0, seed: 3 };
+  const serial = new Trainer(mixture, scheduler, config, { width: 64, depth: 2, dropout: 0.1 });
   await serial.run();
   const logs: number[] = [];
-  const parallel = new Trainer(mixture, scheduler, { ...config, workers: 2 }, { width: 64, depth: 2 });
+  const parallel = new Trainer(mixture, scheduler, { ...config, workers: 2 }, { width: 64, depth: 2, dropout: 0.1 });
   await parallel.run((log) => logs.push(log.step));
   assert.deepEqual(logs, [4, 8, 12]);
   assert.equal(parallel.step, 12);

@@ -3,16 +3,37 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { GaussianMixture } from '../src/math/mixture';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { DEFAULT_MODEL_CONFIG } from '../src/model/model';
+import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
 import { useBackend } from './helpers';
 
 before(useBackend);
 const mixture = GaussianMixture.default();
 const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+/** These tests train the tutorial's recipe (one thread, dropout 0.1), with the fields they name changed. */
+const tutorial = (config: Partial<TrainConfig>) => new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, ...config }, DEFAULT_MODEL_CONFIG);
+
+test('the default is the recommended recipe; the tutorial preset keeps the tutorial settings', () => {
+  const tr = new Trainer(mixture, scheduler);
+  assert.deepEqual(tr.config, RECOMMENDED_TRAINING);
+  assert.deepEqual(tr.model.config, { ...RECOMMENDED_MODEL, numTimesteps: scheduler.numTrainTimesteps });
+  assert.equal(tr.model.config.dropout, 0);
+  assert.deepEqual(
+    [RECOMMENDED_TRAINING.steps, RECOMMENDED_TRAINING.batchSize, RECOMMENDED_TRAINING.learningRate, RECOMMENDED_TRAINING.warmupSteps, RECOMMENDED_TRAINING.emaDecay, RECOMMENDED_TRAINING.workers],
+    [8000, 1024, 1e-3, 100, 0.999, 2],
+  );
+  assert.deepEqual(
+    [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers],
+    [5000, 4096, 3e-4, 500, 0.9, 1],
+  );
+  assert.equal(DEFAULT_MODEL_CONFIG.dropout, 0.1);
+  tr.dispose();
+});
 
 test('same seed, same losses; another seed, other losses', async () => {
   const losses = async (seed: number) => {
-    const tr = new Trainer(mixture, scheduler, { steps: 6, batchSize: 64, logEvery: 2, seed });
+    const tr = tutorial({ steps: 6, batchSize: 64, logEvery: 2, seed });
     const h = (await tr.run()).map((l) => l.loss);
     tr.dispose();
     return h;
@@ -23,7 +44,7 @@ test('same seed, same losses; another seed, other losses', async () => {
 });
 
 test('no tensor leaks: tf.memory().numTensors stays flat across steps', async () => {
-  const tr = new Trainer(mixture, scheduler, { steps: 12, batchSize: 32, logEvery: 3 });
+  const tr = tutorial({ steps: 12, batchSize: 32, logEvery: 3 });
   tr.trainStep();
   const before = tf.memory().numTensors;
   for (let i = 0; i < 8; i++) tr.trainStep();
@@ -35,7 +56,7 @@ test('no tensor leaks: tf.memory().numTensors stays flat across steps', async ()
 
 test('the callback reports step, loss, learning rate and time every logEvery steps', async () => {
   const seen: number[] = [];
-  const tr = new Trainer(mixture, scheduler, { steps: 10, batchSize: 16, logEvery: 4, learningRate: 1e-3, holdSteps: 0 });
+  const tr = tutorial({ steps: 10, batchSize: 16, logEvery: 4, learningRate: 1e-3, holdSteps: 0 });
   await tr.run((log) => {
     seen.push(log.step);
     assert.ok(Number.isFinite(log.loss) && log.elapsed >= 0 && log.remaining >= 0);
@@ -47,7 +68,7 @@ test('the callback reports step, loss, learning rate and time every logEvery ste
 });
 
 test('a short run: the loss falls well below its start and toward the Bayes-optimal 12.19', async () => {
-  const tr = new Trainer(mixture, scheduler, {
+  const tr = tutorial({
     steps: 300,
     batchSize: 512,
     logEvery: 25,

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/runtime/backend';
-import { foldedVelocity } from '../../src/model/backprop';
+import { foldedVelocity } from '../../src/model/folded';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
 import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
@@ -24,7 +24,8 @@ import { ddpmSample } from '../../src/sample/ddpm';
 import { plainModelVelocity } from '../../src/model/predictors';
 import type { VelocityPredictor } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
-import { Trainer, type GradientMode } from '../../src/train/trainer';
+import type { GradientMode } from '../../src/train/config';
+import { Trainer } from '../../src/train/trainer';
 
 interface Options {
   quick: boolean;

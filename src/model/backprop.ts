@@ -1,18 +1,15 @@
-// Fast paths for the VelocityModel, with the same mathematics as VelocityModel.forward:
+// One training step's loss, its gradient for every parameter and the BatchNorm batch moments, by
+// hand-written backpropagation through the VelocityModel (the same mathematics as
+// tf.variableGrads over VelocityModel.forward, within float32 rounding).
 //
-// 1. velocityLossAndGrads: one training step's loss, its gradient for every parameter and the
-//    BatchNorm batch moments, by hand-written backpropagation (what tf.variableGrads of the plain
-//    forward gives, within float32 rounding).
-// 2. foldedVelocity: an inference-mode predictor with each BatchNorm (running statistics) folded
-//    into the Dense layer after it and the time MLP precomputed for every timestep.
-//
-// Why it is faster, measured on tfjs-wasm (see scripts/bench.ts): the wasm backend's matMul is fast
-// (~25 GFLOP/s) only without transposes (transposeA/transposeB fall back to a ~1.3 GFLOP/s loop),
-// Tanh/Exp/Pow are ~10 ms per 0.5 M floats while Sigmoid and arithmetic are ~0.1–0.5 ms, Sum/Mean
-// over axis 0 transpose internally (~6 ms), GatherV2 is ~60 ns per element. So:
+// Why it is faster, measured on tfjs-wasm (see scripts/bench/bench.ts): the wasm backend's matMul
+// is fast (~25 GFLOP/s) only without transposes (transposeA/transposeB fall back to a
+// ~1.3 GFLOP/s loop), Tanh/Exp/Pow are ~10 ms per 0.5 M floats while Sigmoid and arithmetic are
+// ~0.1–0.5 ms, Sum/Mean over axis 0 transpose internally (~6 ms), GatherV2 is ~60 ns per element.
+// So:
 //  - activations are kept feature-major ([features, B]); W^T·hT and hT·dz are untransposed matMuls,
 //    and the only big transpose left ([F, B] → [B, F], the fast direction) is one per layer;
-//  - GELU(z) = 0.5·z·(1 + tanh(a)) is computed as z·sigmoid(2a) (an identity), no Tanh or Pow;
+//  - GELU is computed in its sigmoid form (gelu.ts), no Tanh or Pow;
 //  - BatchNorm is folded: BN(h)·W + b = h·(s ⊙ W) + (shift·W + b) with s = scale/√(var + eps),
 //    shift = bias − mean·s, so its forward and most of its backward are [F]-sized vector work;
 //    the batch sums Σ_b da and Σ_b da·h come from the [I, O] product hT·dz the weight gradient
@@ -25,26 +22,18 @@
 // both be the `b` of a matMul; the second product silently reads the first's packing (NaNs or
 // out-of-bounds reads). Reshaped views are used only as the left operand or in elementwise ops.
 import * as tf from '@tensorflow/tfjs';
-import { timestepEmbeddingValues } from '../diffusion/embedding';
-import type { BatchMoments, TensorMap, VelocityModel } from './model';
+import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from './gelu';
+import { getParameter, type BatchMoments, type TensorMap, type VelocityModel } from './model';
 import type { Rng } from '../math/rng';
-import type { VelocityPredictor } from '../diffusion/predictor';
 
-/** gelu_tanh(z) = z·σ(C2·z + C1·z³): 0.5·(1 + tanh(a)) = σ(2a) with a = √(2/π)·(z + 0.044715·z³). */
-const C2 = 2 * Math.sqrt(2 / Math.PI);
-const C1 = C2 * 0.044715;
-
-const embeddingCache = new WeakMap<VelocityModel, Float32Array>();
-
-/** The model's sinusoidal table [numTimesteps, e] as host values (the same values as its tensor). */
-function embeddingValues(model: VelocityModel): Float32Array {
-  let v = embeddingCache.get(model);
-  if (!v) {
-    const steps = Array.from({ length: model.config.numTimesteps }, (_, t) => t);
-    v = timestepEmbeddingValues(steps, model.config.timeEmbeddingDim);
-    embeddingCache.set(model, v);
-  }
-  return v;
+/** Data-parallel training: which rows of the whole batch this thread holds, and how to sum over threads. */
+export interface BatchShard {
+  /** These rows are rows [start, start + B) of the whole batch. */
+  start: number;
+  /** Rows of the whole batch. */
+  total: number;
+  /** The sum of a tensor over the workers. */
+  allReduce: (x: tf.Tensor) => tf.Tensor;
 }
 
 export interface FastGradInputs {
@@ -59,14 +48,13 @@ export interface FastGradInputs {
   /** Parameters to use instead of the model's own. */
   params?: TensorMap;
   /**
-   * Data-parallel training: these rows are rows [start, start + B) of a batch of `total` rows split
-   * over workers, and `allReduce` sums a tensor over the workers. Every batch statistic and every
-   * gradient is then that of the whole batch (see src/parallel-train.ts).
+   * Data-parallel training: every batch statistic and every gradient is then that of the whole
+   * batch (see src/train/parallel/coordinator.ts).
    */
-  shard?: { start: number; total: number; allReduce: (x: tf.Tensor) => tf.Tensor };
+  shard?: BatchShard;
 }
 
-export interface FastGradResult {
+export interface LossAndGrads {
   /** mean((v̂ − v)²), the training loss. */
   loss: tf.Scalar;
   /** d loss / d parameter, keyed by the model's parameter names. */
@@ -75,6 +63,17 @@ export interface FastGradResult {
   moments: BatchMoments;
 }
 
+/** Sums over the whole batch: this thread's rows, then summed over the workers. */
+interface BatchSums {
+  /** Rows of the whole batch. */
+  total: number;
+  /** The sum over the workers (the identity on one thread). */
+  reduce: (x: tf.Tensor) => tf.Tensor;
+  /** [B, 1] of ones: a batch sum as a matMul. */
+  ones: tf.Tensor2D;
+}
+
+/** What the folded BatchNorm + Dense layer's backward needs from its forward. */
 interface LayerCache {
   hT: tf.Tensor2D;
   W: tf.Tensor2D;
@@ -93,21 +92,23 @@ interface GeluCache {
   mask: tf.Tensor | null;
 }
 
+interface TimeMlpCache {
+  embT: tf.Tensor2D;
+  e1T: tf.Tensor2D;
+  sg1: tf.Tensor;
+  a1T: tf.Tensor2D;
+}
+
 /**
  * The training loss mean((v̂(x_t, t) − target)²) in training mode (batch statistics, dropout),
  * its gradient for every parameter, and the BatchNorm batch moments. Equal, within float32
  * rounding, to tf.variableGrads over VelocityModel.forward with the same dropout stream; the
  * stream is consumed identically (depth + 1 masks of B·width draws, in order).
  */
-export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInputs): FastGradResult {
-  const p = inputs.params ?? model.params;
-  const get = (name: string) => {
-    const v = p.get(name);
-    if (!v) throw new Error(`velocityLossAndGrads: missing parameter '${name}'`);
-    return v as tf.Tensor2D;
-  };
+export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInputs): LossAndGrads {
+  const params = inputs.params ?? model.params;
   const { xt, target, timesteps, shard } = inputs;
-  const { width, depth, dropout, bnEpsilon: eps, timeEmbeddingDim: e, numTimesteps } = model.config;
+  const { width, depth, dropout, bnEpsilon: eps, timeEmbeddingDim: e } = model.config;
   const B = xt.shape[0];
   // batch statistics and the loss are over the whole batch, of which a shard holds rows
   const total = shard?.total ?? B;
@@ -121,124 +122,62 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   const maskValues = useDropout
     ? Array.from({ length: depth + 1 }, () => columns(inputs.dropoutRng!.dropoutMaskTransposed(total, width, dropout), width, total, shard?.start ?? 0, B))
     : [];
-  // Embedding rows gathered on the host, laid out [e, B].
-  const table = embeddingValues(model);
-  const embValues = new Float32Array(e * B);
-  for (let b = 0; b < B; b++) {
-    const t = timesteps[b];
-    if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`velocityLossAndGrads: timestep ${t} out of [0, ${numTimesteps})`);
-    const row = t * e;
-    for (let k = 0; k < e; k++) embValues[k * B + b] = table[row + k];
-  }
+  const embValues = gatherEmbeddingT(model, timesteps);
 
   const moments: BatchMoments = new Map();
   const grads = new Map<string, tf.Tensor>();
   const loss = tf.tidy(() => {
-    const onesB = tf.ones([B, 1]) as tf.Tensor2D;
-    const colSum = (xT: tf.Tensor2D) => tf.matMul(xT, onesB); // [F, B] → [F, 1]
-    const setGrad = (name: string, g: tf.Tensor) => grads.set(name, tf.keep(g.reshape(get(name).shape)));
-
-    // BatchNorm (batch statistics) folded into the Dense after it. hT: [I, B] → zT: [O, B].
-    const bnDenseForward = (hT: tf.Tensor2D, bn: string, dense: string): { zT: tf.Tensor2D; cache: LayerCache } => {
-      const I = hT.shape[0];
-      const mean = tf.div(reduce(colSum(hT)), total) as tf.Tensor2D;
-      const preVar = tf.sub(tf.div(reduce(colSum(tf.square(hT) as tf.Tensor2D)), total), tf.square(mean));
-      const variance = tf.relu(preVar) as tf.Tensor2D;
-      moments.set(bn, { mean: tf.keep(mean.reshape([I])), variance: tf.keep(variance.reshape([I])) });
-      const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
-      const s = tf.mul(r, get(`${bn}/scale`).reshape([I, 1])) as tf.Tensor2D;
-      const shift = tf.sub(get(`${bn}/bias`).reshape([I, 1]), tf.mul(mean, s)) as tf.Tensor2D;
-      const W = get(`${dense}/kernel`);
-      const Wp = tf.mul(W, s) as tf.Tensor2D;
-      const O = W.shape[1];
-      const bp = tf.add(tf.matMul(shift.reshape([1, I]), W), get(`${dense}/bias`).reshape([1, O])); // [1, O]
-      const zT = tf.add(tf.matMul(tf.transpose(Wp), hT), bp.reshape([O, 1])) as tf.Tensor2D;
-      return { zT, cache: { hT, W, Wp, s, r, shift, mean, varMask: tf.step(preVar) as tf.Tensor2D } };
-    };
-
-    // Gradients of the folded layer's parameters from dzT: [O, B]; returns d loss / d hT ([I, B],
-    // or only rows `fromRow`… of it).
-    const bnDenseBackward = (dzT: tf.Tensor2D, c: LayerCache, bn: string, dense: string, fromRow = 0): tf.Tensor2D => {
-      const [I, O] = c.W.shape;
-      // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
-      const dz = (O === 1 ? tf.mul(dzT, 1).reshape([B, 1]) : tf.transpose(dzT)) as tf.Tensor2D; // [B, O]
-      const G = reduce(tf.matMul(c.hT, dz)); // Σ_b h ⊗ dz: [I, O]
-      const cz = reduce(colSum(dzT)); // Σ_b dz: [O, 1]
-      setGrad(`${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz.reshape([1, O]))));
-      setGrad(`${dense}/bias`, cz);
-      // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:
-      const sumDa = tf.matMul(c.W, cz); // Σ_b da: [I, 1]
-      const sumDaH = tf.sum(tf.mul(G, c.W), 1).reshape([I, 1]); // Σ_b da·h
-      const S = tf.sub(sumDaH, tf.mul(c.mean, sumDa)); // Σ_b da·(h − mean)
-      setGrad(`${bn}/scale`, tf.mul(c.r, S));
-      setGrad(`${bn}/bias`, sumDa);
-      // dh = s·da + β·h + γ: β from the variance path, γ from both means
-      const beta = tf.mul(tf.mul(tf.mul(c.s, tf.square(c.r)), tf.mul(S, c.varMask)), -1 / total);
-      const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -total)), tf.mul(beta, c.mean));
-      const rows = I - fromRow;
-      const part = <T extends tf.Tensor2D>(x: T) => (fromRow ? (tf.slice(x, [fromRow, 0], [rows, x.shape[1]]) as T) : x);
-      const hT = part(c.hT);
-      const daS = tf.matMul(part(c.Wp), dzT); // (dz·Wpᵀ)ᵀ = s·da, [rows, B]
-      return tf.add(tf.add(daS, tf.mul(hT, part(beta as tf.Tensor2D))), part(gamma as tf.Tensor2D)) as tf.Tensor2D;
-    };
-
-    const geluForward = (zT: tf.Tensor2D, mask: tf.Tensor | null): { y: tf.Tensor2D; cache: GeluCache } => {
-      const q = tf.square(zT);
-      const sg = tf.sigmoid(tf.mul(tf.add(tf.mul(q, C1), C2), zT));
-      const g = tf.mul(zT, sg);
-      return { y: (mask ? tf.mul(g, mask) : g) as tf.Tensor2D, cache: { q, sg, g, mask } };
-    };
-    // d/dz [z·σ(u)] = σ + z·σ·(1 − σ)·(C2 + 3·C1·z²)
-    const geluBackward = (dy: tf.Tensor2D, c: GeluCache): tf.Tensor2D => {
-      const dg = c.mask ? tf.mul(dy, c.mask) : dy;
-      const slope = tf.add(c.sg, tf.mul(tf.mul(c.g, tf.sub(1, c.sg)), tf.add(tf.mul(c.q, 3 * C1), C2)));
-      return tf.mul(dg, slope) as tf.Tensor2D;
-    };
-
+    const sums: BatchSums = { total, reduce, ones: tf.ones([B, 1]) as tf.Tensor2D };
     const masks = maskValues.map((m) => tf.tensor2d(m, [width, B]));
-    // Time MLP on the gathered embedding rows, feature-major.
-    const embT = tf.tensor2d(embValues, [e, B]);
-    const W1 = get('time/linear_1/kernel');
-    const W2 = get('time/linear_2/kernel');
-    const e1T = tf.add(tf.matMul(tf.transpose(W1), embT), get('time/linear_1/bias').reshape([e, 1])) as tf.Tensor2D;
-    const sg1 = tf.sigmoid(e1T);
-    const a1T = tf.mul(e1T, sg1) as tf.Tensor2D;
-    const tembT = tf.add(tf.matMul(tf.transpose(W2), a1T), get('time/linear_2/bias').reshape([e, 1])) as tf.Tensor2D;
-    const h0T = tf.concat([xt.reshape([1, B]), tembT], 0) as tf.Tensor2D;
+    const time = timeMlpForward(params, tf.tensor2d(embValues, [e, B]));
+    const h0T = tf.concat([xt.reshape([1, B]), time.tembT], 0) as tf.Tensor2D;
 
     // Forward.
-    const first = bnDenseForward(h0T, 'bn_in', 'dense_in');
+    const first = bnDenseForward(params, eps, sums, h0T, 'bn_in', 'dense_in');
+    moments.set('bn_in', first.moments);
     const firstGelu = geluForward(first.zT, masks[0] ?? null);
     let hT = firstGelu.y;
     const blocks: { layer: LayerCache; gelu: GeluCache }[] = [];
     for (let i = 0; i < depth; i++) {
-      const { zT, cache } = bnDenseForward(hT, `block_${i}/bn`, `block_${i}/dense`);
+      const { zT, cache, moments: m } = bnDenseForward(params, eps, sums, hT, `block_${i}/bn`, `block_${i}/dense`);
+      moments.set(`block_${i}/bn`, m);
       const gl = geluForward(zT, masks[i + 1] ?? null);
       blocks.push({ layer: cache, gelu: gl.cache });
       hT = tf.add(hT, gl.y) as tf.Tensor2D;
     }
-    const last = bnDenseForward(hT, 'bn_out', 'dense_out');
+    const last = bnDenseForward(params, eps, sums, hT, 'bn_out', 'dense_out');
+    moments.set('bn_out', last.moments);
     const diff = tf.sub(last.zT, target.reshape([1, B])) as tf.Tensor2D;
     const value = tf.div(reduce(tf.sum(tf.square(diff))), total) as tf.Scalar;
 
     // Backward.
-    let dh = bnDenseBackward(tf.mul(diff, 2 / total) as tf.Tensor2D, last.cache, 'bn_out', 'dense_out');
+    const layerGrads = (dzT: tf.Tensor2D, c: LayerCache, bn: string, dense: string, fromRow = 0) =>
+      bnDenseBackward(params, grads, sums, dzT, c, bn, dense, fromRow);
+    let dh = layerGrads(tf.mul(diff, 2 / total) as tf.Tensor2D, last.cache, 'bn_out', 'dense_out');
     for (let i = depth - 1; i >= 0; i--) {
       const dz = geluBackward(dh, blocks[i].gelu);
-      dh = tf.add(dh, bnDenseBackward(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`)) as tf.Tensor2D;
+      dh = tf.add(dh, layerGrads(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`)) as tf.Tensor2D;
     }
-    const dtembT = bnDenseBackward(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', 1); // [e, B]
-    const dtemb = tf.transpose(dtembT) as tf.Tensor2D;
-    setGrad('time/linear_2/kernel', reduce(tf.matMul(a1T, dtemb)));
-    setGrad('time/linear_2/bias', reduce(colSum(dtembT)));
-    const da1T = tf.matMul(W2, dtembT);
-    // silu'(x) = σ·(1 + x·(1 − σ))
-    const de1T = tf.mul(tf.mul(da1T, sg1), tf.add(1, tf.mul(e1T, tf.sub(1, sg1)))) as tf.Tensor2D;
-    setGrad('time/linear_1/kernel', reduce(tf.matMul(embT, tf.transpose(de1T))));
-    setGrad('time/linear_1/bias', reduce(colSum(de1T)));
+    const dtembT = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', 1); // [e, B]
+    timeMlpBackward(params, grads, sums, dtembT, time.cache);
     return value;
   });
   return { loss, grads, moments };
+}
+
+/** The model's sinusoidal embedding rows of `timesteps`, gathered on the host and laid out [e, B]. */
+function gatherEmbeddingT(model: VelocityModel, timesteps: ArrayLike<number>): Float32Array {
+  const { timeEmbeddingDim: e, numTimesteps } = model.config;
+  const B = timesteps.length;
+  const table = model.embeddingValues;
+  const out = new Float32Array(e * B);
+  for (let b = 0; b < B; b++) {
+    const t = timesteps[b];
+    if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`velocityLossAndGrads: timestep ${t} out of [0, ${numTimesteps})`);
+    const row = t * e;
+    for (let k = 0; k < e; k++) out[k * B + b] = table[row + k];
+  }
+  return out;
 }
 
 /** Columns [start, start + n) of a row-major [rows, cols] array. */
@@ -249,94 +188,120 @@ function columns(values: Float32Array, rows: number, cols: number, start: number
   return out;
 }
 
-/** An inference-mode predictor whose folded weights the caller may free. */
-export interface FoldedPredictor extends VelocityPredictor {
-  /** Free the folded weights (they are rebuilt if predict is called again). */
-  dispose(): void;
+/** Σ over the whole batch of each feature: [F, B] → [F, 1]. */
+function batchSum(sums: BatchSums, xT: tf.Tensor2D): tf.Tensor {
+  return sums.reduce(tf.matMul(xT, sums.ones));
 }
 
-interface Folded {
-  keys: object[];
-  /** Per timestep: the time embedding's contribution to the first Dense plus its folded bias, [N·width]. */
-  timeRows: tf.Tensor1D;
-  /** Folded first-Dense row of x: [1, width]. */
-  xRow: tf.Tensor2D;
-  layers: { W: tf.Tensor2D; b: tf.Tensor1D }[];
+/** Record d loss / d `name`, shaped as the parameter, kept beyond the enclosing tidy. */
+function setGrad(grads: Map<string, tf.Tensor>, params: TensorMap, name: string, g: tf.Tensor): void {
+  grads.set(name, tf.keep(g.reshape(getParameter(params, name).shape)));
 }
 
 /**
- * The model in inference mode (running BatchNorm statistics, no dropout), equal to
- * model.predict(x, t, params) within float32 rounding: each BatchNorm folded into the next
- * Dense, the time MLP evaluated once for all timesteps, one fused matMul + bias per layer.
- * The folding is redone whenever a parameter or running statistic has been reassigned.
+ * FlaxTimestepEmbedding (Dense → SiLU → Dense) on the gathered embedding rows, feature-major:
+ * embT [e, B] → tembT [e, B].
  */
-export function foldedVelocity(model: VelocityModel, params?: TensorMap): FoldedPredictor {
-  let folded: Folded | null = null;
-  const sources = (): tf.Tensor[] => [...(params ?? model.params).values(), ...model.batchStats.values()];
-  const free = () => {
-    if (folded) tf.dispose([folded.timeRows, folded.xRow, ...folded.layers.flatMap((l) => [l.W, l.b])]);
-    folded = null;
-  };
-  const current = (): Folded => {
-    const keys = sources().map((s) => s.dataId);
-    if (folded && folded.keys.length === keys.length && folded.keys.every((k, i) => k === keys[i])) return folded;
-    free();
-    folded = { keys, ...foldWeights(model, params) };
-    return folded;
-  };
-  return {
-    predict(xt: tf.Tensor2D, t: number): tf.Tensor2D {
-      const { numTimesteps, width } = model.config;
-      if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`predict: timestep must be an integer in [0, ${numTimesteps}), got ${t}`);
-      if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`predict: x must have shape [B, 1], got [${xt.shape}]`);
-      const f = current();
-      return tf.tidy(() => {
-        const c = tf.slice(f.timeRows, [t * width], [width]);
-        let h = geluInference(tf.fused.matMul({ a: xt, b: f.xRow, bias: c }));
-        const n = f.layers.length;
-        for (let i = 0; i < n - 1; i++) {
-          h = tf.add(h, geluInference(tf.fused.matMul({ a: h as tf.Tensor2D, b: f.layers[i].W, bias: f.layers[i].b })));
-        }
-        return tf.fused.matMul({ a: h as tf.Tensor2D, b: f.layers[n - 1].W, bias: f.layers[n - 1].b });
-      }) as tf.Tensor2D;
-    },
-    dispose: free,
-  };
+function timeMlpForward(params: TensorMap, embT: tf.Tensor2D): { tembT: tf.Tensor2D; cache: TimeMlpCache } {
+  const e = embT.shape[0];
+  const W1 = getParameter(params, 'time/linear_1/kernel');
+  const W2 = getParameter(params, 'time/linear_2/kernel');
+  const e1T = tf.add(tf.matMul(tf.transpose(W1), embT), getParameter(params, 'time/linear_1/bias').reshape([e, 1])) as tf.Tensor2D;
+  const sg1 = tf.sigmoid(e1T);
+  const a1T = tf.mul(e1T, sg1) as tf.Tensor2D;
+  const tembT = tf.add(tf.matMul(tf.transpose(W2), a1T), getParameter(params, 'time/linear_2/bias').reshape([e, 1])) as tf.Tensor2D;
+  return { tembT, cache: { embT, e1T, sg1, a1T } };
 }
 
-function geluInference(z: tf.Tensor): tf.Tensor {
-  return tf.mul(z, tf.sigmoid(tf.mul(tf.add(tf.mul(tf.square(z), C1), C2), z)));
+/** The time MLP's parameter gradients from d loss / d tembT ([e, B]). */
+function timeMlpBackward(params: TensorMap, grads: Map<string, tf.Tensor>, sums: BatchSums, dtembT: tf.Tensor2D, c: TimeMlpCache): void {
+  const dtemb = tf.transpose(dtembT) as tf.Tensor2D;
+  setGrad(grads, params, 'time/linear_2/kernel', sums.reduce(tf.matMul(c.a1T, dtemb)));
+  setGrad(grads, params, 'time/linear_2/bias', batchSum(sums, dtembT));
+  const da1T = tf.matMul(getParameter(params, 'time/linear_2/kernel'), dtembT);
+  // silu'(x) = σ·(1 + x·(1 − σ))
+  const de1T = tf.mul(tf.mul(da1T, c.sg1), tf.add(1, tf.mul(c.e1T, tf.sub(1, c.sg1)))) as tf.Tensor2D;
+  setGrad(grads, params, 'time/linear_1/kernel', sums.reduce(tf.matMul(c.embT, tf.transpose(de1T))));
+  setGrad(grads, params, 'time/linear_1/bias', batchSum(sums, de1T));
 }
 
-function foldWeights(model: VelocityModel, params?: TensorMap): Omit<Folded, 'keys'> {
-  const p = params ?? model.params;
-  const get = (name: string) => {
-    const v = p.get(name);
-    if (!v) throw new Error(`foldedVelocity: missing parameter '${name}'`);
-    return v as tf.Tensor2D;
-  };
-  const { depth, bnEpsilon: eps, timeEmbeddingDim: e, numTimesteps, width } = model.config;
-  return tf.tidy(() => {
-    // BN(h)·W + b = h·(s ⊙ W) + (shift·W + b), s = scale/√(var + eps), shift = bias − mean·s
-    const fold = (bn: string, dense: string) => {
-      const W = get(`${dense}/kernel`);
-      const [I, O] = W.shape;
-      const s = tf.mul(tf.rsqrt(tf.add(model.batchStats.get(`${bn}/var`)!, eps)), get(`${bn}/scale`));
-      const shift = tf.sub(get(`${bn}/bias`), tf.mul(model.batchStats.get(`${bn}/mean`)!, s));
-      const Wp = tf.mul(W, s.reshape([I, 1])) as tf.Tensor2D;
-      // (the fused bias must be created rank 1: the wasm kernel checks the data's original shape)
-      const b = tf.add(tf.matMul(shift.reshape([1, I]), W).reshape([O]), get(`${dense}/bias`)) as tf.Tensor1D;
-      return { W: Wp, b };
-    };
-    const steps = Array.from({ length: numTimesteps }, (_, t) => t);
-    const emb = tf.tensor2d(embeddingValues(model).subarray(0, numTimesteps * e), [steps.length, e]);
-    const e1 = tf.fused.matMul({ a: emb, b: get('time/linear_1/kernel'), bias: get('time/linear_1/bias') });
-    const a1 = tf.mul(e1, tf.sigmoid(e1)) as tf.Tensor2D;
-    const temb = tf.fused.matMul({ a: a1, b: get('time/linear_2/kernel'), bias: get('time/linear_2/bias') });
-    const first = fold('bn_in', 'dense_in');
-    const xRow = tf.slice(first.W, [0, 0], [1, width]) as tf.Tensor2D;
-    const timeRows = tf.fused.matMul({ a: temb, b: tf.slice(first.W, [1, 0], [e, width]), bias: first.b }).reshape([-1]) as tf.Tensor1D;
-    const layers = [...Array.from({ length: depth }, (_, i) => fold(`block_${i}/bn`, `block_${i}/dense`)), fold('bn_out', 'dense_out')];
-    return { timeRows, xRow, layers };
-  });
+/**
+ * BatchNorm `bn` (batch statistics) folded into the Dense `dense` after it: hT [I, B] → zT [O, B].
+ * Also returns the batch moments, kept beyond the enclosing tidy.
+ */
+function bnDenseForward(
+  params: TensorMap,
+  eps: number,
+  sums: BatchSums,
+  hT: tf.Tensor2D,
+  bn: string,
+  dense: string,
+): { zT: tf.Tensor2D; cache: LayerCache; moments: { mean: tf.Tensor; variance: tf.Tensor } } {
+  const I = hT.shape[0];
+  const mean = tf.div(batchSum(sums, hT), sums.total) as tf.Tensor2D;
+  const preVar = tf.sub(tf.div(batchSum(sums, tf.square(hT) as tf.Tensor2D), sums.total), tf.square(mean));
+  const variance = tf.relu(preVar) as tf.Tensor2D;
+  const moments = { mean: tf.keep(mean.reshape([I])), variance: tf.keep(variance.reshape([I])) };
+  const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
+  const s = tf.mul(r, getParameter(params, `${bn}/scale`).reshape([I, 1])) as tf.Tensor2D;
+  const shift = tf.sub(getParameter(params, `${bn}/bias`).reshape([I, 1]), tf.mul(mean, s)) as tf.Tensor2D;
+  const W = getParameter(params, `${dense}/kernel`);
+  const Wp = tf.mul(W, s) as tf.Tensor2D;
+  const O = W.shape[1];
+  const bp = tf.add(tf.matMul(shift.reshape([1, I]), W), getParameter(params, `${dense}/bias`).reshape([1, O])); // [1, O]
+  const zT = tf.add(tf.matMul(tf.transpose(Wp), hT), bp.reshape([O, 1])) as tf.Tensor2D;
+  return { zT, cache: { hT, W, Wp, s, r, shift, mean, varMask: tf.step(preVar) as tf.Tensor2D }, moments };
+}
+
+/**
+ * The folded layer's parameter gradients from dzT ([O, B]); returns d loss / d hT ([I, B], or only
+ * rows `fromRow`… of it).
+ */
+function bnDenseBackward(
+  params: TensorMap,
+  grads: Map<string, tf.Tensor>,
+  sums: BatchSums,
+  dzT: tf.Tensor2D,
+  c: LayerCache,
+  bn: string,
+  dense: string,
+  fromRow: number,
+): tf.Tensor2D {
+  const [I, O] = c.W.shape;
+  const { total, reduce } = sums;
+  // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
+  const dz = (O === 1 ? tf.mul(dzT, 1).reshape([dzT.shape[1], 1]) : tf.transpose(dzT)) as tf.Tensor2D; // [B, O]
+  const G = reduce(tf.matMul(c.hT, dz)); // Σ_b h ⊗ dz: [I, O]
+  const cz = batchSum(sums, dzT); // Σ_b dz: [O, 1]
+  setGrad(grads, params, `${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz.reshape([1, O]))));
+  setGrad(grads, params, `${dense}/bias`, cz);
+  // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:
+  const sumDa = tf.matMul(c.W, cz); // Σ_b da: [I, 1]
+  const sumDaH = tf.sum(tf.mul(G, c.W), 1).reshape([I, 1]); // Σ_b da·h
+  const S = tf.sub(sumDaH, tf.mul(c.mean, sumDa)); // Σ_b da·(h − mean)
+  setGrad(grads, params, `${bn}/scale`, tf.mul(c.r, S));
+  setGrad(grads, params, `${bn}/bias`, sumDa);
+  // dh = s·da + β·h + γ: β from the variance path, γ from both means
+  const beta = tf.mul(tf.mul(tf.mul(c.s, tf.square(c.r)), tf.mul(S, c.varMask)), -1 / total);
+  const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -total)), tf.mul(beta, c.mean));
+  const rows = I - fromRow;
+  const part = <T extends tf.Tensor2D>(x: T) => (fromRow ? (tf.slice(x, [fromRow, 0], [rows, x.shape[1]]) as T) : x);
+  const hT = part(c.hT);
+  const daS = tf.matMul(part(c.Wp), dzT); // (dz·Wpᵀ)ᵀ = s·da, [rows, B]
+  return tf.add(tf.add(daS, tf.mul(hT, part(beta as tf.Tensor2D))), part(gamma as tf.Tensor2D)) as tf.Tensor2D;
+}
+
+/** GELU in its sigmoid form (gelu.ts), then the dropout mask if any. */
+function geluForward(zT: tf.Tensor2D, mask: tf.Tensor | null): { y: tf.Tensor2D; cache: GeluCache } {
+  const q = tf.square(zT);
+  const sg = tf.sigmoid(tf.mul(tf.add(tf.mul(q, C1), C2), zT));
+  const g = tf.mul(zT, sg);
+  return { y: (mask ? tf.mul(g, mask) : g) as tf.Tensor2D, cache: { q, sg, g, mask } };
+}
+
+/** d/dz [z·σ(u)] = σ + z·σ·(1 − σ)·(C2 + 3·C1·z²), with u = C2·z + C1·z³. */
+function geluBackward(dy: tf.Tensor2D, c: GeluCache): tf.Tensor2D {
+  const dg = c.mask ? tf.mul(dy, c.mask) : dy;
+  const slope = tf.add(c.sg, tf.mul(tf.mul(c.g, tf.sub(1, c.sg)), tf.add(tf.mul(c.q, 3 * C1), C2)));
+  return tf.mul(dg, slope) as tf.Tensor2D;
 }

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { timestepEmbeddingValues } from '../diffusion/embedding';
 import type { Rng } from '../math/rng';
+import { geluTanh } from './gelu';
 
 export interface VelocityModelConfig {
   /** Hidden width of the residual trunk. */
@@ -48,17 +49,8 @@ export interface ForwardOptions {
   params?: TensorMap;
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /** std of a standard normal truncated to [−2, 2]: JAX's lecun_normal divides by it. */
 const TRUNCATED_NORMAL_STD = 0.8796256610342398;
-
-/** Flax/JAX GELU (approximate=True): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-  });
-}
 
 export class VelocityModel {
   readonly config: VelocityModelConfig;
@@ -68,7 +60,13 @@ export class VelocityModel {
   readonly batchStats: Map<string, tf.Variable> = new Map();
   /** Names of the BatchNorm layers, in order. */
   readonly batchNormNames: string[];
-  private readonly embeddingTable: tf.Tensor2D;
+  /**
+   * The sinusoidal embedding of every integer timestep, [numTimesteps, timeEmbeddingDim] row-major:
+   * as host values (the fast paths gather rows on the host) and as a tensor (forward gathers on
+   * the device).
+   */
+  readonly embeddingValues: Float32Array;
+  readonly embeddingTable: tf.Tensor2D;
 
   /** Initialise with Flax's defaults: lecun-normal kernels, zero biases, BN scale 1 and bias 0. */
   constructor(config: Partial<VelocityModelConfig>, initRng: Rng) {
@@ -96,9 +94,9 @@ export class VelocityModel {
     batchNorm('bn_out', width);
     dense('dense_out', width, 1);
     this.batchNormNames = ['bn_in', ...Array.from({ length: depth }, (_, i) => `block_${i}/bn`), 'bn_out'];
-    // The sinusoidal embedding of every integer timestep, looked up by index.
     const steps = Array.from({ length: this.config.numTimesteps }, (_, t) => t);
-    this.embeddingTable = tf.tensor2d(timestepEmbeddingValues(steps, e), [steps.length, e]);
+    this.embeddingValues = timestepEmbeddingValues(steps, e);
+    this.embeddingTable = tf.tensor2d(this.embeddingValues, [steps.length, e]);
   }
 
   /** Number of trainable parameters (the tutorial's network: 57,219). */
@@ -115,11 +113,6 @@ export class VelocityModel {
   forward(x: tf.Tensor2D, timesteps: tf.Tensor1D, options: ForwardOptions): { output: tf.Tensor2D; moments: BatchMoments } {
     const { training } = options;
     const p = options.params ?? this.params;
-    const get = (name: string) => {
-      const v = p.get(name);
-      if (!v) throw new Error(`VelocityModel: missing parameter '${name}'`);
-      return v;
-    };
     const B = x.shape[0];
     const { width, depth, dropout } = this.config;
     if (x.rank !== 2 || x.shape[1] !== 1) throw new Error(`VelocityModel: x must have shape [B, 1], got [${x.shape}]`);
@@ -132,7 +125,7 @@ export class VelocityModel {
       : [];
     const moments: BatchMoments = new Map();
     const output = tf.tidy(() => {
-      const denseLayer = (h: tf.Tensor, name: string) => tf.add(tf.matMul(h as tf.Tensor2D, get(`${name}/kernel`) as tf.Tensor2D), get(`${name}/bias`));
+      const denseLayer = (h: tf.Tensor, name: string) => tf.add(tf.matMul(h as tf.Tensor2D, getParameter(p, `${name}/kernel`)), getParameter(p, `${name}/bias`));
       const batchNorm = (h: tf.Tensor, name: string) => {
         let mean: tf.Tensor;
         let variance: tf.Tensor;
@@ -145,8 +138,8 @@ export class VelocityModel {
           mean = this.batchStats.get(`${name}/mean`)!;
           variance = this.batchStats.get(`${name}/var`)!;
         }
-        const inv = tf.mul(tf.rsqrt(tf.add(variance, this.config.bnEpsilon)), get(`${name}/scale`));
-        return tf.add(tf.mul(tf.sub(h, mean), inv), get(`${name}/bias`));
+        const inv = tf.mul(tf.rsqrt(tf.add(variance, this.config.bnEpsilon)), getParameter(p, `${name}/scale`));
+        return tf.add(tf.mul(tf.sub(h, mean), inv), getParameter(p, `${name}/bias`));
       };
       const drop = (h: tf.Tensor, i: number) => (useDropout ? tf.mul(h, tf.tensor2d(masks[i], [B, width])) : h);
 
@@ -190,18 +183,12 @@ export class VelocityModel {
   }
 }
 
-/** The values of named tensors as plain arrays (to hand them to or from a worker thread). */
-export function tensorValues(tensors: Map<string, tf.Tensor>): [string, Float32Array][] {
-  return [...tensors].map(([name, t]) => [name, Float32Array.from(t.dataSync())]);
-}
-
-/** Assign values taken with tensorValues to variables of the same names and shapes. */
-export function assignValues(variables: Map<string, tf.Variable>, values: [string, Float32Array][]): void {
-  for (const [name, data] of values) {
-    const v = variables.get(name);
-    if (!v) throw new Error(`assignValues: no variable '${name}'`);
-    v.assign(tf.tensor(data, v.shape));
-  }
+/** The parameter `name` of a parameter map (the model's own, or a copy such as the EMA). */
+export function getParameter(params: TensorMap, name: string): tf.Tensor2D {
+  const v = params.get(name);
+  if (!v) throw new Error(`VelocityModel: missing parameter '${name}'`);
+  // kernels are [in, out]; biases and BatchNorm vectors are [features], used where any rank will do
+  return v as tf.Tensor2D;
 }
 
 export function disposeMoments(moments: BatchMoments): void {

@@ -1,7 +1,7 @@
 // The trained network as a VelocityPredictor (inference mode: running BatchNorm statistics, no
 // dropout), for the samplers.
 import type { VelocityPredictor } from '../diffusion/predictor';
-import { foldedVelocity } from './backprop';
+import { foldedVelocity } from './folded';
 import type { TensorMap, VelocityModel } from './model';
 
 /**

@@ -1,6 +1,6 @@
 // The notebooks' figures and tables, built from the plotting primitives in ./plots so that the
 // notebooks stay a few lines per cell.
-import type { TrainLog } from '../train/trainer';
+import type { TrainLog } from '../train/config';
 import { histogram } from '../eval/metrics';
 import { barHistogramTrace, layout, lineTrace, type Figure } from './plots';
 import type { DDPMScheduler } from '../diffusion/scheduler';

@@ -1,7 +1,8 @@
 // The work of one sampling worker thread (src/sample/parallel/worker.ts): what the coordinator
 // sends, what the worker answers, and the run itself.
 import { initBackend, type BackendName } from '../../runtime/backend';
-import { assignValues, VelocityModel, type VelocityModelConfig } from '../../model/model';
+import { VelocityModel, type VelocityModelConfig } from '../../model/model';
+import { assignValues } from '../../model/tensor-values';
 import { modelVelocity } from '../../model/predictors';
 import { Rng, type RngState } from '../../math/rng';
 import { ddpmSample } from '../ddpm';

@@ -1,19 +1,19 @@
-// Worker thread entry of src/parallel-train.ts: trains one block of rows of every batch.
+// Worker thread entry of coordinator.ts: trains one block of rows of every batch.
 import { parentPort, workerData } from 'node:worker_threads';
-import { AllReduce } from './allreduce';
 import { initBackend } from '../../runtime/backend';
 import { GaussianMixture } from '../../math/mixture';
-import type { TrainJob, TrainWorkerMessage } from './coordinator';
 import { DDPMScheduler } from '../../diffusion/scheduler';
-import { Trainer } from '../trainer';
+import { ThreadTrainer } from '../thread-trainer';
+import { AllReduce } from './allreduce';
+import type { TrainWorkerMessage, WorkerTrainJob } from './job';
 
-const job = workerData as TrainJob;
+const job = workerData as WorkerTrainJob;
 const post = (m: TrainWorkerMessage) => parentPort!.postMessage(m);
 
 async function main() {
   await initBackend(job.backend);
   const reducer = new AllReduce(job.shared, job.index);
-  const trainer = new Trainer(new GaussianMixture(job.mixture), new DDPMScheduler(job.scheduler), job.train, job.model, {
+  const trainer = new ThreadTrainer(new GaussianMixture(job.mixture), new DDPMScheduler(job.scheduler), job.train, job.model, {
     start: job.start,
     end: job.end,
     reducer,

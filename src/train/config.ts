@@ -1,0 +1,132 @@
+// What a training run is configured with: the TrainConfig fields, the presets, the log entries a
+// run reports, and the validation of a configuration.
+import { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from '../model/model';
+import type { LinearScheduleOptions } from './optim';
+
+export type GradientMode = 'fast' | 'autograd';
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  seed: number;
+  /** Peak learning rate. */
+  learningRate: number;
+  /** Learning rate at the end of the run. */
+  endLearningRate: number;
+  warmupSteps: number;
+  /** Steps held at the peak before the decay starts. */
+  holdSteps: number;
+  emaDecay: number;
+  weightDecay: number;
+  clipNorm: number;
+  /** Report (and read the loss back from the device) every this many steps. */
+  logEvery: number;
+  /**
+   * How gradients are computed: 'fast' (hand-written backpropagation, src/model/backprop.ts) or
+   * 'autograd' (tf.variableGrads over VelocityModel.forward). Same mathematics and the same random
+   * streams; results agree within float32 rounding.
+   */
+  gradients: GradientMode;
+  /**
+   * Worker threads for data-parallel training (src/train/parallel/coordinator.ts): each takes a
+   * block of every batch, and batch statistics and gradients are summed across them, so the
+   * mathematics is that of one thread. 1 trains on this thread. Needs the 'fast' gradients.
+   */
+  workers: number;
+  /**
+   * Where the diffusion noise comes from: 'independent' (its own stream), or 'data-draw', the
+   * tutorial's key reuse, where the noise is the standard normal that drew x0
+   * (src/eval/key-reuse.ts). Only for demonstrating that bug.
+   */
+  diffusionNoise: 'independent' | 'data-draw';
+}
+
+/**
+ * The recipe this project recommends, and the Trainer's default (notebook 03 explains it): batch
+ * 1024, 8000 steps, learning rate 1e-3 after 100 warm-up steps decaying linearly to 0, EMA 0.999,
+ * on 2 worker threads. Train it with RECOMMENDED_MODEL.
+ */
+export const RECOMMENDED_TRAINING: TrainConfig = {
+  steps: 8000,
+  batchSize: 1024,
+  seed: 1,
+  learningRate: 1e-3,
+  endLearningRate: 0,
+  warmupSteps: 100,
+  holdSteps: 0,
+  emaDecay: 0.999,
+  weightDecay: 1e-4,
+  clipNorm: 1,
+  logEvery: 50,
+  gradients: 'fast',
+  workers: 2,
+  diffusionNoise: 'independent',
+};
+
+/**
+ * The model RECOMMENDED_TRAINING trains, and the Trainer's default: the tutorial's network
+ * (DEFAULT_MODEL_CONFIG) without dropout. Dropout thins the activations the BatchNorms normalise in
+ * training but not at inference, and with fresh data every step there is nothing to overfit.
+ */
+export const RECOMMENDED_MODEL: VelocityModelConfig = { ...DEFAULT_MODEL_CONFIG, dropout: 0 };
+
+/** The tutorial's optimiser settings: 3e-4, held 500 steps, then linear decay; EMA 0.9. */
+export const TUTORIAL_TRAINING: TrainConfig = {
+  steps: 5000,
+  batchSize: 4096,
+  seed: 1,
+  learningRate: 3e-4,
+  endLearningRate: 0,
+  warmupSteps: 0,
+  holdSteps: 500,
+  emaDecay: 0.9,
+  weightDecay: 1e-4,
+  clipNorm: 1.0,
+  logEvery: 50,
+  gradients: 'fast',
+  workers: 1,
+  diffusionNoise: 'independent',
+};
+
+export interface TrainLog {
+  step: number;
+  /** Mean training loss over the steps since the previous log. */
+  loss: number;
+  learningRate: number;
+  /** Seconds since the run started. */
+  elapsed: number;
+  /** Estimated seconds left at the current pace. */
+  remaining: number;
+}
+
+/** The learning-rate schedule a configuration describes: warm-up, hold, then linear decay to the end. */
+export function learningRateSchedule(c: TrainConfig): LinearScheduleOptions {
+  return {
+    peak: c.learningRate,
+    end: c.endLearningRate,
+    warmupSteps: c.warmupSteps,
+    holdSteps: c.holdSteps,
+    decaySteps: Math.max(c.steps - c.warmupSteps - c.holdSteps, 0),
+  };
+}
+
+export function validateTrainConfig(c: TrainConfig): void {
+  const positiveInt = ['steps', 'batchSize', 'logEvery'] as const;
+  for (const k of positiveInt) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`TrainConfig: ${k} must be a positive integer, got ${c[k]}`);
+  }
+  for (const k of ['warmupSteps', 'holdSteps', 'seed'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`TrainConfig: ${k} must be an integer ≥ 0, got ${c[k]}`);
+  }
+  for (const k of ['learningRate', 'endLearningRate', 'weightDecay', 'clipNorm'] as const) {
+    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new Error(`TrainConfig: ${k} must be a finite number ≥ 0, got ${c[k]}`);
+  }
+  if (!(c.emaDecay >= 0 && c.emaDecay < 1)) throw new Error(`TrainConfig: emaDecay must be in [0, 1), got ${c.emaDecay}`);
+  if (c.gradients !== 'fast' && c.gradients !== 'autograd') throw new Error(`TrainConfig: gradients must be 'fast' or 'autograd', got ${c.gradients}`);
+  if (!Number.isInteger(c.workers) || c.workers < 1) throw new Error(`TrainConfig: workers must be a positive integer, got ${c.workers}`);
+  if (c.workers > 1 && c.gradients !== 'fast') throw new Error("TrainConfig: workers > 1 needs gradients: 'fast'");
+  if (c.diffusionNoise !== 'independent' && c.diffusionNoise !== 'data-draw') {
+    throw new Error(`TrainConfig: diffusionNoise must be 'independent' or 'data-draw', got ${c.diffusionNoise}`);
+  }
+  if (c.workers > c.batchSize) throw new Error(`TrainConfig: ${c.workers} workers for a batch of ${c.batchSize}`);
+}

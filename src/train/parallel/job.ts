@@ -1,0 +1,40 @@
+// What the main thread and the worker threads of a data-parallel training run hand each other.
+import type { BackendName } from '../../runtime/backend';
+import type { MixtureSpec } from '../../math/mixture';
+import type { DDPMSchedulerConfig } from '../../diffusion/scheduler';
+import type { VelocityModelConfig } from '../../model/model';
+import type { NamedValues } from '../../model/tensor-values';
+import type { TrainConfig, TrainLog } from '../config';
+import type { AllReduceShared } from './allreduce';
+
+/** A training run as plain data: everything a worker needs to rebuild it. */
+export interface TrainJob {
+  mixture: MixtureSpec;
+  scheduler: DDPMSchedulerConfig;
+  train: TrainConfig;
+  model: VelocityModelConfig;
+}
+
+/** One worker's part of a run: the job, its rows [start, end) of every batch and the shared memory. */
+export interface WorkerTrainJob extends TrainJob {
+  backend: BackendName;
+  shared: AllReduceShared;
+  /** Int32 flag the main thread sets to 1 to stop the run. */
+  abort: SharedArrayBuffer;
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** Parameters, EMA and BatchNorm statistics as arrays, and the step they were reached at. */
+export interface TrainedState {
+  step: number;
+  params: NamedValues;
+  ema: NamedValues;
+  batchStats: NamedValues;
+}
+
+export type TrainWorkerMessage =
+  | { type: 'log'; log: TrainLog }
+  | { type: 'done'; state: TrainedState | null }
+  | { type: 'error'; message: string };

@@ -1,0 +1,161 @@
+// The training computation of one thread: the model, its optimiser and EMA, the random streams, the
+// step and the run loop. A Trainer on one thread runs it over whole batches; each worker of a
+// data-parallel run (parallel/worker.ts) runs it over its block of rows, with every batch sum added
+// across the workers.
+import * as tf from '@tensorflow/tfjs';
+import type { GaussianMixture } from '../math/mixture';
+import { trainingStreams, type TrainingStreams } from '../math/rng';
+import type { DDPMScheduler } from '../diffusion/scheduler';
+import type { BatchShard } from '../model/backprop';
+import { disposeMoments, VelocityModel, type VelocityModelConfig } from '../model/model';
+import { assignValues, tensorValues } from '../model/tensor-values';
+import { learningRateSchedule, validateTrainConfig, type TrainConfig, type TrainLog } from './config';
+import { GRADIENT_FUNCTIONS } from './gradients';
+import { AdamW, learningRateAt, ParameterEMA } from './optim';
+import type { AllReduce } from './parallel/allreduce';
+import type { TrainedState } from './parallel/job';
+
+/** One worker of a data-parallel run: it computes rows [start, end) of each batch. */
+export interface TrainingShard {
+  start: number;
+  end: number;
+  reducer: AllReduce;
+}
+
+export class ThreadTrainer {
+  readonly model: VelocityModel;
+  readonly ema: ParameterEMA;
+  private readonly optimizer: AdamW;
+  private readonly streams: TrainingStreams;
+  /** The shard as the gradient computation sees it. */
+  private readonly batchShard?: BatchShard;
+  private stepCount = 0;
+  private lossSum: tf.Scalar | null = null;
+  private lossCount = 0;
+  /** Set when the state was computed elsewhere (importState): this thread's optimizer state is stale. */
+  private trainedElsewhere = false;
+
+  constructor(
+    readonly mixture: GaussianMixture,
+    readonly scheduler: DDPMScheduler,
+    readonly config: TrainConfig,
+    modelConfig: Partial<VelocityModelConfig>,
+    private readonly shard?: TrainingShard,
+  ) {
+    validateTrainConfig(config);
+    // One seed, five streams: the data, the diffusion noise, the timesteps and dropout never share bits.
+    this.streams = trainingStreams(config.seed);
+    this.model = new VelocityModel({ ...modelConfig, numTimesteps: scheduler.numTrainTimesteps }, this.streams.init);
+    this.optimizer = new AdamW(this.model.params, { weightDecay: config.weightDecay, clipNorm: config.clipNorm });
+    this.ema = new ParameterEMA(this.model.params, config.emaDecay);
+    if (shard) {
+      const { reducer } = shard;
+      this.batchShard = { start: shard.start, total: config.batchSize, allReduce: (x) => tf.tensor(reducer.sum(x.dataSync()), x.shape) };
+    }
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  learningRate(step: number): number {
+    return learningRateAt(step, learningRateSchedule(this.config));
+  }
+
+  /** The next batch's data, diffusion noise and timesteps (all rows, also for a shard). */
+  drawBatch(): { x0: Float32Array; noise: Float32Array; timesteps: Int32Array } {
+    const { batchSize } = this.config;
+    const draws = this.config.diffusionNoise === 'data-draw' ? new Float32Array(batchSize) : undefined;
+    const x0 = this.mixture.sample(batchSize, this.streams.data, draws);
+    const noise = draws ?? this.streams.noise.normals(batchSize);
+    return { x0, noise, timesteps: this.streams.timesteps.ints(batchSize, this.scheduler.numTrainTimesteps) };
+  }
+
+  /** One optimisation step. The loss stays on the device (summed for the next log). */
+  trainStep(): void {
+    if (this.trainedElsewhere) throw new Error('Trainer: trained by worker threads; its optimizer state is not on this thread');
+    // The whole batch is drawn even by a shard, so every worker's streams stay in step.
+    const { start, end } = this.shard ?? { start: 0, end: this.config.batchSize };
+    const B = end - start;
+    const batch = this.drawBatch();
+    const x0 = tf.tensor2d(batch.x0.subarray(start, end), [B, 1]);
+    const noise = tf.tensor2d(batch.noise.subarray(start, end), [B, 1]);
+    const timesteps = batch.timesteps.subarray(start, end);
+    const t = tf.tensor1d(timesteps, 'int32');
+    const lr = this.learningRate(this.stepCount);
+    const gradients = GRADIENT_FUNCTIONS[this.config.gradients];
+    const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, t, timesteps }, this.streams.dropout, this.batchShard);
+    tf.dispose([x0, noise, t]);
+    this.model.updateBatchStats(moments);
+    disposeMoments(moments);
+    const norm = this.optimizer.apply(this.model.params, grads, lr);
+    tf.dispose([norm, ...grads.values()]);
+    this.ema.update(this.model.params);
+    const prev = this.lossSum;
+    this.lossSum = prev ? (tf.add(prev, loss) as tf.Scalar) : (tf.clone(loss) as tf.Scalar);
+    tf.dispose([prev, loss].filter((x): x is tf.Scalar => x !== null));
+    this.lossCount += 1;
+    this.stepCount += 1;
+  }
+
+  /**
+   * Train to the configured number of steps (or until `signal` aborts), calling `onLog` every
+   * `logEvery` steps. Yields to the event loop at each log so notebook displays can update.
+   */
+  async run(onLog: (log: TrainLog) => void, signal?: AbortSignal): Promise<void> {
+    const start = performance.now();
+    const startStep = this.stepCount;
+    while (this.stepCount < this.config.steps) {
+      if (this.aborted(signal)) break;
+      this.trainStep();
+      if (this.stepCount % this.config.logEvery === 0 || this.stepCount === this.config.steps) {
+        const elapsed = (performance.now() - start) / 1000;
+        const done = this.stepCount - startStep;
+        onLog({
+          step: this.stepCount,
+          loss: this.takeMeanLoss(),
+          learningRate: this.learningRate(this.stepCount - 1),
+          elapsed,
+          remaining: (elapsed / done) * (this.config.steps - this.stepCount),
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  /** Parameters, EMA and BatchNorm statistics as arrays (what a worker hands back). */
+  exportState(): TrainedState {
+    return { step: this.stepCount, params: tensorValues(this.model.params), ema: tensorValues(this.ema.values), batchStats: tensorValues(this.model.batchStats) };
+  }
+
+  /** Take over a state computed elsewhere (parameters, EMA, BatchNorm statistics, step). */
+  importState(state: TrainedState): void {
+    assignValues(this.model.params, state.params);
+    assignValues(this.ema.values, state.ema);
+    assignValues(this.model.batchStats, state.batchStats);
+    this.stepCount = state.step;
+    this.trainedElsewhere = true;
+  }
+
+  dispose(): void {
+    this.lossSum?.dispose();
+    this.optimizer.dispose();
+    this.ema.dispose();
+    this.model.dispose();
+  }
+
+  /** Whether to stop: workers vote, so that any one of them seeing the abort stops all. */
+  private aborted(signal?: AbortSignal): boolean {
+    if (this.shard) return this.shard.reducer.sum([signal?.aborted ? 1 : 0])[0] > 0;
+    return signal?.aborted ?? false;
+  }
+
+  private takeMeanLoss(): number {
+    if (!this.lossSum) return NaN;
+    const mean = this.lossSum.dataSync()[0] / this.lossCount;
+    this.lossSum.dispose();
+    this.lossSum = null;
+    this.lossCount = 0;
+    return mean;
+  }
+}
