@@ -2,17 +2,14 @@ import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateModel } from '../src/eval/evaluate';
 import { bayesOptimalVLoss } from '../src/eval/optimal-loss';
-import { GaussianMixture } from '../src/math/mixture';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
-import { useBackend } from './helpers';
+import { useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
 
 test('loss against sampled targets ≈ Bayes-optimal loss + excess (the decomposition the notebook relies on)', () => {
-  const mixture = GaussianMixture.default();
-  const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+  const { mixture, scheduler } = tutorialProblem();
   const model = new VelocityModel({ width: 32, depth: 1 }, new Rng(2).fork('init'));
   const ev = evaluateModel(model, scheduler, mixture, { perTimestep: 100, seed: 3 });
   const bayes = bayesOptimalVLoss(mixture, scheduler).loss;

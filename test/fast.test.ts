@@ -3,18 +3,15 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { velocityLossAndGrads } from '../src/model/backprop';
 import { foldedVelocity } from '../src/model/folded';
-import { GaussianMixture } from '../src/math/mixture';
 import { VelocityModel, type TensorMap } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import { modelVelocity, plainModelVelocity } from '../src/model/predictors';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { TUTORIAL_TRAINING, type GradientMode } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
-import { maxAbsDiff, toArray, useBackend } from './helpers';
+import { maxAbsDiff, toArray, useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
-const mixture = GaussianMixture.default();
-const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+const { mixture, scheduler } = tutorialProblem();
 
 /** max |a − b| / (max |b| + floor): a relative error that tolerates tiny entries. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {

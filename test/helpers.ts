@@ -1,10 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { GaussianMixture } from '../src/math/mixture';
 import { initBackend } from '../src/runtime/backend';
 import { findPython } from '../scripts/runner/jupyter-env';
 
 /** Every test file runs on the default backend choice (wasm here). */
 export async function useBackend(): Promise<string> {
   return (await initBackend()).name;
+}
+
+/** The tutorial's problem: the mixture of data/mixture.json and its scheduler (fresh objects each call). */
+export function tutorialProblem(): { mixture: GaussianMixture; scheduler: DDPMScheduler } {
+  return { mixture: GaussianMixture.default(), scheduler: new DDPMScheduler(TUTORIAL_SCHEDULER) };
 }
 
 export function toArray(t: tf.Tensor): number[] {

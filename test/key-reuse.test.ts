@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import { keyReuseMarginal, keyReuseOptimalLoss, keyReuseVelocityMoments } from '../src/eval/key-reuse';
 import { bayesOptimalVLoss } from '../src/eval/optimal-loss';
 import { ksStatistic } from '../src/eval/metrics';
-import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { Trainer } from '../src/train/trainer';
+import { tutorialProblem } from './helpers';
 
-const mixture = GaussianMixture.default();
-const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+const { mixture, scheduler } = tutorialProblem();
 
 /** Key-reuse training pairs at one ᾱ, simulated directly: ε is the data's own normal draw. */
 function simulate(n: number, alphaBar: number, seed: number) {

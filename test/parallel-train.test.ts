@@ -1,11 +1,9 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { AllReduce, createAllReduce } from '../src/train/parallel/allreduce';
-import { GaussianMixture } from '../src/math/mixture';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { TUTORIAL_TRAINING } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
-import { maxAbsDiff, toArray, useBackend } from './helpers';
+import { maxAbsDiff, toArray, useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
 
@@ -17,8 +15,7 @@ test('a single-worker all-reduce returns its input', () => {
 });
 
 test('training on 2 worker threads follows the single-threaded run (losses, parameters, EMA, BatchNorm statistics)', async () => {
-  const mixture = GaussianMixture.default();
-  const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+  const { mixture, scheduler } = tutorialProblem();
   const config = { ...TUTORIAL_TRAINING, steps: 12, batchSize: 200, logEvery: 4, learningRate: 1e-3, holdSteps: 0, seed: 3 };
   const serial = new Trainer(mixture, scheduler, config, { width: 64, depth: 2, dropout: 0.1 });
   await serial.run();

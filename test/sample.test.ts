@@ -2,18 +2,16 @@ import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { compareWithMixture } from '../src/eval/metrics';
-import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { annealedLangevin, geometricSigmas, langevin, mixtureScore, smoothedMixtureScore } from '../src/sample/langevin';
 import { ddpmSample } from '../src/sample/ddpm';
 import { oracleVelocity } from '../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { scoreFromVelocity } from '../src/diffusion/predictor';
-import { useBackend } from './helpers';
+import { useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
-const mixture = GaussianMixture.default();
-const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+const { mixture, scheduler } = tutorialProblem();
 
 test('oracle DDPM sampling (exact velocity, 1000 steps) reproduces the mixture', async () => {
   for (const seed of [1, 2]) {

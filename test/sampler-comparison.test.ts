@@ -2,17 +2,14 @@ import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { scoreErrors } from '../src/eval/evaluate';
-import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { oracleVelocity, type VelocityPredictor } from '../src/diffusion/predictor';
 import { compareSamplers } from '../src/sample/compare';
 import { samplerTableRows } from '../src/notebook/sample-tables';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
-import { useBackend } from './helpers';
+import { useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
-const mixture = GaussianMixture.default();
-const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+const { mixture, scheduler } = tutorialProblem();
 const oracle = oracleVelocity(mixture, scheduler);
 
 /** The oracle's velocity plus a constant: a model with a known, uniform error. */

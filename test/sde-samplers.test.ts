@@ -7,14 +7,12 @@ import { Rng } from '../src/math/rng';
 import { ddpmSample } from '../src/sample/ddpm';
 import { smoothedMixtureScore } from '../src/sample/langevin';
 import { oracleVelocity } from '../src/diffusion/predictor';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample } from '../src/sample/sde-samplers';
 import { predictNoise, smoothedScoreFromVelocity } from '../src/diffusion/predictor';
-import { maxAbsDiff, useBackend } from './helpers';
+import { maxAbsDiff, useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
-const mixture = GaussianMixture.default();
-const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+const { mixture, scheduler } = tutorialProblem();
 const oracle = oracleVelocity(mixture, scheduler);
 
 test('evenTimesteps: from N−1 down to 0, evenly spaced', () => {

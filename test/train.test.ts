@@ -1,16 +1,13 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { GaussianMixture } from '../src/math/mixture';
-import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/model';
 import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
-import { useBackend } from './helpers';
+import { useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
-const mixture = GaussianMixture.default();
-const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
+const { mixture, scheduler } = tutorialProblem();
 /** These tests train the tutorial's recipe (one thread, dropout 0.1), with the fields they name changed. */
 const tutorial = (config: Partial<TrainConfig>) => new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, ...config }, DEFAULT_MODEL_CONFIG);
 
