@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCell, loadDanfo, tableHtml, tableText } from '../src/notebook/tables';
+import { loadDanfo } from '../src/notebook/danfo';
+import { formatCell, tableHtml, tableText } from '../src/notebook/tables';
 import { publishChecks, showTable } from '../src/notebook/display';
 import { check } from '../src/notebook/checks';
 
