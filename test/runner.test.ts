@@ -13,8 +13,8 @@ import { hasJupyter } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/runner/run-notebooks';
 import type { NotebookReport, Report } from '../src/notebook/checks';
+import { REPO_ROOT } from '../src/runtime/paths';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 
 test('selectNotebooks matches names and number prefixes, in name order', () => {
   const all = ['04-sampling', '01-data', '02-forward', '10-extra'];
@@ -36,7 +36,7 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-kernel-'));
   const spec = JSON.parse(fs.readFileSync(writeKernelSpec(dir), 'utf8'));
   assert.deepEqual(spec, {
-    argv: [path.join(ROOT, 'node_modules', '.bin', 'tslab'), 'kernel', '--config-path', '{connection_file}'],
+    argv: [path.join(REPO_ROOT, 'node_modules', '.bin', 'tslab'), 'kernel', '--config-path', '{connection_file}'],
     display_name: 'TypeScript (tslab)',
     language: 'typescript',
   });
@@ -64,7 +64,7 @@ test('compareRuns lists every check value, status or backend that differs', () =
 });
 
 test('parameter overrides are checked against each notebook\'s parameters cell', () => {
-  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', `${name}.ipynb`), 'utf8'));
+  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`), 'utf8'));
   const declared = declaredParameters(read('04-sampling'))!;
   assert.deepEqual(
     [...declared.values()].map((d) => [d.name, d.types]),
@@ -81,14 +81,14 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   fs.writeFileSync(bad, '{"04-sampling": 5}');
   assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /p.json: "04-sampling" must map to \{"name": value\}, got 5/);
   // Every project notebook's parameters cell parses, and its CI overrides fit it.
-  const ci = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
+  const ci = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
   for (const [name, values] of Object.entries(ci)) {
     assert.deepEqual(overrideProblems(name, declaredParameters(read(name)), values as Record<string, unknown>), [], name);
   }
 });
 
 test('runner: a missing notebook name is an error before anything runs', () => {
-  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.equal(r.stderr.trim(), '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 05-broken-json)');
 });
@@ -100,7 +100,7 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
     const r = spawnSync(
       process.execPath,
       ['dist/scripts/runner/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-browser'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 110_000 },
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
     return { log: r.stdout + r.stderr, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Report };
@@ -127,12 +127,12 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-runner-'));
   // The hanging fixture writes its kernel's pid here, to check below that the kernel is gone.
   const pidFile = path.join(out, 'hang-kernel.pid');
-  const params = { ...JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/params.json'), 'utf8')), '00-hang': { pidFile } };
+  const params = { ...JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/params.json'), 'utf8')), '00-hang': { pidFile } };
   fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify(params));
   const r = spawnSync(
     process.execPath,
     ['dist/scripts/runner/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--timeout', '15'],
-    { cwd: ROOT, encoding: 'utf8', timeout: 170_000 },
+    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 170_000 },
   );
   const log = r.stdout + r.stderr;
   assert.equal(r.status, 1, log);

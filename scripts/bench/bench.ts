@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/runtime/backend';
+import { REPO_ROOT } from '../../src/runtime/paths';
 import { foldedVelocity } from '../../src/model/backprop';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
@@ -222,7 +223,7 @@ function benchTorch(o: Options): { result?: TorchResult; note: string } {
   const py = '/usr/bin/python3';
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { note: `PyTorch not importable by ${py} (apt-get install -y python3-torch)` };
-  const script = path.join(__dirname, '..', '..', '..', 'scripts', 'bench', 'bench_torch.py');
+  const script = path.join(REPO_ROOT, 'scripts', 'bench', 'bench_torch.py');
   const r = spawnSync(py, [script, `--batches=${o.batches.join(',')}`, `--seconds=${o.seconds}`], {
     encoding: 'utf8',
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '2' },

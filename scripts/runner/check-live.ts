@@ -18,7 +18,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CHECKS_MIME, checksFromPayload, type CheckResult } from '../../src/notebook/checks';
 import { CHROMIUM_ARGS, chromiumPath } from './check-html';
-import { REPO_ROOT, childEnv, ensureJupyter, KERNEL_NAME } from './jupyter-env';
+import { REPO_ROOT } from '../../src/runtime/paths';
+import { childEnv, ensureJupyter, KERNEL_NAME } from './jupyter-env';
 
 export interface LiveCheck {
   ok: boolean;

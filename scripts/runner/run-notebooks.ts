@@ -24,7 +24,8 @@ import {
   notebookStatus,
   reportPassed,
 } from '../../src/notebook/checks';
-import { REPO_ROOT, childEnv, ensureJupyter, JupyterEnv } from './jupyter-env';
+import { REPO_ROOT } from '../../src/runtime/paths';
+import { childEnv, ensureJupyter, JupyterEnv } from './jupyter-env';
 import { makeOffline } from './html-offline';
 import { chromiumPath, checkHtmlFiles, countFigureOutputs, formatHtmlCheck } from './check-html';
 
