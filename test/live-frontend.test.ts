@@ -1,5 +1,5 @@
 // A real project notebook run from a live classic Jupyter Notebook server, clicked through
-// its UI in headless Chromium (scripts/check-live.ts). Needs jupyter-notebook and Chromium,
+// its UI in headless Chromium (scripts/runner/check-live.ts). Needs jupyter-notebook and Chromium,
 // which .ci/run installs; skipped, saying which is missing, where they are not installed.
 import test from 'node:test';
 import assert from 'node:assert/strict';

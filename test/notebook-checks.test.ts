@@ -12,11 +12,9 @@ import { initBackend } from '../src/runtime/backend';
 import { saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
-import type { Report } from '../src/notebook/checks';
+import type { Report } from '../scripts/runner/report';
 import { hasJupyter } from './helpers';
 import { REPO_ROOT } from '../src/runtime/paths';
-
-
 
 test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 300_000 }, async () => {
   await initBackend();

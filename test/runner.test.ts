@@ -11,10 +11,12 @@ import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
 import { hasJupyter } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
-import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/runner/run-notebooks';
-import type { NotebookReport, Report } from '../src/notebook/checks';
+import { parseArgs, selectNotebooks } from '../scripts/runner/options';
+import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
+import { compareRuns } from '../scripts/runner/repeat';
+import { formatSummary, notebookStatus, reportPassed, type NotebookReport, type Report } from '../scripts/runner/report';
+import { checksFromPayload } from '../src/notebook/checks';
 import { REPO_ROOT } from '../src/runtime/paths';
-
 
 test('selectNotebooks matches names and number prefixes, in name order', () => {
   const all = ['04-sampling', '01-data', '02-forward', '10-extra'];
@@ -48,6 +50,24 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
   );
 });
 
+test('status, report verdict and summary', () => {
+  const pass = checksFromPayload([{ name: 'a', value: 0.1, op: '<=', threshold: 0.15 }]);
+  const fail = checksFromPayload([{ name: 'w1', value: 0.3, op: '<=', threshold: 0.15, detail: 'W1 of 10k samples' }]);
+  assert.equal(notebookStatus('ok', pass), 'ok');
+  assert.equal(notebookStatus('ok', fail), 'checks-failed');
+  assert.equal(notebookStatus('failed', pass), 'failed');
+  const good = { config: 'ci', notebooks: [{ name: '01-data', status: 'ok' as const, seconds: 1.25, checks: pass }] };
+  assert.equal(reportPassed(good), true);
+  assert.equal(reportPassed({ config: 'ci', notebooks: [] }), false, 'running nothing is not a pass');
+  const bad = { config: 'ci', notebooks: [...good.notebooks, { name: '04-sampling', status: notebookStatus('ok', fail), seconds: 10, checks: fail }] };
+  assert.equal(reportPassed(bad), false);
+  assert.equal(reportPassed({ ...good, repeat: { compared: 1, differences: [] } }), true);
+  assert.equal(reportPassed({ ...good, repeat: { compared: 1, differences: ['01-data: a: 0.1 vs 0.2'] } }), false, 'a second run that differs fails');
+  const s = formatSummary(bad);
+  assert.match(s, /01-data\s+ok\s+1\.3\s+1\/1/);
+  assert.match(s, /04-sampling\s+checks-failed\s+10\.0\s+0\/1/);
+  assert.match(s, /FAILED CHECK 04-sampling: w1: 0\.3 <= 0\.15 is false \(W1 of 10k samples\)/);
+});
 
 test('compareRuns lists every check value, status or backend that differs', () => {
   const nb = (status: NotebookReport['status'], ...values: number[]): NotebookReport => ({
