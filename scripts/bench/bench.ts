@@ -26,6 +26,7 @@ import { plainModelVelocity } from '../../src/model/predictors';
 import type { VelocityPredictor } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
 import { Trainer, type GradientMode } from '../../src/train/trainer';
+import { textTable } from '../../src/notebook/tables';
 
 interface Options {
   quick: boolean;
@@ -269,11 +270,9 @@ async function profileFastStep(B: number): Promise<ProfileResult> {
 }
 
 const fmt = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
+/** A text table whose first column (the backend) is left-aligned and the numbers right-aligned. */
 function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const w = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  return [line(cells[0]), w.map((n) => '-'.repeat(n)).join('  '), ...cells.slice(1).map(line)].join('\n');
+  return textTable(headers, rows.map((r) => r.map(String)), headers.map((_, i) => i > 0));
 }
 
 async function main(): Promise<void> {

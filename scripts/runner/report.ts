@@ -2,7 +2,8 @@
 // text it prints at the end of a run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatNumber, textTable, type CheckResult } from '../../src/notebook/checks';
+import type { CheckResult } from '../../src/notebook/checks';
+import { formatNumber, textTable } from '../../src/notebook/tables';
 
 /**
  * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);
@@ -64,7 +65,7 @@ export function formatSummary(r: Report): string {
     const passed = n.checks.filter((c) => c.pass).length;
     return [n.name, n.status, n.seconds.toFixed(1), `${passed}/${n.checks.length}`];
   });
-  const out = [textTable(['notebook', 'status', 'seconds', 'checks'], rows)];
+  const out = [textTable(['notebook', 'status', 'seconds', 'checks'], rows, [false, false, true, true])];
   for (const n of r.notebooks) {
     for (const c of n.checks.filter((x) => !x.pass)) {
       const detail = c.detail ? ` (${c.detail})` : '';

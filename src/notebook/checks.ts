@@ -5,6 +5,9 @@
 // {name, value, op, threshold}. The runner decides pass/fail itself from these
 // four fields, so a notebook cannot claim success it did not earn.
 
+// display.ts shows check values with the tables' number format, importing it from here.
+export { formatNumber } from './tables';
+
 /** Mime type under which notebooks publish their checks (tslab.display.raw). */
 export const CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json';
 
@@ -79,21 +82,4 @@ export function checksFromPayload(payload: unknown): CheckResult[] {
     }
     return { ...c, pass: evaluateCheck(c) };
   });
-}
-
-/** Formats a number for the summary: short but not misleading. */
-export function formatNumber(v: number): string {
-  if (typeof v !== 'number' || Number.isNaN(v)) return 'NaN';
-  if (!Number.isFinite(v)) return v > 0 ? 'Inf' : '-Inf';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(3);
-  return String(Number(v.toPrecision(4)));
-}
-
-/** A fixed-width text table. */
-export function textTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
