@@ -35,5 +35,6 @@ export * from './diffusion/predictor';
 export * from './diffusion/parameterization';
 export * from './model/predictors';
 export * from './notebook/tables';
+export * from './notebook/danfo';
 export * from './train/config';
 export * from './train/trainer';

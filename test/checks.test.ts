@@ -6,9 +6,6 @@ import {
   check,
   checksFromPayload,
   evaluateCheck,
-  formatSummary,
-  notebookStatus,
-  reportPassed,
 } from '../src/notebook/checks';
 
 test('mime type is the one notebooks publish under', () => {
@@ -59,21 +56,4 @@ test('a single check object and malformed checks', () => {
   assert.equal(bad.length, 3);
   assert.ok(bad.every((c) => !c.pass));
   assert.match(bad[2].detail ?? '', /unknown op/);
-});
-
-test('status, report verdict and summary', () => {
-  const pass = checksFromPayload([{ name: 'a', value: 0.1, op: '<=', threshold: 0.15 }]);
-  const fail = checksFromPayload([{ name: 'w1', value: 0.3, op: '<=', threshold: 0.15, detail: 'W1 of 10k samples' }]);
-  assert.equal(notebookStatus('ok', pass), 'ok');
-  assert.equal(notebookStatus('ok', fail), 'checks-failed');
-  assert.equal(notebookStatus('failed', pass), 'failed');
-  const good = { config: 'ci', notebooks: [{ name: '01-data', status: 'ok' as const, seconds: 1.25, checks: pass }] };
-  assert.equal(reportPassed(good), true);
-  assert.equal(reportPassed({ config: 'ci', notebooks: [] }), false, 'running nothing is not a pass');
-  const bad = { config: 'ci', notebooks: [...good.notebooks, { name: '04-sampling', status: notebookStatus('ok', fail), seconds: 10, checks: fail }] };
-  assert.equal(reportPassed(bad), false);
-  const s = formatSummary(bad);
-  assert.match(s, /01-data\s+ok\s+1\.3\s+1\/1/);
-  assert.match(s, /04-sampling\s+checks-failed\s+10\.0\s+0\/1/);
-  assert.match(s, /FAILED CHECK 04-sampling: w1: 0\.3 <= 0\.15 is false \(W1 of 10k samples\)/);
 });

@@ -1,5 +1,5 @@
 // A real project notebook run from a live classic Jupyter Notebook server, clicked through
-// its UI in headless Chromium (scripts/check-live.ts). Needs jupyter-notebook and Chromium,
+// its UI in headless Chromium (scripts/runner/check-live.ts). Needs jupyter-notebook and Chromium,
 // which .ci/run installs; skipped, saying which is missing, where they are not installed.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { jupyterNotebookPath } from '../scripts/runner/check-live';
 import { hasJupyter } from './helpers';
+import { REPO_ROOT } from '../src/runtime/paths';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const missing = [
   !jupyterNotebookPath() && 'jupyter-notebook (apt-get install jupyter-notebook)',
   !chromiumPath() && 'Chromium (apt-get install chromium)',
@@ -20,11 +20,11 @@ const missing = [
 ].filter(Boolean);
 
 test('01-data runs from the live classic Notebook UI: kernel answers, checks pass, figures draw', { skip: missing.length > 0 && `not installed: ${missing.join(', ')}`, timeout: 400_000 }, () => {
-  const notebook = path.join(ROOT, 'notebooks', '01-data.ipynb');
+  const notebook = path.join(REPO_ROOT, 'notebooks', '01-data.ipynb');
   const digest = () => crypto.createHash('sha256').update(fs.readFileSync(notebook)).digest('hex');
   const before = digest();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-live-'));
-  const r = spawnSync(process.execPath, ['dist/scripts/runner/check-live.js', '01-data', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 390_000 });
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/check-live.js', '01-data', '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 390_000 });
   const log = r.stdout + r.stderr;
   assert.equal(r.status, 0, log);
   for (const line of [
@@ -41,6 +41,6 @@ test('01-data runs from the live classic Notebook UI: kernel answers, checks pas
   }
   assert.ok(fs.statSync(path.join(out, 'screenshots', 'live-01-data.png')).size > 10_000);
   assert.equal(digest(), before, 'the repository notebook is untouched');
-  assert.deepEqual(fs.readdirSync(ROOT).filter((f) => f.startsWith('.live-')), [], 'the temporary copy is removed');
+  assert.deepEqual(fs.readdirSync(REPO_ROOT).filter((f) => f.startsWith('.live-')), [], 'the temporary copy is removed');
   fs.rmSync(out, { recursive: true, force: true });
 });

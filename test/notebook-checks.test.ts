@@ -12,11 +12,9 @@ import { initBackend } from '../src/runtime/backend';
 import { saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
-import type { Report } from '../src/notebook/checks';
+import type { Report } from '../scripts/runner/report';
 import { hasJupyter } from './helpers';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
+import { REPO_ROOT } from '../src/runtime/paths';
 
 test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 300_000 }, async () => {
   await initBackend();
@@ -26,8 +24,8 @@ test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter()
   model.dispose();
   const params = path.join(dir, 'params.json');
   fs.writeFileSync(params, JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir: path.join(dir, 'ckpt') } }));
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
-    cwd: ROOT,
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
+    cwd: REPO_ROOT,
     encoding: 'utf8',
   });
   assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -68,8 +66,8 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
     const out = path.join(dir, `out-${path.basename(checkpointDir)}`);
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir } }));
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], {
-      cwd: ROOT,
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], {
+      cwd: REPO_ROOT,
       encoding: 'utf8',
     });
     const log = r.stdout + r.stderr;

@@ -11,10 +11,12 @@ import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
 import { hasJupyter } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
-import { compareRuns, declaredParameters, loadParams, overrideProblems, parseArgs, selectNotebooks } from '../scripts/runner/run-notebooks';
-import type { NotebookReport, Report } from '../src/notebook/checks';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { parseArgs, selectNotebooks } from '../scripts/runner/options';
+import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
+import { compareRuns } from '../scripts/runner/repeat';
+import { formatSummary, notebookStatus, reportPassed, type NotebookReport, type Report } from '../scripts/runner/report';
+import { checksFromPayload } from '../src/notebook/checks';
+import { REPO_ROOT } from '../src/runtime/paths';
 
 test('selectNotebooks matches names and number prefixes, in name order', () => {
   const all = ['04-sampling', '01-data', '02-forward', '10-extra'];
@@ -36,7 +38,7 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-kernel-'));
   const spec = JSON.parse(fs.readFileSync(writeKernelSpec(dir), 'utf8'));
   assert.deepEqual(spec, {
-    argv: [path.join(ROOT, 'node_modules', '.bin', 'tslab'), 'kernel', '--config-path', '{connection_file}'],
+    argv: [path.join(REPO_ROOT, 'node_modules', '.bin', 'tslab'), 'kernel', '--config-path', '{connection_file}'],
     display_name: 'TypeScript (tslab)',
     language: 'typescript',
   });
@@ -48,6 +50,24 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
   );
 });
 
+test('status, report verdict and summary', () => {
+  const pass = checksFromPayload([{ name: 'a', value: 0.1, op: '<=', threshold: 0.15 }]);
+  const fail = checksFromPayload([{ name: 'w1', value: 0.3, op: '<=', threshold: 0.15, detail: 'W1 of 10k samples' }]);
+  assert.equal(notebookStatus('ok', pass), 'ok');
+  assert.equal(notebookStatus('ok', fail), 'checks-failed');
+  assert.equal(notebookStatus('failed', pass), 'failed');
+  const good = { config: 'ci', notebooks: [{ name: '01-data', status: 'ok' as const, seconds: 1.25, checks: pass }] };
+  assert.equal(reportPassed(good), true);
+  assert.equal(reportPassed({ config: 'ci', notebooks: [] }), false, 'running nothing is not a pass');
+  const bad = { config: 'ci', notebooks: [...good.notebooks, { name: '04-sampling', status: notebookStatus('ok', fail), seconds: 10, checks: fail }] };
+  assert.equal(reportPassed(bad), false);
+  assert.equal(reportPassed({ ...good, repeat: { compared: 1, differences: [] } }), true);
+  assert.equal(reportPassed({ ...good, repeat: { compared: 1, differences: ['01-data: a: 0.1 vs 0.2'] } }), false, 'a second run that differs fails');
+  const s = formatSummary(bad);
+  assert.match(s, /01-data\s+ok\s+1\.3\s+1\/1/);
+  assert.match(s, /04-sampling\s+checks-failed\s+10\.0\s+0\/1/);
+  assert.match(s, /FAILED CHECK 04-sampling: w1: 0\.3 <= 0\.15 is false \(W1 of 10k samples\)/);
+});
 
 test('compareRuns lists every check value, status or backend that differs', () => {
   const nb = (status: NotebookReport['status'], ...values: number[]): NotebookReport => ({
@@ -64,7 +84,7 @@ test('compareRuns lists every check value, status or backend that differs', () =
 });
 
 test('parameter overrides are checked against each notebook\'s parameters cell', () => {
-  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', `${name}.ipynb`), 'utf8'));
+  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`), 'utf8'));
   const declared = declaredParameters(read('04-sampling'))!;
   assert.deepEqual(
     [...declared.values()].map((d) => [d.name, d.types]),
@@ -81,14 +101,14 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   fs.writeFileSync(bad, '{"04-sampling": 5}');
   assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /p.json: "04-sampling" must map to \{"name": value\}, got 5/);
   // Every project notebook's parameters cell parses, and its CI overrides fit it.
-  const ci = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
+  const ci = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
   for (const [name, values] of Object.entries(ci)) {
     assert.deepEqual(overrideProblems(name, declaredParameters(read(name)), values as Record<string, unknown>), [], name);
   }
 });
 
 test('runner: a missing notebook name is an error before anything runs', () => {
-  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.equal(r.stderr.trim(), '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 05-broken-json)');
 });
@@ -100,7 +120,7 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
     const r = spawnSync(
       process.execPath,
       ['dist/scripts/runner/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-browser'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 110_000 },
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
     return { log: r.stdout + r.stderr, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Report };
@@ -127,12 +147,12 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-runner-'));
   // The hanging fixture writes its kernel's pid here, to check below that the kernel is gone.
   const pidFile = path.join(out, 'hang-kernel.pid');
-  const params = { ...JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/params.json'), 'utf8')), '00-hang': { pidFile } };
+  const params = { ...JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/params.json'), 'utf8')), '00-hang': { pidFile } };
   fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify(params));
   const r = spawnSync(
     process.execPath,
     ['dist/scripts/runner/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--timeout', '15'],
-    { cwd: ROOT, encoding: 'utf8', timeout: 170_000 },
+    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 170_000 },
   );
   const log = r.stdout + r.stderr;
   assert.equal(r.status, 1, log);

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCell, loadDanfo, tableHtml, tableText } from '../src/notebook/tables';
+import { loadDanfo } from '../src/notebook/danfo';
+import { formatCell, formatNumber, tableHtml, tableText, textTable } from '../src/notebook/tables';
 import { publishChecks, showTable } from '../src/notebook/display';
 import { check } from '../src/notebook/checks';
 
@@ -12,6 +13,19 @@ test('formatCell: integers as is, others to 4 significant digits', () => {
   assert.equal(formatCell(NaN), 'NaN');
   assert.equal(formatCell(null), '');
   assert.equal(formatCell('a'), 'a');
+});
+
+test('formatNumber: the one number format; what JSON made of NaN shows as NaN', () => {
+  assert.equal(formatNumber(0), '0');
+  assert.equal(formatNumber(200), '200');
+  assert.equal(formatNumber(0.15), '0.15');
+  assert.equal(formatNumber(-Infinity), '−∞');
+  assert.equal(formatNumber(123.456, 2), '120');
+  assert.equal(formatNumber(null as unknown as number), 'NaN');
+});
+
+test('textTable pads each column to its widest cell, numbers on the left', () => {
+  assert.equal(textTable(['name', 'n'], [['a', '1'], ['bcdef', '10']], [false, true]), ['name    n', '-----  --', 'a       1', 'bcdef  10'].join('\n'));
 });
 
 test('tableHtml renders rows, escapes text, right-aligns numbers', () => {
@@ -40,6 +54,6 @@ test('notebook helpers fall back to text outside a kernel', (t) => {
   t.mock.method(console, 'log', (s: string) => lines.push(s));
   showTable([{ a: 1, b: 2.5 }]);
   publishChecks([check('w1', 0.1, '<=', 0.15)]);
-  assert.match(lines[0], /a\s+b\n\s*1\s+2\.5/);
+  assert.equal(lines[0], ['a    b', '-  ---', '1  2.5'].join('\n'));
   assert.match(lines.join('\n'), /w1.*pass/);
 });

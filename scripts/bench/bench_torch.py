@@ -1,6 +1,6 @@
-"""PyTorch CPU reference for scripts/bench.ts: the same network and training step.
+"""PyTorch CPU reference for scripts/bench/bench.ts: the same network and training step.
 
-Network (src/model.ts): t -> sinusoidal(32) -> Linear(32) -> SiLU -> Linear(32); h = concat(x, emb)
+Network (src/model/model.ts): t -> sinusoidal(32) -> Linear(32) -> SiLU -> Linear(32); h = concat(x, emb)
 -> BatchNorm -> Linear(128) -> GELU(tanh) -> Dropout(0.1); 3 x {h += Dropout(GELU(Linear(BN(h))))};
 BatchNorm -> Linear(1). BatchNorm momentum 0.01 in PyTorch terms (Flax's 0.99), eps 1e-5.
 Step: fresh mixture batch, uniform t, v-prediction MSE, clip_grad_norm_(1.0), AdamW(wd 1e-4).

@@ -16,9 +16,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { CHECKS_MIME, checksFromPayload, type CheckResult } from '../../src/notebook/checks';
+import { REPO_ROOT } from '../../src/runtime/paths';
 import { CHROMIUM_ARGS, chromiumPath } from './check-html';
-import { REPO_ROOT, childEnv, ensureJupyter, KERNEL_NAME } from './jupyter-env';
+import { childEnv, ensureJupyter, KERNEL_NAME, type JupyterEnv } from './jupyter-env';
 
 export interface LiveCheck {
   ok: boolean;
@@ -87,8 +89,21 @@ function processesUsing(dir: string): number[] {
   return pids;
 }
 
+interface LiveState {
+  kernelName: string;
+  /** Execution counts of the code cells, null for a cell not run. */
+  counts: (number | null)[];
+  stdout: string;
+  errors: string[];
+  /** Check payloads the cells published under CHECKS_MIME. */
+  checks: unknown[];
+  figures: number;
+  rendered: number;
+  withData: number;
+}
+
 /** What the live page shows (runs in the browser; no DOM types in this tsconfig). */
-function liveState(mime: string) {
+function liveState(mime: string): LiveState {
   const win = globalThis as any;
   const doc = win.document;
   const cells = win.Jupyter.notebook.get_cells().filter((c: any) => c.cell_type === 'code');
@@ -117,16 +132,123 @@ function figuresDrawn() {
   return figs.every((d) => d.querySelector('.main-svg'));
 }
 
-export async function checkLive(opts: { notebook?: string; out?: string; timeoutS?: number } = {}): Promise<LiveCheck> {
-  const name = opts.notebook ?? '01-data';
-  const out = path.resolve(opts.out ?? 'build');
-  const timeout = (opts.timeoutS ?? 300) * 1000;
-  const source = path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`);
+/** Chromium and the classic Notebook server; throws saying how to install what is missing. */
+function liveTools(source: string): { executablePath: string; jupyter: string } {
   const executablePath = chromiumPath();
   const jupyter = jupyterNotebookPath();
   if (!executablePath) throw new Error('Chromium not found (Debian: apt-get install chromium; or set CHROMIUM_PATH)');
   if (!jupyter) throw new Error('jupyter-notebook not found (Debian: apt-get install jupyter-notebook)');
   if (!fs.existsSync(source)) throw new Error(`no notebook ${source}`);
+  return { executablePath, jupyter };
+}
+
+interface NotebookServer {
+  base: string;
+  token: string;
+  /** Waits until the server answers; returns its kernel specs. */
+  ready(): Promise<{ kernelspecs: Record<string, unknown> }>;
+  stop(): Promise<void>;
+}
+
+/** Starts jupyter-notebook on a free port with a token, serving `notebookDir`, with its config and runtime dirs under `jupyterDirs`. */
+async function startServer(jupyter: string, env: JupyterEnv, notebookDir: string, jupyterDirs: string): Promise<NotebookServer> {
+  const token = crypto.randomBytes(24).toString('hex');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let serverLog = '';
+  const args = ['--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--NotebookApp.token=${token}`, `--notebook-dir=${notebookDir}`];
+  // CI containers run as root, which the server refuses without this flag.
+  if (process.getuid?.() === 0) args.push('--allow-root');
+  const server = spawn(
+    jupyter,
+    args,
+    // Own config and runtime dirs: no user config applies, and a kernel left behind is findable.
+    { env: { ...childEnv(env), JUPYTER_CONFIG_DIR: path.join(jupyterDirs, 'config'), JUPYTER_RUNTIME_DIR: path.join(jupyterDirs, 'runtime') }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const collect = (d: Buffer) => (serverLog += d);
+  server.stdout?.on('data', collect);
+  server.stderr?.on('data', collect);
+  // Even if this process dies of an exception, the server must not outlive it.
+  const killOnExit = () => server.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  return {
+    base,
+    token,
+    ready: () => waitForServer(base, token, server, () => serverLog.slice(-2000), 60_000),
+    async stop() {
+      await stopServer(server);
+      process.off('exit', killOnExit);
+    },
+  };
+}
+
+/** Opens the notebook in a new page that may load nothing but the server's own URLs. */
+async function openNotebook(browser: Browser, server: NotebookServer, name: string, problems: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  // Everything the page needs comes from the local server; nothing may go elsewhere.
+  await page.route('**/*', (route) => {
+    const u = route.request().url();
+    if (u.startsWith(server.base) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+    problems.push(`request outside the server: ${u}`);
+    return route.abort();
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(`${server.base}/notebooks/${name}.ipynb?token=${server.token}`, { waitUntil: 'load', timeout: 60_000 });
+  await page.waitForSelector('#kernel_indicator_icon.kernel_idle_icon', { timeout: 60_000 });
+  return page;
+}
+
+/** Cell > Run All through the menu, as a reader would; then what the page shows. */
+async function runAllCells(page: Page, timeoutMs: number, problems: string[]): Promise<LiveState> {
+  await page.click('#celllink');
+  await page.click('#run_all_cells > a');
+  // On a timeout, go on: the page's state says which cells ran and what they printed.
+  const done = await page.waitForFunction(allCellsDone, undefined, { timeout: timeoutMs, polling: 500 }).then(() => true, () => false);
+  if (!done) problems.push(`not every cell finished within ${timeoutMs / 1000} s`);
+  await page.waitForFunction(figuresDrawn, undefined, { timeout: 30_000 }).catch(() => undefined);
+  return page.evaluate(liveState, CHECKS_MIME);
+}
+
+/** What the page's state shows: the kernel, every cell run in order, the backend line, no errors, passing checks, drawn figures. */
+function judgeLiveState(s: LiveState, verified: string[], problems: string[]): void {
+  if (s.kernelName === 'TypeScript (tslab)') verified.push(`the page's kernel is "${s.kernelName}"`);
+  else problems.push(`the page's kernel is "${s.kernelName}", expected "TypeScript (tslab)"`);
+  const increasing = s.counts.every((c: number | null, i: number) => c !== null && (i === 0 || c > (s.counts[i - 1] as number)));
+  if (increasing) verified.push(`Cell > Run All ran all ${s.counts.length} code cells (execution counts ${s.counts.join(', ')})`);
+  else problems.push(`execution counts after Run All: ${s.counts.join(', ')}`);
+  const backend = /tfjs \S+ backend: \w+/.exec(s.stdout);
+  if (backend) verified.push(`the kernel printed "${backend[0]}"`);
+  else problems.push(`no backend line on stdout; stdout was: ${s.stdout.slice(0, 300)}`);
+  if (s.errors.length === 0) verified.push('no error or stderr output');
+  else problems.push(...s.errors.map((e: string) => `error output: ${e}`));
+  const checks: CheckResult[] = s.checks.flatMap((p: unknown) => checksFromPayload(typeof p === 'string' ? JSON.parse(p) : p));
+  const failed = checks.filter((c) => !c.pass);
+  if (checks.length > 0 && failed.length === 0) verified.push(`all ${checks.length} published checks pass (${checks.map((c) => c.name).join('; ')})`);
+  else problems.push(checks.length ? `failed checks: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ')}` : 'the notebook published no checks');
+  if (s.figures > 0 && s.rendered === s.figures && s.withData === s.figures) {
+    verified.push(`${s.figures} inline Plotly figure(s) drawn in the live page, each with data`);
+  } else {
+    problems.push(`${s.figures} figures in the outputs, ${s.rendered} rendered, ${s.withData} with data`);
+  }
+}
+
+/** Kills kernels that outlived the server (found by their connection files under `runtime`). */
+function killLeftoverKernels(runtime: string, verified: string[], problems: string[]): void {
+  const left = processesUsing(runtime);
+  if (left.length) {
+    problems.push(`kernel process(es) ${left.join(', ')} outlived the server; killed`);
+    left.forEach((pid) => process.kill(pid, 'SIGKILL'));
+  } else {
+    verified.push('server stopped; no kernel left running');
+  }
+}
+
+export async function checkLive(opts: { notebook?: string; out?: string; timeoutS?: number } = {}): Promise<LiveCheck> {
+  const name = opts.notebook ?? '01-data';
+  const out = path.resolve(opts.out ?? 'build');
+  const timeout = (opts.timeoutS ?? 300) * 1000;
+  const source = path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`);
+  const { executablePath, jupyter } = liveTools(source);
 
   const result: LiveCheck = { ok: false, notebook: name, verified: [], problems: [] };
   const { verified, problems } = result;
@@ -135,76 +257,17 @@ export async function checkLive(opts: { notebook?: string; out?: string; timeout
   const env = ensureJupyter(out);
   const work = fs.mkdtempSync(path.join(REPO_ROOT, '.live-'));
   const jupyterDirs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-live-jupyter-'));
-  const runtime = path.join(jupyterDirs, 'runtime');
   fs.copyFileSync(source, path.join(work, `${name}.ipynb`));
-  const token = crypto.randomBytes(24).toString('hex');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  let serverLog = '';
-  const args = ['--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--NotebookApp.token=${token}`, `--notebook-dir=${work}`];
-  // CI containers run as root, which the server refuses without this flag.
-  if (process.getuid?.() === 0) args.push('--allow-root');
-  const server = spawn(
-    jupyter,
-    args,
-    // Own config and runtime dirs: no user config applies, and a kernel left behind is findable.
-    { env: { ...childEnv(env), JUPYTER_CONFIG_DIR: path.join(jupyterDirs, 'config'), JUPYTER_RUNTIME_DIR: runtime }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const collect = (d: Buffer) => (serverLog += d);
-  server.stdout?.on('data', collect);
-  server.stderr?.on('data', collect);
-  // Even if this process dies of an exception, the server must not outlive it.
-  const killOnExit = () => server.kill('SIGKILL');
-  process.on('exit', killOnExit);
+  const server = await startServer(jupyter, env, work, jupyterDirs);
 
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   try {
-    const specs = await waitForServer(base, token, server, () => serverLog.slice(-2000), 60_000);
+    const specs = await server.ready();
     if (!specs.kernelspecs[KERNEL_NAME]) throw new Error(`the server does not offer the ${KERNEL_NAME} kernel (has ${Object.keys(specs.kernelspecs).join(', ')})`);
-    verified.push(`classic Notebook server ${spawnSync(jupyter, ['--version'], { encoding: 'utf8' }).stdout.trim()} on ${base} (token) offers the ${KERNEL_NAME} kernel`);
-
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    // Everything the page needs comes from the local server; nothing may go elsewhere.
-    await page.route('**/*', (route) => {
-      const u = route.request().url();
-      if (u.startsWith(base) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
-      problems.push(`request outside the server: ${u}`);
-      return route.abort();
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await page.goto(`${base}/notebooks/${name}.ipynb?token=${token}`, { waitUntil: 'load', timeout: 60_000 });
-    await page.waitForSelector('#kernel_indicator_icon.kernel_idle_icon', { timeout: 60_000 });
-
-    // Through the UI, as a reader would: open the Cell menu, click Run All.
-    await page.click('#celllink');
-    await page.click('#run_all_cells > a');
-    // On a timeout, go on: the page's state below says which cells ran and what they printed.
-    const done = await page.waitForFunction(allCellsDone, undefined, { timeout, polling: 500 }).then(() => true, () => false);
-    if (!done) problems.push(`not every cell finished within ${timeout / 1000} s`);
-    await page.waitForFunction(figuresDrawn, undefined, { timeout: 30_000 }).catch(() => undefined);
-    const s = await page.evaluate(liveState, CHECKS_MIME);
-
-    if (s.kernelName === 'TypeScript (tslab)') verified.push(`the page's kernel is "${s.kernelName}"`);
-    else problems.push(`the page's kernel is "${s.kernelName}", expected "TypeScript (tslab)"`);
-    const increasing = s.counts.every((c: number | null, i: number) => c !== null && (i === 0 || c > (s.counts[i - 1] as number)));
-    if (increasing) verified.push(`Cell > Run All ran all ${s.counts.length} code cells (execution counts ${s.counts.join(', ')})`);
-    else problems.push(`execution counts after Run All: ${s.counts.join(', ')}`);
-    const backend = /tfjs \S+ backend: \w+/.exec(s.stdout);
-    if (backend) verified.push(`the kernel printed "${backend[0]}"`);
-    else problems.push(`no backend line on stdout; stdout was: ${s.stdout.slice(0, 300)}`);
-    if (s.errors.length === 0) verified.push('no error or stderr output');
-    else problems.push(...s.errors.map((e: string) => `error output: ${e}`));
-    const checks: CheckResult[] = s.checks.flatMap((p: unknown) => checksFromPayload(typeof p === 'string' ? JSON.parse(p) : p));
-    const failed = checks.filter((c) => !c.pass);
-    if (checks.length > 0 && failed.length === 0) verified.push(`all ${checks.length} published checks pass (${checks.map((c) => c.name).join('; ')})`);
-    else problems.push(checks.length ? `failed checks: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ')}` : 'the notebook published no checks');
-    if (s.figures > 0 && s.rendered === s.figures && s.withData === s.figures) {
-      verified.push(`${s.figures} inline Plotly figure(s) drawn in the live page, each with data`);
-    } else {
-      problems.push(`${s.figures} figures in the outputs, ${s.rendered} rendered, ${s.withData} with data`);
-    }
-
+    verified.push(`classic Notebook server ${spawnSync(jupyter, ['--version'], { encoding: 'utf8' }).stdout.trim()} on ${server.base} (token) offers the ${KERNEL_NAME} kernel`);
+    const page = await openNotebook(browser, server, name, problems);
+    judgeLiveState(await runAllCells(page, timeout, problems), verified, problems);
     fs.mkdirSync(path.join(out, 'screenshots'), { recursive: true });
     result.screenshot = path.join(out, 'screenshots', `live-${name}.png`);
     await page.screenshot({ path: result.screenshot, fullPage: true });
@@ -212,15 +275,8 @@ export async function checkLive(opts: { notebook?: string; out?: string; timeout
     problems.push(`check failed: ${(e as Error).message.split('\n').slice(0, 8).join('\n')}`);
   } finally {
     await browser.close();
-    await stopServer(server);
-    process.off('exit', killOnExit);
-    const left = processesUsing(runtime);
-    if (left.length) {
-      problems.push(`kernel process(es) ${left.join(', ')} outlived the server; killed`);
-      left.forEach((pid) => process.kill(pid, 'SIGKILL'));
-    } else {
-      verified.push('server stopped; no kernel left running');
-    }
+    await server.stop();
+    killLeftoverKernels(path.join(jupyterDirs, 'runtime'), verified, problems);
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(jupyterDirs, { recursive: true, force: true });
   }

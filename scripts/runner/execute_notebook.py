@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Execute one tslab notebook with nbclient; driven by scripts/run-notebooks.ts.
+"""Execute one tslab notebook with nbclient; driven by scripts/runner/execute.ts.
 
 Why not papermill/nbmake/`nbconvert --execute`: tslab reports a failing cell only
 with `status: error` on the execute reply plus text on stderr, never an `error`

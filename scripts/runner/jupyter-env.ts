@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { REPO_ROOT } from '../../src/runtime/paths';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const KERNEL_NAME = 'tslab';
 
 const INSTALL_HINT =

@@ -1,8 +1,11 @@
-// Numeric checks that notebooks publish and the notebook runner asserts.
+// Numeric checks that notebooks publish and the notebook runner asserts (its report
+// is scripts/runner/report.ts).
 //
 // A notebook computes a value (a loss, a Wasserstein distance, ...) and publishes
 // {name, value, op, threshold}. The runner decides pass/fail itself from these
 // four fields, so a notebook cannot claim success it did not earn.
+
+// display.ts shows check values with the tables' number format, importing it from here.
 
 /** Mime type under which notebooks publish their checks (tslab.display.raw). */
 export const CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json';
@@ -78,84 +81,4 @@ export function checksFromPayload(payload: unknown): CheckResult[] {
     }
     return { ...c, pass: evaluateCheck(c) };
   });
-}
-
-// ---------------------------------------------------------------- report
-
-/**
- * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);
- * error (kernel died or the runner could not run it); checks-failed; html-failed
- * (the offline export did not render in Chromium).
- */
-export type NotebookStatus = 'ok' | 'failed' | 'checks-failed' | 'timeout' | 'error' | 'html-failed';
-
-export interface FailedCell {
-  /** 0-based index of the cell in the executed notebook (after parameter injection). */
-  index: number;
-  /** 1-based number among code cells, as a reader counts them. */
-  codeCellNumber?: number;
-  source: string;
-}
-
-export interface NotebookReport {
-  name: string;
-  status: NotebookStatus;
-  seconds: number;
-  failedCell?: FailedCell;
-  error?: string;
-  checks: CheckResult[];
-  /** Wall seconds per cell of the executed notebook; null for cells not run. */
-  cellSeconds?: (number | null)[];
-  html?: string;
-  htmlCheck?: { ok: boolean; figures: number; problems: string[] };
-}
-
-export interface Report {
-  backend?: string;
-  config: string;
-  startedAt?: string;
-  notebooks: NotebookReport[];
-}
-
-/** The notebook's final status: an execution failure wins, then any failing check. */
-export function notebookStatus(executed: NotebookStatus, checks: CheckResult[]): NotebookStatus {
-  if (executed !== 'ok') return executed;
-  return checks.every((c) => c.pass) ? 'ok' : 'checks-failed';
-}
-
-export function reportPassed(r: Report): boolean {
-  return r.notebooks.length > 0 && r.notebooks.every((n) => n.status === 'ok' && n.checks.every((c) => c.pass));
-}
-
-/** Formats a number for the summary: short but not misleading. */
-export function formatNumber(v: number): string {
-  if (typeof v !== 'number' || Number.isNaN(v)) return 'NaN';
-  if (!Number.isFinite(v)) return v > 0 ? 'Inf' : '-Inf';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(3);
-  return String(Number(v.toPrecision(4)));
-}
-
-/** A fixed-width text table. */
-export function textTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
-/** The summary printed by the runner: one row per notebook, then every failing check. */
-export function formatSummary(r: Report): string {
-  const rows = r.notebooks.map((n) => {
-    const passed = n.checks.filter((c) => c.pass).length;
-    return [n.name, n.status, n.seconds.toFixed(1), `${passed}/${n.checks.length}`];
-  });
-  const out = [textTable(['notebook', 'status', 'seconds', 'checks'], rows)];
-  for (const n of r.notebooks) {
-    for (const c of n.checks.filter((x) => !x.pass)) {
-      const detail = c.detail ? ` (${c.detail})` : '';
-      out.push(`FAILED CHECK ${n.name}: ${c.name}: ${formatNumber(c.value)} ${c.op} ${formatNumber(c.threshold)} is false${detail}`);
-    }
-  }
-  return out.join('\n');
 }

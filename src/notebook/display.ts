@@ -4,7 +4,8 @@
 // "Not ready" outside a kernel, and requiring it at the top would make this module
 // (and everything importing it) unusable from plain Node and the tests. Outside a
 // kernel the helpers fall back to printing text, so notebook code also runs as a script.
-import { CHECKS_MIME, Check, META_MIME, evaluateCheck, formatNumber } from './checks';
+import { CHECKS_MIME, Check, META_MIME, evaluateCheck } from './checks';
+import { formatNumber } from './tables';
 import { Figure, FigureOptions, figureHtml, plotlyBundleHtml } from './plots';
 import { FrameLike, Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
 

@@ -1,38 +1,6 @@
-// Tables for notebooks: loading danfojs-node safely, and rendering rows or a
-// DataFrame as an HTML table (pure, so it is unit-tested).
-import Module from 'node:module';
-
-/**
- * Returns the danfojs-node module (DataFrame, Series, ...).
- *
- * Why the shim: danfojs-node does `require('@tensorflow/tfjs-node')`. That package
- * is installed (an optional dependency) but cannot load here: its native binding
- * is downloaded by an install script that does not run, and npm dedupes the
- * package.json override (tfjs-node -> plain @tensorflow/tfjs) away in favour of
- * the real, broken tfjs-node. danfojs only needs the tfjs API, which plain
- * @tensorflow/tfjs provides, so when tfjs-node fails we put a module whose
- * exports are @tensorflow/tfjs into require.cache under tfjs-node's resolved
- * path; danfojs's require then finds it there and never loads the native addon.
- */
-export function loadDanfo(): typeof import('danfojs-node') {
-  const danfoPath = require.resolve('danfojs-node');
-  // Resolve tfjs-node the way danfojs-node would (from its own location).
-  const tfnodePath = require.resolve('@tensorflow/tfjs-node', { paths: [danfoPath] });
-  try {
-    require(tfnodePath);
-  } catch {
-    if (!require.cache[tfnodePath]) {
-      const shim = new Module(tfnodePath);
-      shim.filename = tfnodePath;
-      shim.loaded = true;
-      shim.exports = require('@tensorflow/tfjs');
-      require.cache[tfnodePath] = shim;
-    }
-  }
-  return require('danfojs-node');
-}
-
-// ---------------------------------------------------------------- HTML tables
+// Tables for notebooks: rows or a DataFrame rendered as an HTML table, or as plain
+// text outside a kernel (pure, so it is unit-tested); and the one number format and
+// text-table layout that the checks, the runner and the bench print with too.
 
 export type Cell = string | number | boolean | null | undefined | bigint;
 export type Row = Record<string, Cell>;
@@ -61,18 +29,35 @@ export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Integers as they are (with thousands separators when large); others to `digits` significant digits. */
+/**
+ * The one number format of tables, checks and the runner's summary: integers as they are (with
+ * thousands separators), others to `digits` significant digits, exponential when very small or
+ * large. A non-number (a NaN that JSON turned into null) shows as NaN.
+ */
+export function formatNumber(v: number, digits = 4): string {
+  if (typeof v !== 'number' || Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US');
+  const a = Math.abs(v);
+  if (a < 1e-4 || a >= 1e9) return v.toExponential(digits - 1);
+  return String(Number(v.toPrecision(digits)));
+}
+
+/** A table cell as text: numbers by formatNumber, nothing for null or undefined. */
 export function formatCell(v: unknown, digits = 4): string {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'number') {
-    if (Number.isNaN(v)) return 'NaN';
-    if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
-    if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US');
-    const a = Math.abs(v);
-    if (a !== 0 && (a < 1e-4 || a >= 1e9)) return v.toExponential(digits - 1);
-    return String(Number(v.toPrecision(digits)));
-  }
-  return String(v);
+  return typeof v === 'number' ? formatNumber(v, digits) : String(v);
+}
+
+/**
+ * A fixed-width text table: the header, a rule, the rows. Columns flagged in `alignRight`
+ * (numbers) are padded on the left, the others on the right.
+ */
+export function textTable(header: string[], rows: string[][], alignRight: boolean[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const pad = (c: string, i: number) => (alignRight[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]));
+  const line = (cells: string[]) => widths.map((_, i) => pad(cells[i] ?? '', i)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 /** Rows (array of objects) or a DataFrame -> header + string cells. */
@@ -105,11 +90,10 @@ export function tableHtml(data: Row[] | FrameLike, opts: TableOptions = {}): str
   return `<table class="tsd-table">${caption}${head}${body}</table>`;
 }
 
-/** Plain-text rendering of the same table (for use outside a kernel). */
+/** Plain-text rendering of the same table (for use outside a kernel); number columns right-aligned. */
 export function tableText(data: Row[] | FrameLike, opts: TableOptions = {}): string {
   const { header, rows } = toGrid(data, opts);
   const cells = rows.map((r) => r.map((v) => formatCell(v, opts.digits ?? 4)));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join('  ');
-  return [line(header), ...cells.map(line)].join('\n');
+  const numeric = header.map((_, i) => rows.some((r) => typeof r[i] === 'number'));
+  return textTable(header, cells, numeric);
 }

@@ -1,0 +1,110 @@
+// Runs one notebook: checks the file and its overrides, has execute_notebook.py run it in a
+// tslab kernel (nbclient), and turns that script's result into the notebook's report.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checksFromPayload, type CheckResult } from '../../src/notebook/checks';
+import { REPO_ROOT } from '../../src/runtime/paths';
+import { countFigureOutputs } from './check-html';
+import { makeOffline } from './html-offline';
+import { childEnv, type JupyterEnv } from './jupyter-env';
+import { readNotebook } from './notebook-file';
+import type { Options } from './options';
+import { declaredParameters, overrideProblems } from './params';
+import { notebookStatus, type NotebookReport, type NotebookStatus } from './report';
+
+/** A notebook's report, with what the run learnt beyond it: the backend it ran on, the figures it made. */
+export type ExecutedNotebook = NotebookReport & { backend?: string; figuresMade?: number };
+
+/** The JSON execute_notebook.py writes to --result. */
+interface PyResult {
+  status: NotebookStatus | 'kernel-died';
+  seconds: number;
+  failedCell: { index: number; codeCellNumber: number; injected?: boolean; source: string } | null;
+  error: string | null;
+  cellSeconds: (number | null)[];
+  checks: { cell: number; payload: unknown }[];
+  meta: { cell: number; payload: Record<string, unknown> }[];
+  htmlError?: string;
+}
+
+/** What one run of notebook `name` writes under `out`. */
+function outputFiles(name: string, out: string) {
+  return {
+    executed: path.join(out, 'notebooks', `${name}.ipynb`),
+    html: path.join(out, 'html', `${name}.html`),
+    rawHtml: path.join(out, 'html', `.${name}.nbconvert.html`),
+    result: path.join(out, 'notebooks', `.${name}.result.json`),
+  };
+}
+
+function runPython(env: JupyterEnv, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(env.python, args, { env: childEnv(env), stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      process.stderr.write(d);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** The report of a finished execution, from the script's result. */
+function reportFromResult(name: string, r: PyResult): ExecutedNotebook {
+  const checks: CheckResult[] = r.checks.flatMap((c) => checksFromPayload(c.payload));
+  const executedStatus: NotebookStatus = r.status === 'ok' ? 'ok' : r.status === 'timeout' ? 'timeout' : r.status === 'failed' ? 'failed' : 'error';
+  const report: ExecutedNotebook = {
+    name,
+    status: notebookStatus(executedStatus, checks),
+    seconds: r.seconds,
+    checks,
+    cellSeconds: r.cellSeconds,
+  };
+  if (r.failedCell) report.failedCell = r.failedCell;
+  if (r.error) report.error = r.error;
+  const backend = r.meta.map((m) => m.payload.backend).find((b) => typeof b === 'string');
+  if (backend) report.backend = backend as string;
+  return report;
+}
+
+/** Executes one notebook into `out`; with `exportHtml`, also writes its offline HTML export. */
+export async function executeNotebook(name: string, o: Options, out: string, env: JupyterEnv, params: Record<string, unknown>, exportHtml: boolean): Promise<ExecutedNotebook> {
+  const input = path.join(o.notebooksDir, `${name}.ipynb`);
+  const files = outputFiles(name, out);
+  for (const d of [path.dirname(files.executed), path.dirname(files.html)]) fs.mkdirSync(d, { recursive: true });
+  // Stale outputs of an earlier run must not pass for this run's.
+  for (const f of [files.result, files.executed, files.html, files.rawHtml]) fs.rmSync(f, { force: true });
+  const started = Date.now();
+  // Checked before a kernel starts: a broken file or a mistyped override fails in
+  // milliseconds with a message naming it, instead of as a TypeScript error in a cell.
+  const nb = readNotebook(input);
+  const problems = typeof nb === 'string' ? [nb] : overrideProblems(name, declaredParameters(nb), params);
+  if (problems.length) return { name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [], error: problems.join('\n') };
+  const script = path.join(REPO_ROOT, 'scripts', 'runner', 'execute_notebook.py');
+  const { code, stderr } = await runPython(env, [
+    script, input, '--output', files.executed, '--result', files.result, ...(exportHtml ? ['--html', files.rawHtml] : []),
+    '--params', JSON.stringify(params), '--timeout', String(Math.ceil(o.timeout)),
+    '--startup-timeout', String(Math.ceil(o.startupTimeout)),
+  ]);
+  if (!fs.existsSync(files.result)) {
+    // The Python side itself crashed (bad install, unreadable notebook, ...).
+    return {
+      name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [],
+      error: `execute_notebook.py exited ${code} without a result:\n${stderr.trim().split('\n').slice(-15).join('\n')}`,
+    };
+  }
+  const r: PyResult = JSON.parse(fs.readFileSync(files.result, 'utf8'));
+  fs.rmSync(files.result, { force: true });
+  const report = reportFromResult(name, r);
+  if (fs.existsSync(files.executed)) report.figuresMade = countFigureOutputs(JSON.parse(fs.readFileSync(files.executed, 'utf8')));
+  if (fs.existsSync(files.rawHtml)) {
+    fs.writeFileSync(files.html, makeOffline(fs.readFileSync(files.rawHtml, 'utf8')));
+    fs.rmSync(files.rawHtml);
+    report.html = files.html;
+  } else if (r.htmlError) {
+    report.error = [report.error, `HTML export failed: ${r.htmlError}`].filter(Boolean).join('\n');
+  }
+  return report;
+}
