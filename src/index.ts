@@ -1,40 +1,64 @@
-// The library the notebooks import (compiled to dist/src/index.js).
-export * from './runtime/backend';
-export * from './model/checkpoint';
-export * from './notebook/checks';
-export * from './diffusion/embedding';
-export * from './eval/evaluate';
-export * from './notebook/figures';
-export * from './notebook/sample-tables';
-export * from './eval/key-reuse';
-export * from './eval/metrics';
-export * from './eval/optimal-loss';
-export * from './eval/tolerances';
-export * from './eval/training-curve';
-export * from './math/mixture';
-export * from './model/model';
-export * from './model/gelu';
-export * from './model/tensor-values';
-export * from './math/normal';
-export * from './notebook/display';
-export * from './notebook/setup';
-export * from './notebook/sampler-checks';
-export * from './train/optim';
-export * from './sample/parallel/coordinator';
-export * from './runtime/paths';
-export * from './notebook/plots';
-export * from './math/rng';
-export * from './sample/ddpm';
-export * from './sample/langevin';
-export * from './sample/compare';
-export * from './diffusion/scheduler';
-export * from './diffusion/sde';
-export * from './notebook/sde-figures';
-export * from './sample/sde-samplers';
-export * from './diffusion/predictor';
+// The library the notebooks import as `td` (compiled to dist/src/index.js): what a chapter
+// calls, by layer. Internals (the hand-written backward pass, worker-thread plumbing, the
+// runner's report) stay behind their modules.
+
+// runtime
+export { describeBackend, initBackend, type BackendInfo, type BackendName } from './runtime/backend';
+export { DATA_DIR, REPO_ROOT, TRAINED_CHECKPOINT_DIR } from './runtime/paths';
+
+// math
+export { GaussianMixture, type MixtureSpec } from './math/mixture';
+export { Rng } from './math/rng';
+
+// diffusion
+export { DDPMScheduler, TUTORIAL_SCHEDULER, type DDPMSchedulerConfig } from './diffusion/scheduler';
+export { timestepEmbedding } from './diffusion/embedding';
+export { VPSDE } from './diffusion/sde';
 export * from './diffusion/parameterization';
-export * from './model/predictors';
-export * from './notebook/tables';
-export * from './notebook/danfo';
-export * from './train/config';
-export * from './train/trainer';
+export { posteriorCoefficients } from './diffusion/posterior';
+export {
+  closedFormVelocity,
+  exactVelocity,
+  oracleVelocity,
+  predictNoise,
+  predictVelocity,
+  scoreFromVelocity,
+  smoothedScoreFromVelocity,
+  type ScoreFn,
+  type VelocityPredictor,
+} from './diffusion/predictor';
+
+// model
+export { DEFAULT_MODEL_CONFIG, VelocityModel, type VelocityModelConfig } from './model/model';
+export { modelVelocity, plainModelVelocity } from './model/predictors';
+export { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
+
+// train
+export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
+export { Trainer } from './train/trainer';
+
+// eval
+export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, type ModeStats, type SampleReport } from './eval/metrics';
+export { bayesOptimalVLoss } from './eval/optimal-loss';
+export { samplingTolerances } from './eval/tolerances';
+export { lastTenthMeanLoss } from './eval/training-curve';
+export { evaluateModel, scoreErrors, type ScoreError } from './eval/evaluate';
+export { keyReuseMarginal, keyReuseOptimalLoss, keyReuseOracle, keyReuseVelocityMoments } from './eval/key-reuse';
+
+// sample
+export { ddpmSample, type DDPMSampleResult } from './sample/ddpm';
+export { annealedLangevin, geometricSigmas, langevin, mixtureScore, smoothedMixtureScore } from './sample/langevin';
+export { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample, type SamplerRun, type Trajectory } from './sample/sde-samplers';
+export { compareSamplers, findSamplerRow, type SamplerKind, type SamplerRow } from './sample/compare';
+export { ddpmSampleModel } from './sample/parallel/coordinator';
+
+// notebook
+export { setupNotebook } from './notebook/setup';
+export { progress, publishChecks, publishMeta, showFigure, showTable } from './notebook/display';
+export { check, type Check } from './notebook/checks';
+export { samplerChecks } from './notebook/sampler-checks';
+export { layout, lineTrace, type Figure } from './notebook/plots';
+export { histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, type HistogramPanel } from './notebook/figures';
+export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';
+export { modeTableRows, samplerTableRows } from './notebook/sample-tables';
+export { loadDanfo } from './notebook/danfo';
