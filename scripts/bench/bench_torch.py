@@ -4,8 +4,8 @@ Network (src/model/model.ts): t -> sinusoidal(32) -> Linear(32) -> SiLU -> Linea
 -> BatchNorm -> Linear(128) -> GELU(tanh) -> Dropout(0.1); 3 x {h += Dropout(GELU(Linear(BN(h))))};
 BatchNorm -> Linear(1). BatchNorm momentum 0.01 in PyTorch terms (Flax's 0.99), eps 1e-5.
 Step: fresh mixture batch, uniform t, v-prediction MSE, clip_grad_norm_(1.0), AdamW(wd 1e-4).
-Prints one JSON object on stdout. Run with OPENBLAS_NUM_THREADS=1 (see shared/reference/facts.md:
-otherwise OpenBLAS's and PyTorch's thread pools fight on 2 cores).
+Prints one JSON object on stdout. Run with OPENBLAS_NUM_THREADS=1: otherwise OpenBLAS's and
+PyTorch's thread pools fight over the 2 cores (measured here: both pools busy, slower steps).
 """
 import argparse
 import json
