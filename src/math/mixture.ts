@@ -173,6 +173,17 @@ export class GaussianMixture {
    * boundaries are roots of quadratics, and between them the assignment is constant.
    */
   assignmentProbabilities(): number[] {
+    const probs = new Array<number>(this.numComponents).fill(0);
+    // mass of the whole mixture in each interval
+    for (const { lo, hi, component } of this.assignmentIntervals()) probs[component] += this.cdf(hi) - this.cdf(lo);
+    return probs;
+  }
+
+  /**
+   * The real line cut where the most likely component changes: intervals (lo, hi) (the first
+   * from −∞, the last to ∞) with the component `mostLikelyComponent` gives throughout.
+   */
+  assignmentIntervals(): { lo: number; hi: number; component: number }[] {
     const cuts: number[] = [];
     const K = this.numComponents;
     for (let j = 0; j < K; j++) {
@@ -180,15 +191,11 @@ export class GaussianMixture {
     }
     cuts.sort((a, b) => a - b);
     const edges = [-Infinity, ...cuts, Infinity];
-    const probs = new Array<number>(K).fill(0);
-    for (let i = 0; i + 1 < edges.length; i++) {
-      const [a, b] = [edges[i], edges[i + 1]];
-      const mid = !Number.isFinite(a) ? b - 1 : !Number.isFinite(b) ? a + 1 : (a + b) / 2;
-      const k = this.mostLikelyComponent(Number.isFinite(mid) ? mid : 0);
-      // mass of the whole mixture in (a, b)
-      probs[k] += this.cdf(b) - this.cdf(a);
-    }
-    return probs;
+    return edges.slice(0, -1).map((lo, i) => {
+      const hi = edges[i + 1];
+      const mid = !Number.isFinite(lo) ? hi - 1 : !Number.isFinite(hi) ? lo + 1 : (lo + hi) / 2;
+      return { lo, hi, component: this.mostLikelyComponent(Number.isFinite(mid) ? mid : 0) };
+    });
   }
 
   /** Points where w_j N_j(x) = w_k N_k(x). */

@@ -48,3 +48,15 @@ export function normCdfIntegral(z: number): number {
 export function normSurvivalIntegral(z: number): number {
   return normPdf(z) - z * normCdf(-z);
 }
+
+/**
+ * ∫_α^β z^p φ(z) dz for p = 0 … order (α may be −∞, β ∞), by the recursion
+ * M_p = (p − 1)·M_{p−2} + α^{p−1}φ(α) − β^{p−1}φ(β) that integration by parts gives.
+ */
+export function normPartialMoments(alpha: number, beta: number, order: number): number[] {
+  // z^{p−1}φ(z) at an infinite end is 0
+  const edge = (z: number, p: number) => (Number.isFinite(z) ? z ** (p - 1) * normPdf(z) : 0);
+  const m = [normCdf(beta) - normCdf(alpha), edge(alpha, 1) - edge(beta, 1)];
+  for (let p = 2; p <= order; p++) m.push((p - 1) * m[p - 2] + edge(alpha, p) - edge(beta, p));
+  return m.slice(0, order + 1);
+}
