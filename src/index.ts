@@ -4,7 +4,7 @@
 
 // runtime
 export { describeBackend, initBackend, type BackendInfo, type BackendName } from './runtime/backend';
-export { DATA_DIR, REPO_ROOT, TRAINED_CHECKPOINT_DIR } from './runtime/paths';
+export { DATA_DIR, REPO_ROOT, TRAINED_CHECKPOINT_DIR, repoPath } from './runtime/paths';
 
 // math
 export { GaussianMixture, type MixtureSpec } from './math/mixture';
@@ -31,7 +31,7 @@ export {
 // model
 export { DEFAULT_MODEL_CONFIG, VelocityModel, type VelocityModelConfig } from './model/model';
 export { modelVelocity, plainModelVelocity } from './model/predictors';
-export { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
+export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
 
 // train
 export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
@@ -55,7 +55,7 @@ export { ddpmSampleModel } from './sample/parallel/coordinator';
 // notebook
 export { setupNotebook } from './notebook/setup';
 export { progress, publishChecks, publishMeta, showFigure, showTable } from './notebook/display';
-export { check, type Check } from './notebook/checks';
+export { check, evaluateCheck, type Check } from './notebook/checks';
 export { samplerChecks } from './notebook/sampler-checks';
 export { layout, lineTrace, type Figure } from './notebook/plots';
 export { histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, type HistogramPanel } from './notebook/figures';

@@ -1,16 +1,22 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
+import { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { ParameterEMA } from '../src/train/optim';
 import { Rng } from '../src/math/rng';
 import { toArray, useBackend } from './helpers';
 
 before(useBackend);
+
+/** The weights file a checkpoint's manifest names. */
+function weightsFile(dir: string): string {
+  return path.join(dir, JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).weights.file);
+}
 
 function saved(config = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-'));
@@ -44,10 +50,10 @@ test('missing, truncated, corrupted or mismatched checkpoints give clear errors'
   const { dir } = saved();
   assert.throws(() => loadCheckpoint(dir, { width: 128 }), /width is 16 in the checkpoint, expected 128/);
 
-  const weights = path.join(dir, 'weights.bin');
+  const weights = weightsFile(dir);
   const bytes = fs.readFileSync(weights);
   fs.writeFileSync(weights, bytes.subarray(0, bytes.length - 8));
-  assert.throws(() => loadCheckpoint(dir), /weights.bin has \d+ bytes but manifest.json says \d+: the file is truncated/);
+  assert.throws(() => loadCheckpoint(dir), /weights-[0-9a-f]{16}\.bin has \d+ bytes but manifest.json says \d+: the file is truncated/);
   const flipped = Buffer.from(bytes);
   flipped[100] ^= 0xff;
   fs.writeFileSync(weights, flipped);
@@ -66,7 +72,60 @@ test('missing, truncated, corrupted or mismatched checkpoints give clear errors'
   assert.throws(() => loadCheckpoint(dir), /ema:bn_out\/scale is missing/);
   fs.writeFileSync(manifestPath, '{"format": "tsdiff');
   assert.throws(() => loadCheckpoint(dir), /not valid JSON/);
-  fs.rmSync(path.join(dir, 'weights.bin'));
+  fs.rmSync(weights);
   fs.writeFileSync(manifestPath, good);
-  assert.throws(() => loadCheckpoint(dir), /missing weights.bin/);
+  assert.throws(() => loadCheckpoint(dir), /missing weights-[0-9a-f]{16}\.bin/);
+});
+
+test('a second save replaces the first in one step and leaves no stray files', () => {
+  const { dir, model, ema } = saved();
+  const first = weightsFile(dir);
+  model.params.get('dense_out/bias')!.assign(tf.tensor1d([7]));
+  saveCheckpoint(dir, model, ema.values, { step: 43 });
+  assert.notEqual(weightsFile(dir), first);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['manifest.json', path.basename(weightsFile(dir))].sort());
+  const c = loadCheckpoint(dir);
+  assert.deepEqual(toArray(c.model.params.get('dense_out/bias')!), [7]);
+  assert.equal(c.metadata.step, 43);
+  c.dispose();
+  // saving the same weights again keeps one weights file
+  saveCheckpoint(dir, model, ema.values, { step: 44 });
+  assert.equal(fs.readdirSync(dir).length, 2);
+});
+
+test('an unwritable folder is reported before any work, as a CheckpointError', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-')), 'not-a-folder');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => assertWritableDirectory(path.join(file, 'velocity')), /cannot write to .*not-a-folder\/velocity/);
+});
+
+/** A 600 kB filesystem (tmpfs) to fill up; root only. Under CI, being unable to make one fails the test. */
+function smallDisk(): string | null {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'full-disk-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status === 0) return dir;
+  if (process.env.CI) throw new Error(`cannot mount a small tmpfs for the full-disk test: ${r.stderr || r.error?.message}`);
+  return null;
+}
+
+test('on a full disk the save throws and the previous checkpoint still loads', (t) => {
+  const disk = smallDisk();
+  if (!disk) return t.skip('mount needs root');
+  try {
+    const dir = path.join(disk, 'velocity');
+    const model = new VelocityModel({}, new Rng(2).fork('init')); // about 460 kB of weights
+    const ema = new ParameterEMA(model.params, 0.5);
+    saveCheckpoint(dir, model, ema.values, { step: 1 });
+    model.params.get('dense_out/bias')!.assign(tf.tensor1d([3]));
+    // a second weights file does not fit beside the first
+    assert.throws(() => saveCheckpoint(dir, model, ema.values, { step: 2 }), (e: Error) => e.name === 'CheckpointError' && /could not save the checkpoint .*previous checkpoint there, if any, is unchanged/s.test(e.message));
+    const c = loadCheckpoint(dir);
+    assert.equal(c.metadata.step, 1);
+    assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith('.tmp')));
+    c.dispose();
+    model.dispose();
+    ema.dispose();
+  } finally {
+    spawnSync('umount', [disk]);
+  }
 });

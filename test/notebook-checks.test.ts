@@ -48,7 +48,7 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
     return path.join(dir, name);
   };
   const truncated = make('truncated');
-  const weights = path.join(truncated, 'weights.bin');
+  const weights = path.join(truncated, JSON.parse(fs.readFileSync(path.join(truncated, 'manifest.json'), 'utf8')).weights.file);
   fs.truncateSync(weights, fs.statSync(weights).size - 1000);
   const mismatched = make('mismatched');
   const manifestFile = path.join(mismatched, 'manifest.json');
@@ -59,7 +59,7 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
 
   const cases: [string, RegExp][] = [
     [path.join(dir, 'missing'), /^Error: no checkpoint at \S+missing \(missing manifest.json\)/],
-    [truncated, /^Error: \S+weights.bin has \d+ bytes but manifest.json says \d+: the file is truncated/],
+    [truncated, /^Error: \S+weights-[0-9a-f]{16}\.bin has \d+ bytes but manifest.json says \d+: the file is truncated/],
     [mismatched, /^Error: \S+mismatched: tensor \S+ has shape \[[\d,]+\], the model the manifest describes \(width 64, depth 3, time embedding 32\) needs/],
   ];
   for (const [checkpointDir, what] of cases) {

@@ -14,7 +14,7 @@ import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
 import { compareRuns } from '../scripts/runner/repeat';
-import { formatSummary, notebookStatus, reportPassed, type NotebookReport, type Report } from '../scripts/runner/report';
+import { formatSummary, notebookStatus, reportPassed, writeReport, type NotebookReport, type Report } from '../scripts/runner/report';
 import { checksFromPayload } from '../src/notebook/checks';
 import { REPO_ROOT } from '../src/runtime/paths';
 
@@ -30,6 +30,11 @@ test('parseArgs', () => {
   const o = parseArgs(['04', '--ci', '--params', 'p.json', '--timeout', '120', '--out', 'o', '--no-browser', '--repeat']);
   assert.deepEqual([o.names, o.ci, o.paramsFile, o.timeout, o.out, o.browser, o.repeat], [['04'], true, 'p.json', 120, 'o', false, true]);
   assert.equal(parseArgs([]).repeat, false);
+  // each configuration writes to its own folder unless --out says otherwise
+  assert.equal(parseArgs([]).out, 'build');
+  assert.equal(parseArgs(['--ci']).out, 'build/ci');
+  // an option is not taken as the value of the one before it
+  assert.throws(() => parseArgs(['--out', '--no-browser']), /--out needs a value, not the option --no-browser/);
   assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
   assert.throws(() => parseArgs(['--timeout', 'x']), /positive/);
 });
@@ -220,4 +225,18 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
     assert.ok(fs.existsSync(path.join(out, 'screenshots', '01-pass.png')));
   }
   fs.rmSync(out, { recursive: true, force: true });
+});
+
+test('writeReport: a subset run updates its entries; another configuration is not mixed in', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-report-'));
+  const entry = (name: string, seconds: number) => ({ name, status: 'ok' as const, seconds, checks: [] });
+  writeReport({ config: 'full', notebooks: [entry('01-data', 1), entry('04-sampling', 2)] }, out);
+  const subset = writeReport({ config: 'full', notebooks: [entry('04-sampling', 9)] }, out);
+  assert.deepEqual(subset.kept, ['01-data']);
+  const merged = JSON.parse(fs.readFileSync(subset.file, 'utf8'));
+  assert.deepEqual(merged.notebooks.map((n: { name: string; seconds: number }) => [n.name, n.seconds]), [['01-data', 1], ['04-sampling', 9]]);
+  const other = writeReport({ config: 'ci', notebooks: [entry('04-sampling', 3)] }, out);
+  assert.match(other.warning ?? '', /was for configuration 'full'; it now lists only this 'ci' run/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(other.file, 'utf8')).notebooks.map((n: { name: string }) => n.name), ['04-sampling']);
+  assert.deepEqual(fs.readdirSync(out), ['report.json']);
 });

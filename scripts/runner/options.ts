@@ -5,7 +5,7 @@ export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...]
   --params FILE      more overrides, {"01-data": {"nSamples": 2000}}, applied after --ci
   --timeout S        seconds per cell (default 1800)
   --startup-timeout S  seconds for the kernel to start (default 60)
-  --out DIR          output folder (default build)
+  --out DIR          output folder (default build, with --ci build/ci)
   --notebooks DIR    notebook folder (default notebooks)
   --no-browser       do not check the HTML exports in Chromium
   --repeat           run the notebooks a second time (into OUT/repeat, no HTML) and fail
@@ -25,13 +25,13 @@ export interface Options {
 
 export function parseArgs(argv: string[]): Options {
   const o: Options = {
-    names: [], ci: false, timeout: 1800, startupTimeout: 60, out: 'build', notebooksDir: 'notebooks', browser: true, repeat: false,
+    names: [], ci: false, timeout: 1800, startupTimeout: 60, out: '', notebooksDir: 'notebooks', browser: true, repeat: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value${v === undefined ? '' : `, not the option ${v}`}`);
       return v;
     };
     if (a === '--help' || a === '-h') {
@@ -49,6 +49,8 @@ export function parseArgs(argv: string[]): Options {
     else o.names.push(a.replace(/\.ipynb$/, ''));
   }
   if (!(o.timeout > 0) || !(o.startupTimeout > 0)) throw new Error('--timeout and --startup-timeout need positive seconds');
+  // each configuration keeps its own outputs: a CI run never replaces the full run's
+  o.out ||= o.ci ? 'build/ci' : 'build';
   return o;
 }
 

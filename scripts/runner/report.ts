@@ -108,10 +108,45 @@ export function formatRunEnd(report: Report, reportFile: string): string {
 }
 
 /** Writes OUT/report.json and returns its path. */
-export function writeReport(report: Report, out: string): string {
+/**
+ * Writes OUT/report.json. A run of some notebooks updates their entries in a report of the same
+ * configuration and keeps the others; a report of another configuration is not mixed in: the
+ * new report lists this run alone, and the warning says so. Written to a temporary file and
+ * renamed, so a full disk leaves the previous report, and the error names the file.
+ */
+export function writeReport(report: Report, out: string): { file: string; kept: string[]; warning?: string } {
   const file = path.join(out, 'report.json');
-  fs.writeFileSync(file, JSON.stringify(report, jsonNumbers, 2) + '\n');
-  return file;
+  const previous = readReport(file);
+  let merged = report;
+  let kept: string[] = [];
+  let warning: string | undefined;
+  if (previous && previous.config === report.config) {
+    const ran = new Set(report.notebooks.map((n) => n.name));
+    const others = previous.notebooks.filter((n) => !ran.has(n.name));
+    kept = others.map((n) => n.name);
+    merged = { ...report, notebooks: [...others, ...report.notebooks].sort((a, b) => a.name.localeCompare(b.name)) };
+  } else if (previous) {
+    warning = `${file} was for configuration '${previous.config}'; it now lists only this '${report.config}' run. Other notebooks' files in ${out} are from the earlier run.`;
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(merged, jsonNumbers, 2) + '\n');
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new Error(`cannot write ${file}: ${(e as Error).message}`);
+  }
+  return { file, kept, warning };
+}
+
+/** The report already in `file`, or null when there is none or it does not parse. */
+function readReport(file: string): Report | null {
+  try {
+    const r = JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+    return typeof r.config === 'string' && Array.isArray(r.notebooks) ? r : null;
+  } catch {
+    return null;
+  }
 }
 
 /** JSON has no NaN: write it as the string "NaN" so the report says what happened. */

@@ -74,8 +74,10 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
     const second = await runAll(names, o, path.join(o.out, 'repeat'), env, params, config, false);
     report.repeat = compareRuns(report, second);
   }
-  const reportFile = writeReport(report, o.out);
-  return { report, passed: reportPassed(report), reportFile };
+  const written = writeReport(report, o.out);
+  if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
+  if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
+  return { report, passed: reportPassed(report), reportFile: written.file };
 }
 
 async function main() {

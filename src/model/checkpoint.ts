@@ -1,7 +1,13 @@
-// Checkpoints: parameters, EMA parameters, BatchNorm statistics and configuration in a folder
-// (manifest.json + weights.bin). Each file is written to a temporary name and renamed, and the
-// manifest records the weights' size and SHA-256, so a load either restores everything exactly
-// or fails with an error that says what is wrong.
+// Checkpoints: parameters, EMA parameters, BatchNorm statistics and configuration in a folder:
+// manifest.json and the weights file it names. The manifest records the weights' size and
+// SHA-256, so a load either restores everything exactly or fails with an error that says what is
+// wrong.
+//
+// A save never leaves the folder without a loadable checkpoint: the weights are written in full
+// (every byte counted) and fsynced under a temporary name, then renamed to a file named by their
+// checksum; the new manifest is written the same way and renamed over manifest.json, the one
+// step that switches checkpoints; only then are weights files that no manifest names removed. A crash or a full disk at
+// any point leaves the previous manifest and its weights in place, and the save throws.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -74,18 +80,44 @@ export function saveCheckpoint(
     at += c.length;
   }
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
+  const digest = sha256(bytes);
   const manifest: Manifest = {
     format: FORMAT,
     version: VERSION,
     modelConfig: model.config,
     metadata,
-    weights: { file: 'weights.bin', byteLength: bytes.length, sha256: sha256(bytes) },
+    weights: { file: `weights-${digest.slice(0, 16)}.bin`, byteLength: bytes.length, sha256: digest },
     tensors,
   };
-  fs.mkdirSync(dir, { recursive: true });
-  // Weights first, manifest last: a crash in between leaves a manifest whose checksum fails.
-  writeAtomic(path.join(dir, 'weights.bin'), bytes);
-  writeAtomic(path.join(dir, 'manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)));
+  assertWritableDirectory(dir);
+  const temporary = (file: string) => path.join(dir, `${file}.${process.pid}.tmp`);
+  try {
+    // (a save of identical weights renames over the file of the same name, with the same bytes)
+    writeFully(temporary(manifest.weights.file), bytes);
+    fs.renameSync(temporary(manifest.weights.file), path.join(dir, manifest.weights.file));
+    writeFully(temporary('manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)));
+    fs.renameSync(temporary('manifest.json'), path.join(dir, 'manifest.json'));
+    syncDirectory(dir);
+  } catch (e) {
+    for (const file of [manifest.weights.file, 'manifest.json']) fs.rmSync(temporary(file), { force: true });
+    throw new CheckpointError(`could not save the checkpoint to ${dir}: ${(e as Error).message}. The previous checkpoint there, if any, is unchanged.`);
+  }
+  removeUnreferencedWeights(dir, manifest.weights.file);
+}
+
+/**
+ * Throws unless `dir` exists (it is created if needed) and a file can be written in it: a
+ * training run checks this before it starts, not after minutes of work.
+ */
+export function assertWritableDirectory(dir: string): void {
+  const probe = path.join(dir, `.write-test.${process.pid}`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    writeFully(probe, Buffer.from('ok'));
+  } catch (e) {
+    throw new CheckpointError(`cannot write to ${dir}: ${(e as Error).message}`);
+  }
+  fs.rmSync(probe, { force: true });
 }
 
 /**
@@ -152,7 +184,7 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
             `needs [${like.shape}]: manifest.json does not match the saved weights`,
         );
       }
-      if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside weights.bin`);
+      if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside ${manifest.weights.file}`);
       const values = weights.subarray(e.offset, e.offset + e.length);
       if (e.group === 'ema') ema.set(e.name, tf.tensor(values, e.shape));
       else (expected[e.group].get(e.name) as tf.Variable).assign(tf.tensor(values, e.shape));
@@ -182,16 +214,40 @@ function describeConfig(c: VelocityModelConfig): string {
   return `width ${c.width}, depth ${c.depth}, time embedding ${c.timeEmbeddingDim}`;
 }
 
-function writeAtomic(file: string, data: Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+/** Write all of `data` to `file` and fsync it; a short write (a full disk) is an error, not a success. */
+function writeFully(file: string, data: Buffer): void {
+  const fd = fs.openSync(file, 'w');
   try {
-    fs.writeSync(fd, data);
+    let written = 0;
+    while (written < data.length) {
+      const n = fs.writeSync(fd, data, written, data.length - written);
+      if (n <= 0) throw new Error(`wrote ${written} of ${data.length} bytes to ${file}`);
+      written += n;
+    }
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+}
+
+/** Make a rename in `dir` durable. */
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
+}
+
+/** Weights files of earlier saves that the current manifest no longer names. */
+function removeUnreferencedWeights(dir: string, keep: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (name !== keep && /^weights(-[0-9a-f]{16})?\.bin$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+  }
 }
 
 function sha256(data: Buffer): string {
