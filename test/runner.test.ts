@@ -4,7 +4,7 @@
 // past the cell timeout, one that is not valid JSON; and bad parameter overrides.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -239,4 +239,38 @@ test('writeReport: a subset run updates its entries; another configuration is no
   assert.match(other.warning ?? '', /was for configuration 'full'; it now lists only this 'ci' run/);
   assert.deepEqual(JSON.parse(fs.readFileSync(other.file, 'utf8')).notebooks.map((n: { name: string }) => n.name), ['04-sampling']);
   assert.deepEqual(fs.readdirSync(out), ['report.json']);
+});
+
+test('runner: SIGTERM stops the notebook, its kernel and the runner, and the report says so', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 120_000 }, async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-signal-'));
+  const pidFile = path.join(out, 'hang-kernel.pid');
+  fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '00-hang': { pidFile } }));
+  const runner = spawn(process.execPath, ['dist/scripts/runner/run-notebooks.js', '00', '01', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], { cwd: REPO_ROOT });
+  let log = '';
+  runner.stdout.on('data', (d) => (log += d));
+  runner.stderr.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((resolve) => runner.on('exit', (code) => resolve(code)));
+  // wait until the hanging cell runs in its kernel
+  for (let i = 0; i < 600 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.existsSync(pidFile), `the kernel never started:\n${log}`);
+  const kernelPid = Number(fs.readFileSync(pidFile, 'utf8'));
+  runner.kill('SIGTERM');
+  assert.equal(await exited, 143, log);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  assert.ok(!alive(kernelPid), 'the kernel was left running');
+  const leftover = spawnSync('pgrep', ['-f', `execute_notebook.py.*${out}`], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(leftover, '', 'execute_notebook.py was left running');
+  const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+  assert.equal(report.interrupted, 'SIGTERM');
+  assert.deepEqual(report.notebooks.map((n) => [n.name, n.status]), [['00-hang', 'interrupted']], 'the next notebook did not start');
+  assert.match(log, /INTERRUPTED by SIGTERM/);
+  assert.ok(fs.existsSync(path.join(out, 'notebooks', '00-hang.ipynb')), 'the executed notebook is still written');
+  assert.deepEqual(fs.readdirSync(path.join(out, 'notebooks')).filter((f) => f.startsWith('.')), [], 'no temporary files left');
 });

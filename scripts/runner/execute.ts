@@ -1,6 +1,6 @@
 // Runs one notebook: checks the file and its overrides, has execute_notebook.py run it in a
 // tslab kernel (nbclient), and turns that script's result into the notebook's report.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checksFromPayload, type CheckResult } from '../../src/notebook/checks';
@@ -38,9 +38,27 @@ function outputFiles(name: string, out: string) {
   };
 }
 
+/** The execute_notebook.py process running now, if any, and the signal passed on to it. */
+let active: ChildProcess | null = null;
+let interruptedBy: NodeJS.Signals | null = null;
+
+/**
+ * Passes SIGINT or SIGTERM on to the notebook being executed: nbclient's handlers in
+ * execute_notebook.py shut its kernel down (with the worker threads in it), and the script still
+ * writes the executed notebook and its result, which the report marks interrupted.
+ */
+export function interruptActiveNotebook(signal: NodeJS.Signals): void {
+  interruptedBy = signal;
+  active?.kill('SIGTERM');
+}
+
 function runPython(env: JupyterEnv, args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(env.python, args, { env: childEnv(env), stdio: ['ignore', 'inherit', 'pipe'] });
+    active = child;
+    child.on('exit', () => {
+      if (active === child) active = null;
+    });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
@@ -54,7 +72,7 @@ function runPython(env: JupyterEnv, args: string[]): Promise<{ code: number | nu
 /** The report of a finished execution, from the script's result. */
 function reportFromResult(name: string, r: PyResult): ExecutedNotebook {
   const checks: CheckResult[] = r.checks.flatMap((c) => checksFromPayload(c.payload));
-  const executedStatus: NotebookStatus = r.status === 'ok' ? 'ok' : r.status === 'timeout' ? 'timeout' : r.status === 'failed' ? 'failed' : 'error';
+  const executedStatus: NotebookStatus = r.status === 'kernel-died' ? 'error' : r.status;
   const report: ExecutedNotebook = {
     name,
     status: notebookStatus(executedStatus, checks),
@@ -98,6 +116,10 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   const r: PyResult = JSON.parse(fs.readFileSync(files.result, 'utf8'));
   fs.rmSync(files.result, { force: true });
   const report = reportFromResult(name, r);
+  if (interruptedBy) {
+    report.status = 'interrupted';
+    report.error = `interrupted by ${interruptedBy}; the kernel was shut down${r.error ? `\n${r.error}` : ''}`;
+  }
   if (fs.existsSync(files.executed)) report.figuresMade = countFigureOutputs(JSON.parse(fs.readFileSync(files.executed, 'utf8')));
   if (fs.existsSync(files.rawHtml)) {
     fs.writeFileSync(files.html, makeOffline(fs.readFileSync(files.rawHtml, 'utf8')));

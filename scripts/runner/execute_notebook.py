@@ -133,7 +133,10 @@ def main():
             allow_errors=False, record_timing=True, on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
             resources={'metadata': {'path': os.path.dirname(os.path.abspath(args.notebook))}})
         client.execute()
-    except Exception as e:  # record every failure, then still write the notebook
+    # record every failure, then still write the notebook. On SIGINT or SIGTERM, nbclient's own
+    # handlers shut the kernel down and execute() raises; before they are installed, Ctrl-C is a
+    # KeyboardInterrupt.
+    except (Exception, KeyboardInterrupt) as e:
         kinds = {CellTimeoutError: 'timeout', DeadKernelError: 'kernel-died', CellExecutionError: 'failed'}
         result['status'] = next((v for k, v in kinds.items() if isinstance(e, k)), 'error')
         idx = current['index']

@@ -8,9 +8,9 @@ import { formatNumber, textTable } from '../../src/notebook/tables';
 /**
  * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);
  * error (kernel died or the runner could not run it); checks-failed; html-failed
- * (the offline export did not render in Chromium).
+ * (the offline export did not render in Chromium); interrupted (SIGINT or SIGTERM stopped it).
  */
-export type NotebookStatus = 'ok' | 'failed' | 'checks-failed' | 'timeout' | 'error' | 'html-failed';
+export type NotebookStatus = 'ok' | 'failed' | 'checks-failed' | 'timeout' | 'error' | 'html-failed' | 'interrupted';
 
 export interface FailedCell {
   /** 0-based index of the cell in the executed notebook (after parameter injection). */
@@ -45,6 +45,8 @@ export interface Report {
   startedAt?: string;
   notebooks: NotebookReport[];
   repeat?: RepeatComparison;
+  /** The signal that stopped the run; notebooks after the interrupted one did not run. */
+  interrupted?: string;
 }
 
 /** The notebook's final status: an execution failure wins, then any failing check. */
@@ -55,7 +57,7 @@ export function notebookStatus(executed: NotebookStatus, checks: CheckResult[]):
 
 /** Every notebook ran clean with every check passing, and --repeat (if run) found no difference. */
 export function reportPassed(r: Report): boolean {
-  const ran = r.notebooks.length > 0 && r.notebooks.every((n) => n.status === 'ok' && n.checks.every((c) => c.pass));
+  const ran = !r.interrupted && r.notebooks.length > 0 && r.notebooks.every((n) => n.status === 'ok' && n.checks.every((c) => c.pass));
   return ran && (r.repeat === undefined || r.repeat.differences.length === 0);
 }
 
@@ -100,6 +102,7 @@ export function formatRunEnd(report: Report, reportFile: string): string {
   const repeat = report.repeat;
   if (repeat && repeat.differences.length === 0) out.push(`reproducible: ${repeat.compared} checks identical across 2 runs`);
   else if (repeat) out.push([`NOT reproducible (${repeat.compared} checks compared):`, ...repeat.differences.map((d) => `  ${d}`)].join('\n'));
+  if (report.interrupted) out.push(`INTERRUPTED by ${report.interrupted}: the notebooks after the last one listed did not run`);
   out.push(`\nreport: ${reportFile}  (${reportPassed(report) ? 'PASSED' : 'FAILED'})`);
   // a closing line CI can count: notebooks that ran clean with every check passing
   const ok = report.notebooks.filter((n) => n.status === 'ok').length;

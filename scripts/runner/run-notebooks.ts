@@ -11,9 +11,10 @@
 // Every notebook is run even after a failure, so one run reports everything; an
 // unreadable notebook or a wrong parameter override fails that notebook before its
 // kernel starts.
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromiumPath, checkHtmlFiles, formatHtmlCheck } from './check-html';
-import { executeNotebook, type ExecutedNotebook } from './execute';
+import { executeNotebook, interruptActiveNotebook, type ExecutedNotebook } from './execute';
 import { ensureJupyter, type JupyterEnv } from './jupyter-env';
 import { notebookNames } from './notebook-file';
 import { parseArgs, selectNotebooks, type Options } from './options';
@@ -21,10 +22,30 @@ import { loadParams, type Params } from './params';
 import { compareRuns } from './repeat';
 import { formatRunEnd, reportPassed, writeReport, type Report } from './report';
 
+/** The signal that interrupted this run, once one has. */
+let interruption: NodeJS.Signals | null = null;
+
+/**
+ * SIGINT and SIGTERM stop the run cleanly instead of killing the runner alone: the notebook
+ * being executed is interrupted (its kernel, and the worker threads in it, shut down), no
+ * further notebook starts, and the report is written, marked interrupted.
+ */
+function stopOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interruption) return;
+      interruption = signal;
+      console.error(`[run-notebooks] ${signal}: stopping the notebook being executed and its kernel`);
+      interruptActiveNotebook(signal);
+    });
+  }
+}
+
 /** Runs the notebooks one after another into `out`; the report has no HTML check yet. */
 async function runAll(names: string[], o: Options, out: string, env: JupyterEnv, params: Params, config: string, exportHtml: boolean): Promise<Report> {
   const report: Report = { config, startedAt: new Date().toISOString(), notebooks: [] };
   for (const name of names) {
+    if (interruption) break;
     const p = params[name] ?? {};
     const shown = Object.keys(p).length ? ` with ${JSON.stringify(p)}` : '';
     console.log(`[run-notebooks] ${name}${shown} ...`);
@@ -68,12 +89,13 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
   console.log(`[run-notebooks] python ${env.python}, kernel spec ${env.kernelJson}, config ${config}`);
 
   const report = await runAll(names, o, o.out, env, params, config, true);
-  await checkHtmlExports(report, o);
-  if (o.repeat) {
+  if (!interruption) await checkHtmlExports(report, o);
+  if (o.repeat && !interruption) {
     console.log('[run-notebooks] --repeat: second run, same parameters, into ' + path.join(o.out, 'repeat'));
     const second = await runAll(names, o, path.join(o.out, 'repeat'), env, params, config, false);
     report.repeat = compareRuns(report, second);
   }
+  if (interruption) report.interrupted = interruption;
   const written = writeReport(report, o.out);
   if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
@@ -82,8 +104,10 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  stopOnSignals();
   const { report, passed, reportFile } = await run(o);
   console.log(formatRunEnd(report, reportFile));
+  if (interruption) return 128 + os.constants.signals[interruption];
   return passed ? 0 : 1;
 }
 
