@@ -93,18 +93,29 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   const declared = declaredParameters(read('04-sampling'))!;
   assert.deepEqual(
     [...declared.values()].map((d) => [d.name, d.types]),
-    [['nSamples', ['number']], ['seed', ['number']], ['checkpointDir', null], ['modelWeightTolerance', ['number', 'null']],
+    [['nSamples', ['number']], ['seed', ['number']], ['checkpointDir', ['string']], ['modelWeightTolerance', ['number', 'null']],
       ['modelW1Tolerance', ['number', 'null']], ['modelMeanTolerance', ['number']]],
   );
   assert.deepEqual(overrideProblems('04-sampling', declared, { nSamples: 4000, modelW1Tolerance: null, checkpointDir: '/x' }), []);
   assert.deepEqual(overrideProblems('04-sampling', declared, { nSamples: 'many', modelW1Tolerance: true, nSample: 5 }), [
-    '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000;`), got "many" (string)',
-    '04-sampling: parameter "modelW1Tolerance" must be number or null (declared `let modelW1Tolerance: number | null = null;`), got true (boolean)',
+    '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000; // integer >= 500`), got "many" (string)',
+    '04-sampling: parameter "modelW1Tolerance" must be number or null (declared `let modelW1Tolerance: number | null = null; // > 0`), got true (boolean)',
     '04-sampling: unknown parameter "nSample"; its parameters cell declares nSamples, seed, checkpointDir, modelWeightTolerance, modelW1Tolerance, modelMeanTolerance',
+  ]);
+  // ranges from the declarations' comments: counts are integers, sizes positive, every number finite
+  const tooMuch = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
+  fs.writeFileSync(tooMuch, '{"04-sampling": {"nSamples": 2.5, "seed": 1e999, "modelMeanTolerance": -1}}');
+  assert.deepEqual(overrideProblems('04-sampling', declared, loadParams(parseArgs(['--params', tooMuch]), ['04-sampling']).params['04-sampling']), [
+    '04-sampling: parameter "nSamples" = 2.5 must be integer >= 500 (declared `let nSamples = 10_000; // integer >= 500`)',
+    '04-sampling: parameter "seed" = Infinity must be a finite number (declared `let seed = 100; // integer >= 0`)',
+    '04-sampling: parameter "modelMeanTolerance" = -1 must be > 0 (declared `let modelMeanTolerance = 0.25; // > 0`)',
   ]);
   const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
   fs.writeFileSync(bad, '{"04-sampling": 5}');
   assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /p.json: "04-sampling" must map to \{"name": value\}, got 5/);
+  // a file that is not JSON is named in the error
+  fs.writeFileSync(bad, '{"04-sampling": {nSamples: 5}}');
+  assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /^Error: \S+p\.json: Expected (double-quoted )?property name/);
   // Every project notebook's parameters cell parses, and its CI overrides fit it.
   const ci = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', 'ci-params.json'), 'utf8'));
   for (const [name, values] of Object.entries(ci)) {
@@ -143,7 +154,7 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
 
   // The issue's example, on the real notebook: rejected in well under a kernel's start-up time.
   const real = run('notebooks', ['04'], { '04-sampling': { nSamples: 'many' } });
-  assert.equal(real.report.notebooks[0].error, '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000;`), got "many" (string)');
+  assert.equal(real.report.notebooks[0].error, '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000; // integer >= 500`), got "many" (string)');
   assert.ok(real.report.notebooks[0].seconds < 1);
   fs.rmSync(dir, { recursive: true, force: true });
 });

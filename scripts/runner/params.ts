@@ -9,7 +9,12 @@ import type { Options } from './options';
 export type Params = Record<string, Record<string, unknown>>;
 
 function readParams(file: string): Params {
-  const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+  let p: Params;
+  try {
+    p = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
   const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
   if (!isObject(p)) throw new Error(`${file}: expected {"notebook": {"name": value}}`);
   for (const [nb, values] of Object.entries(p)) {
@@ -48,6 +53,18 @@ export function loadParams(o: Options, notebooks: string[]): { params: Params; c
 
 type JsonType = 'number' | 'string' | 'boolean' | 'null' | 'array' | 'object';
 
+/**
+ * The values a number parameter (or each number of an array parameter) may take, from a trailing
+ * comment on its line: `// integer >= 1`, `// > 0`, `// in [0, 1)`, `// integer in [2, 1000]`.
+ */
+export interface NumberRange {
+  /** As written in the comment. */
+  text: string;
+  integer: boolean;
+  low?: { value: number; inclusive: boolean };
+  high?: { value: number; inclusive: boolean };
+}
+
 /** One `let name = default;` line of a parameters cell. */
 export interface DeclaredParameter {
   name: string;
@@ -55,6 +72,34 @@ export interface DeclaredParameter {
   source: string;
   /** JSON types an override may have; null when the default is an expression we cannot type. */
   types: JsonType[] | null;
+  range?: NumberRange;
+}
+
+const NUMBER = String.raw`[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:e[+-]?\d+)?`;
+
+function parseRange(comment: string): NumberRange | undefined {
+  const num = (s: string) => Number(s.replace(/_/g, ''));
+  const m = new RegExp(String.raw`^(integer)?\s*(?:(>=|>|<=|<)\s*(${NUMBER})|in\s*([[(])\s*(${NUMBER})\s*,\s*(${NUMBER})\s*([\])]))?\s*$`, 'i').exec(comment.trim());
+  if (!m || (!m[1] && !m[2] && !m[4])) return undefined;
+  const range: NumberRange = { text: comment.trim(), integer: !!m[1] };
+  if (m[2]) {
+    const bound = { value: num(m[3]), inclusive: m[2].endsWith('=') };
+    if (m[2].startsWith('>')) range.low = bound;
+    else range.high = bound;
+  } else if (m[4]) {
+    range.low = { value: num(m[5]), inclusive: m[4] === '[' };
+    range.high = { value: num(m[6]), inclusive: m[7] === ']' };
+  }
+  return range;
+}
+
+/** Why `v` is outside `range` (every number must be finite), or null when it is inside. */
+function rangeProblem(v: number, range: NumberRange | undefined): string | null {
+  if (!Number.isFinite(v)) return 'must be a finite number';
+  if (!range) return null;
+  const { low, high } = range;
+  const outside = (range.integer && !Number.isInteger(v)) || (low && (low.inclusive ? v < low.value : v <= low.value)) || (high && (high.inclusive ? v > high.value : v >= high.value));
+  return outside ? `must be ${range.text}` : null;
 }
 
 function jsonType(v: unknown): JsonType {
@@ -97,10 +142,12 @@ export function declaredParameters(nb: NotebookJson): Map<string, DeclaredParame
   for (const line of sourceText(cell.source).split('\n')) {
     const m = /^\s*let\s+([A-Za-z_$][\w$]*)\s*(?::\s*([^=]+?)\s*)?=\s*(.*)$/.exec(line);
     if (!m) continue;
+    const comment = /;\s*\/\/(.*)$/.exec(m[3])?.[1];
     const expr = m[3].replace(/;\s*(\/\/.*)?$/, '');
     const literal = literalType(expr);
     const types = m[2] !== undefined ? annotationTypes(m[2]) : literal ? [literal] : null;
-    found.set(m[1], { name: m[1], source: line.trim(), types });
+    const range = comment === undefined ? undefined : parseRange(comment);
+    found.set(m[1], { name: m[1], source: line.trim(), types, ...(range ? { range } : {}) });
   }
   return found;
 }
@@ -117,6 +164,13 @@ export function overrideProblems(notebook: string, declared: Map<string, Declare
       problems.push(`${notebook}: unknown parameter "${name}"; its parameters cell declares ${[...declared.keys()].join(', ') || 'none'}`);
     } else if (d.types && !d.types.includes(jsonType(value))) {
       problems.push(`${notebook}: parameter "${name}" must be ${d.types.join(' or ')} (declared \`${d.source}\`), got ${JSON.stringify(value)} (${jsonType(value)})`);
+    } else {
+      const numbers = typeof value === 'number' ? [value] : Array.isArray(value) ? value.filter((x): x is number => typeof x === 'number') : [];
+      for (const v of numbers) {
+        const why = rangeProblem(v, d.range);
+        // JSON.stringify writes an infinite number as null: show it as the parser read it
+        if (why) problems.push(`${notebook}: parameter "${name}" = ${Number.isFinite(v) ? v : String(v)} ${why} (declared \`${d.source}\`)`);
+      }
     }
   }
   return problems;
