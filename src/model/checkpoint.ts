@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { VelocityModel, type TensorMap, type VelocityModelConfig } from './model';
 import { Rng } from '../math/rng';
+import { assignFrom } from './variables';
 
 const FORMAT = 'tsdiffusion-checkpoint';
 const VERSION = 1;
@@ -187,7 +188,7 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
       if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside ${manifest.weights.file}`);
       const values = weights.subarray(e.offset, e.offset + e.length);
       if (e.group === 'ema') ema.set(e.name, tf.tensor(values, e.shape));
-      else (expected[e.group].get(e.name) as tf.Variable).assign(tf.tensor(values, e.shape));
+      else assignFrom(expected[e.group].get(e.name) as tf.Variable, tf.tensor(values, e.shape));
     }
     for (const group of GROUPS) {
       for (const name of expected[group].keys()) {

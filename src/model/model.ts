@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { timestepEmbeddingValues } from '../diffusion/embedding';
 import type { Rng } from '../math/rng';
 import { geluTanh } from './gelu';
+import { variableFrom } from './variables';
 
 export interface VelocityModelConfig {
   /** Hidden width of the residual trunk. */
@@ -74,14 +75,14 @@ export class VelocityModel {
     validateConfig(this.config);
     const { width, depth, timeEmbeddingDim: e } = this.config;
     const dense = (name: string, fanIn: number, fanOut: number) => {
-      this.params.set(`${name}/kernel`, tf.variable(lecunNormal(fanIn, fanOut, initRng), true));
-      this.params.set(`${name}/bias`, tf.variable(tf.zeros([fanOut]), true));
+      this.params.set(`${name}/kernel`, variableFrom(lecunNormal(fanIn, fanOut, initRng), true));
+      this.params.set(`${name}/bias`, variableFrom(tf.zeros([fanOut]), true));
     };
     const batchNorm = (name: string, features: number) => {
-      this.params.set(`${name}/scale`, tf.variable(tf.ones([features]), true));
-      this.params.set(`${name}/bias`, tf.variable(tf.zeros([features]), true));
-      this.batchStats.set(`${name}/mean`, tf.variable(tf.zeros([features]), false));
-      this.batchStats.set(`${name}/var`, tf.variable(tf.ones([features]), false));
+      this.params.set(`${name}/scale`, variableFrom(tf.ones([features]), true));
+      this.params.set(`${name}/bias`, variableFrom(tf.zeros([features]), true));
+      this.batchStats.set(`${name}/mean`, variableFrom(tf.zeros([features]), false));
+      this.batchStats.set(`${name}/var`, variableFrom(tf.ones([features]), false));
     };
     dense('time/linear_1', e, e);
     dense('time/linear_2', e, e);

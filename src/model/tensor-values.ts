@@ -1,6 +1,7 @@
 // Named tensors as plain arrays, to hand them to or from a worker thread: each worker runs its own
 // tfjs instance, so tensors cannot cross threads, only their values (structured clone).
 import * as tf from '@tensorflow/tfjs';
+import { assignFrom } from './variables';
 
 /** Tensor names and their values, in the map's order. */
 export type NamedValues = [string, Float32Array][];
@@ -15,6 +16,6 @@ export function assignValues(variables: Map<string, tf.Variable>, values: NamedV
   for (const [name, data] of values) {
     const v = variables.get(name);
     if (!v) throw new Error(`assignValues: no variable '${name}'`);
-    v.assign(tf.tensor(data, v.shape));
+    assignFrom(v, tf.tensor(data, v.shape));
   }
 }

@@ -39,7 +39,7 @@ export async function ddpmSample(o: DDPMSampleOptions): Promise<DDPMSampleResult
   const start = performance.now();
   const wanted = new Set(o.snapshotAt ?? []);
   const snapshots = new Map<number, Float32Array>();
-  let x = tf.mul(tf.tensor2d(rng.normals(n), [n, 1]), scheduler.initNoiseSigma) as tf.Tensor2D;
+  let x = tf.tidy(() => tf.mul(tf.tensor2d(rng.normals(n), [n, 1]), scheduler.initNoiseSigma)) as tf.Tensor2D;
   const steps = scheduler.timesteps;
   const every = o.progressEvery ?? 50;
   for (let i = 0; i < steps.length; i++) {

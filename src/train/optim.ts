@@ -1,6 +1,7 @@
 // optax.chain(clip_by_global_norm(c), adamw(schedule)) and an EMA of the parameters, written out
 // so each formula is visible (tf.train.adam has no decoupled weight decay and no schedule).
 import * as tf from '@tensorflow/tfjs';
+import { variableFrom } from '../model/variables';
 
 export interface LinearScheduleOptions {
   /** Peak learning rate, reached after warm-up. */
@@ -44,8 +45,8 @@ export class AdamW {
   constructor(params: Map<string, tf.Variable>, options: Partial<AdamWOptions> = {}) {
     this.options = { ...OPTAX_ADAMW, ...options };
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, variableFrom(tf.zerosLike(p), false));
+      this.v.set(name, variableFrom(tf.zerosLike(p), false));
     }
   }
 
@@ -91,7 +92,7 @@ export class ParameterEMA {
   constructor(params: Map<string, tf.Tensor>, decay: number) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`EMA decay must be in [0, 1), got ${decay}`);
     this.decay = decay;
-    for (const [name, p] of params) this.values.set(name, tf.variable(tf.clone(p), false));
+    for (const [name, p] of params) this.values.set(name, variableFrom(tf.clone(p), false));
   }
 
   update(params: Map<string, tf.Tensor>): void {
