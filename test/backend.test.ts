@@ -11,7 +11,7 @@ test('wasm runs here', async () => {
   assert.equal(tf.getBackend(), 'wasm');
   const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]]));
   assert.deepEqual(Array.from(y.dataSync()), [17, 39]);
-  assert.match(describeBackend(info), /backend: wasm \(forced by caller/);
+  assert.match(describeBackend(info), /backend: wasm \(WebAssembly; forced by caller\)/);
 });
 
 test('without an override the first backend that loads is chosen, and the skipped ones are reported', () => {

@@ -31,6 +31,9 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
   const forced = preferred ?? parseEnv(process.env[BACKEND_ENV]);
   if (current && (!forced || forced === current.name)) return current;
   const candidates = forced ? [forced] : ORDER;
+  // tfjs greets every Node.js process that does not use tfjs-node with a banner on stderr (a
+  // warning that PROD mode silences; PROD only turns off debug checks that are off anyway)
+  tf.env().set('PROD', true);
   const tried: BackendInfo['tried'] = [];
   for (const name of candidates) {
     try {
@@ -52,10 +55,21 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
   );
 }
 
-/** One line for notebooks and logs, e.g. "tfjs backend: wasm (first that loaded; tensorflow: ...)". */
-export function describeBackend(info: BackendInfo): string {
-  const skipped = info.tried.map((t) => `${t.name} unavailable: ${t.error}`).join('; ');
-  return `tfjs ${tf.version.tfjs} backend: ${info.name} (${info.reason}${skipped ? `; ${skipped}` : ''})`;
+const DESCRIPTIONS: Record<BackendName, string> = {
+  tensorflow: 'native TensorFlow',
+  wasm: 'WebAssembly',
+  cpu: 'plain JavaScript',
+};
+
+/**
+ * One calm line for notebooks and logs, e.g. "tfjs 4.22.0 backend: wasm (WebAssembly; native
+ * TensorFlow is not installed)". Why a skipped backend failed is in info.tried, and in the line
+ * only with `details`.
+ */
+export function describeBackend(info: BackendInfo, { details = false }: { details?: boolean } = {}): string {
+  const skipped = info.tried.map((t) => (details ? `${DESCRIPTIONS[t.name]} unavailable: ${t.error}` : `${DESCRIPTIONS[t.name]} is not installed`));
+  const why = info.reason.startsWith('forced') ? info.reason : skipped.join(', ');
+  return `tfjs ${tf.version.tfjs} backend: ${info.name} (${[DESCRIPTIONS[info.name], why].filter(Boolean).join('; ')})`;
 }
 
 function parseEnv(value: string | undefined): BackendName | undefined {
