@@ -53,7 +53,7 @@ export { compareSamplers, findSamplerRow, type SamplerKind, type SamplerRow } fr
 export { ddpmSampleModel } from './sample/parallel/coordinator';
 
 // notebook
-export { setupNotebook } from './notebook/setup';
+export { chapterMixture, setupNotebook } from './notebook/setup';
 export { progress, publishChecks, publishMeta, showFigure, showTable } from './notebook/display';
 export { check, evaluateCheck, type Check } from './notebook/checks';
 export { samplerChecks } from './notebook/sampler-checks';

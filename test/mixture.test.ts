@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { exactVelocity } from '../src/diffusion/predictor';
 import { GaussianMixture } from '../src/math/mixture';
+import { chapterMixture } from '../src/notebook/setup';
 import { Rng } from '../src/math/rng';
 import { simpson } from './helpers';
 
@@ -121,4 +122,12 @@ test('assignment probabilities match a Monte Carlo assignment of exact draws', (
   for (const x of xs) counts[mix.mostLikelyComponent(x)]++;
   counts.forEach((c, k) => assert.ok(Math.abs(c / 200000 - probs[k]) < 0.004, `mode ${k}`));
   assert.ok(Math.abs(probs.reduce((p, q) => p + q, 0) - 1) < 1e-12);
+});
+
+test('chapterMixture: the chapters take three components and say so for any other number', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mix-'));
+  const two = path.join(dir, 'two.json');
+  fs.writeFileSync(two, JSON.stringify({ weights: [0.5, 0.5], means: [-1, 1], stds: [1, 1] }));
+  assert.throws(() => chapterMixture(two), /two\.json: the chapters are written for a mixture of 3 components \(left, middle, right\); this one has 2/);
+  assert.equal(chapterMixture().numComponents, 3);
 });
