@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkHtmlFiles, chromiumPath, countFigureOutputs } from '../scripts/runner/check-html';
 import { figureHtml, lineTrace, plotlyBundleHtml } from '../src/notebook/plots';
+import { assertInstalled, skipUnlessCI } from './helpers';
 
 test('countFigureOutputs counts figureHtml outputs, in string or list form', () => {
   const out = (html: string | string[]) => ({ data: { 'text/html': html } });
@@ -22,7 +23,8 @@ test('countFigureOutputs counts figureHtml outputs, in string or list form', () 
   assert.equal(countFigureOutputs(nb), 3);
 });
 
-test('HTML check: figures without data and a figure count that differs from the notebook fail', { skip: !chromiumPath() && 'no Chromium', timeout: 120_000 }, async () => {
+test('HTML check: figures without data and a figure count that differs from the notebook fail', { skip: skipUnlessCI(!chromiumPath() && 'Chromium'), timeout: 120_000 }, async () => {
+  assertInstalled(!chromiumPath() && 'Chromium');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-html-'));
   const page = (name: string, figures: string[]) => {
     const file = path.join(dir, `${name}.html`);

@@ -43,3 +43,17 @@ export function hasJupyter(): boolean {
     return false;
   }
 }
+
+/**
+ * The `skip` option of a test that needs something not installed here: the reason, so the test
+ * is skipped saying what is missing; but under CI (CI set) false, so the test runs and fails:
+ * a skipped test there would hide a missing install step.
+ */
+export function skipUnlessCI(missing: string | false): string | false {
+  return process.env.CI ? false : missing;
+}
+
+/** First line of such a test: under CI, fail at once naming what is missing. */
+export function assertInstalled(missing: string | false): void {
+  if (missing) throw new Error(`not installed: ${missing} (npm test installs it as root with apt-get, see scripts/system-deps.sh)`);
+}

@@ -1,6 +1,7 @@
 // A real project notebook run from a live classic Jupyter Notebook server, clicked through
 // its UI in headless Chromium (scripts/runner/check-live.ts). Needs jupyter-notebook and Chromium,
-// which .ci/run installs; skipped, saying which is missing, where they are not installed.
+// which npm test installs as root (scripts/system-deps.sh); skipped, saying which is missing, where
+// they are not installed, except under CI, where it fails.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { jupyterNotebookPath } from '../scripts/runner/check-live';
-import { hasJupyter } from './helpers';
+import { assertInstalled, hasJupyter, skipUnlessCI } from './helpers';
 import { REPO_ROOT } from '../src/runtime/paths';
 
 const missing = [
@@ -19,7 +20,10 @@ const missing = [
   !hasJupyter() && 'a Python with nbclient',
 ].filter(Boolean);
 
-test('01-data runs from the live classic Notebook UI: kernel answers, checks pass, figures draw', { skip: missing.length > 0 && `not installed: ${missing.join(', ')}`, timeout: 400_000 }, () => {
+const missingText = missing.length > 0 && missing.join(', ');
+
+test('01-data runs from the live classic Notebook UI: kernel answers, checks pass, figures draw', { skip: skipUnlessCI(missingText), timeout: 400_000 }, () => {
+  assertInstalled(missingText);
   const notebook = path.join(REPO_ROOT, 'notebooks', '01-data.ipynb');
   const digest = () => crypto.createHash('sha256').update(fs.readFileSync(notebook)).digest('hex');
   const before = digest();

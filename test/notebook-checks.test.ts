@@ -13,10 +13,11 @@ import { saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import type { Report } from '../scripts/runner/report';
-import { hasJupyter } from './helpers';
+import { assertInstalled, hasJupyter, skipUnlessCI } from './helpers';
 import { REPO_ROOT } from '../src/runtime/paths';
 
-test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 300_000 }, async () => {
+test('notebook 04 fails its checks on an untrained model', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, async () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
   await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-broken-'));
   const model = new VelocityModel({}, new Rng(1).fork('init'));
@@ -39,7 +40,8 @@ test('notebook 04 fails its checks on an untrained model', { skip: !hasJupyter()
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('notebook 04 stops at the load cell on a missing, truncated or mismatched checkpoint', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 300_000 }, async () => {
+test('notebook 04 stops at the load cell on a missing, truncated or mismatched checkpoint', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, async () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
   await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-ckpt-'));
   const model = new VelocityModel({}, new Rng(1).fork('init'));

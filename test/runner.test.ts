@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
-import { hasJupyter } from './helpers';
+import { assertInstalled, hasJupyter, skipUnlessCI } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
@@ -129,7 +129,8 @@ test('runner: a missing notebook name is an error before anything runs', () => {
   assert.equal(r.stderr.trim(), '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 05-broken-json)');
 });
 
-test('runner: wrong or unknown overrides fail that notebook before its kernel starts; the others run', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 120_000 }, () => {
+test('runner: wrong or unknown overrides fail that notebook before its kernel starts; the others run', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-'));
   const run = (notebooksDir: string, names: string[], params: object) => {
     fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params));
@@ -159,7 +160,8 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('runner executes fixtures, reports the failing cell and failing checks', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 180_000 }, () => {
+test('runner executes fixtures, reports the failing cell and failing checks', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 180_000 }, () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-runner-'));
   // The hanging fixture writes its kernel's pid here, to check below that the kernel is gone.
   const pidFile = path.join(out, 'hang-kernel.pid');
@@ -252,7 +254,8 @@ test('writeReport: a subset run updates its entries; another configuration is no
   assert.deepEqual(fs.readdirSync(out), ['report.json']);
 });
 
-test('runner: SIGTERM stops the notebook, its kernel and the runner, and the report says so', { skip: !hasJupyter() && 'no Python with nbclient', timeout: 120_000 }, async () => {
+test('runner: SIGTERM stops the notebook, its kernel and the runner, and the report says so', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, async () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-signal-'));
   const pidFile = path.join(out, 'hang-kernel.pid');
   fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '00-hang': { pidFile } }));
