@@ -13,6 +13,7 @@ import { assertInstalled, hasJupyter, skipUnlessCI } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
+import { compareWithBaseline, formatBaselineComparison, updateBaseline } from '../scripts/runner/baseline';
 import { compareRuns } from '../scripts/runner/repeat';
 import { formatSummary, notebookStatus, reportPassed, writeReport, type NotebookReport, type Report } from '../scripts/runner/report';
 import { checksFromPayload } from '../src/notebook/checks';
@@ -287,4 +288,28 @@ test('runner: SIGTERM stops the notebook, its kernel and the runner, and the rep
   assert.match(log, /INTERRUPTED by SIGTERM/);
   assert.ok(fs.existsSync(path.join(out, 'notebooks', '00-hang.ipynb')), 'the executed notebook is still written');
   assert.deepEqual(fs.readdirSync(path.join(out, 'notebooks')).filter((f) => f.startsWith('.')), [], 'no temporary files left');
+});
+
+test('baseline: a run is compared check by check; --update-baseline accepts it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-baseline-'));
+  const run = (values: number[]) => ({
+    config: 'ci', backend: 'wasm',
+    notebooks: [{ name: '01-data', checks: values.map((value, i) => ({ name: `check ${i}`, value })) }],
+  });
+  assert.equal(compareWithBaseline(run([1, 2]), dir), null, 'no baseline yet');
+  const file = updateBaseline(run([1, 2]), dir);
+  assert.equal(path.basename(file), 'ci.wasm.json');
+  assert.deepEqual(compareWithBaseline(run([1, 2]), dir)!.moved, []);
+  const moved = compareWithBaseline(run([1, 2.5]), dir)!;
+  assert.deepEqual(moved.moved.map((r) => [r.check, r.baseline, r.now]), [['check 1', 2, 2.5]]);
+  assert.match(formatBaselineComparison(moved), /BASELINE: 1 of 2 checks differ[\s\S]*check 1\s+2\s+2\.5\s+0\.5/);
+  // a tolerance written into the baseline is kept by updates and honoured
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  saved.notebooks['01-data']['check 1'].tolerance = 1;
+  fs.writeFileSync(file, JSON.stringify(saved));
+  assert.deepEqual(compareWithBaseline(run([1, 2.5]), dir)!.moved, []);
+  updateBaseline(run([1, 3]), dir);
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).notebooks['01-data']['check 1'].tolerance, 1);
+  // a check that disappeared is reported too
+  assert.deepEqual(compareWithBaseline(run([1]), dir)!.moved.map((r) => [r.check, r.now]), [['check 1', null]]);
 });

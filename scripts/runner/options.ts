@@ -9,7 +9,10 @@ export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...]
   --notebooks DIR    notebook folder (default notebooks)
   --no-browser       do not check the HTML exports in Chromium
   --repeat           run the notebooks a second time (into OUT/repeat, no HTML) and fail
-                     unless every check value and the backend are identical`;
+                     unless every check value and the backend are identical
+  --baselines DIR    regression baselines (default NOTEBOOKS/baselines): a run whose
+                     configuration and backend have one fails on any check that moved
+  --update-baseline  accept this run's check values as the baseline`;
 
 export interface Options {
   names: string[];
@@ -21,11 +24,14 @@ export interface Options {
   notebooksDir: string;
   browser: boolean;
   repeat: boolean;
+  baselines: string;
+  updateBaseline: boolean;
 }
 
 export function parseArgs(argv: string[]): Options {
   const o: Options = {
     names: [], ci: false, timeout: 1800, startupTimeout: 60, out: '', notebooksDir: 'notebooks', browser: true, repeat: false,
+    baselines: '', updateBaseline: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -45,12 +51,15 @@ export function parseArgs(argv: string[]): Options {
     else if (a === '--notebooks') o.notebooksDir = value();
     else if (a === '--no-browser') o.browser = false;
     else if (a === '--repeat') o.repeat = true;
+    else if (a === '--baselines') o.baselines = value();
+    else if (a === '--update-baseline') o.updateBaseline = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else o.names.push(a.replace(/\.ipynb$/, ''));
   }
   if (!(o.timeout > 0) || !(o.startupTimeout > 0)) throw new Error('--timeout and --startup-timeout need positive seconds');
   // each configuration keeps its own outputs: a CI run never replaces the full run's
   o.out ||= o.ci ? 'build/ci' : 'build';
+  o.baselines ||= `${o.notebooksDir}/baselines`;
   return o;
 }
 

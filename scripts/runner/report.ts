@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CheckResult } from '../../src/notebook/checks';
 import { formatNumber, textTable } from '../../src/notebook/tables';
+import { formatBaselineComparison, type BaselineComparison } from './baseline';
 
 /**
  * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);
@@ -47,6 +48,8 @@ export interface Report {
   repeat?: RepeatComparison;
   /** The signal that stopped the run; notebooks after the interrupted one did not run. */
   interrupted?: string;
+  /** The comparison with the regression baseline of this configuration and backend, if it has one. */
+  baseline?: BaselineComparison;
 }
 
 /** The notebook's final status: an execution failure wins, then any failing check. */
@@ -58,7 +61,7 @@ export function notebookStatus(executed: NotebookStatus, checks: CheckResult[]):
 /** Every notebook ran clean with every check passing, and --repeat (if run) found no difference. */
 export function reportPassed(r: Report): boolean {
   const ran = !r.interrupted && r.notebooks.length > 0 && r.notebooks.every((n) => n.status === 'ok' && n.checks.every((c) => c.pass));
-  return ran && (r.repeat === undefined || r.repeat.differences.length === 0);
+  return ran && (r.repeat === undefined || r.repeat.differences.length === 0) && (r.baseline === undefined || r.baseline.moved.length === 0);
 }
 
 /** The summary printed by the runner: one row per notebook, then every failing check. */
@@ -102,6 +105,7 @@ export function formatRunEnd(report: Report, reportFile: string): string {
   const repeat = report.repeat;
   if (repeat && repeat.differences.length === 0) out.push(`reproducible: ${repeat.compared} checks identical across 2 runs`);
   else if (repeat) out.push([`NOT reproducible (${repeat.compared} checks compared):`, ...repeat.differences.map((d) => `  ${d}`)].join('\n'));
+  if (report.baseline) out.push(formatBaselineComparison(report.baseline));
   if (report.interrupted) out.push(`INTERRUPTED by ${report.interrupted}: the notebooks after the last one listed did not run`);
   out.push(`\nreport: ${reportFile}  (${reportPassed(report) ? 'PASSED' : 'FAILED'})`);
   // a closing line CI can count: notebooks that ran clean with every check passing

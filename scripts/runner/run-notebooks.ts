@@ -19,6 +19,7 @@ import { ensureJupyter, type JupyterEnv } from './jupyter-env';
 import { notebookNames } from './notebook-file';
 import { parseArgs, selectNotebooks, type Options } from './options';
 import { loadParams, type Params } from './params';
+import { compareWithBaseline, updateBaseline } from './baseline';
 import { compareRuns } from './repeat';
 import { formatRunEnd, reportPassed, writeReport, type Report } from './report';
 
@@ -96,6 +97,8 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
     report.repeat = compareRuns(report, second);
   }
   if (interruption) report.interrupted = interruption;
+  else if (o.updateBaseline) console.log(`[run-notebooks] baseline updated: ${updateBaseline(report, o.baselines)}`);
+  else report.baseline = compareWithBaseline(report, o.baselines) ?? undefined;
   const written = writeReport(report, o.out);
   if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
