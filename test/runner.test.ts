@@ -238,6 +238,12 @@ test('runner executes fixtures, reports the failing cell and failing checks', { 
     assert.match(log, /01-pass.html: 1 figures \(notebook made 1\), 1 rendered, 1 with data/);
     assert.ok(fs.existsSync(path.join(out, 'screenshots', '01-pass.png')));
   }
+  // the exports link to their neighbours and to the contents page, which lists every chapter
+  const pass = fs.readFileSync(path.join(out, 'html', '01-pass.html'), 'utf8');
+  assert.match(pass, /<a href="00-hang.html">← 00-hang<\/a><a href="..\/site\/index.html">contents<\/a><a href="02-error.html">02-error →<\/a>/);
+  const index = fs.readFileSync(path.join(out, 'site', 'index.html'), 'utf8');
+  assert.deepEqual([...index.matchAll(/<a href="..\/html\/([^"]+)\.html">/g)].map((m) => m[1]), ['00-hang', '01-pass', '02-error', '03-check-fails']);
+  assert.match(index, />checks-failed, 1\/3 checks</);
   fs.rmSync(out, { recursive: true, force: true });
 });
 

@@ -7,8 +7,9 @@ import { checksFromPayload, type CheckResult } from '../../src/notebook/checks';
 import { REPO_ROOT } from '../../src/runtime/paths';
 import { countFigureOutputs } from './check-html';
 import { makeOffline } from './html-offline';
+import { withNavigation } from './site';
 import { childEnv, type JupyterEnv } from './jupyter-env';
-import { readNotebook } from './notebook-file';
+import { notebookNames, readNotebook } from './notebook-file';
 import type { Options } from './options';
 import { declaredParameters, overrideProblems } from './params';
 import { notebookStatus, type NotebookReport, type NotebookStatus } from './report';
@@ -122,7 +123,8 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   }
   if (fs.existsSync(files.executed)) report.figuresMade = countFigureOutputs(JSON.parse(fs.readFileSync(files.executed, 'utf8')));
   if (fs.existsSync(files.rawHtml)) {
-    fs.writeFileSync(files.html, makeOffline(fs.readFileSync(files.rawHtml, 'utf8')));
+    const chapters = notebookNames(o.notebooksDir).sort();
+    fs.writeFileSync(files.html, withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8')), chapters, name));
     fs.rmSync(files.rawHtml);
     report.html = files.html;
   } else if (r.htmlError) {

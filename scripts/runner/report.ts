@@ -121,7 +121,7 @@ export function formatRunEnd(report: Report, reportFile: string): string {
  * new report lists this run alone, and the warning says so. Written to a temporary file and
  * renamed, so a full disk leaves the previous report, and the error names the file.
  */
-export function writeReport(report: Report, out: string): { file: string; kept: string[]; warning?: string } {
+export function writeReport(report: Report, out: string): { file: string; written: Report; kept: string[]; warning?: string } {
   const file = path.join(out, 'report.json');
   const previous = readReport(file);
   let merged = report;
@@ -143,7 +143,7 @@ export function writeReport(report: Report, out: string): { file: string; kept: 
     fs.rmSync(tmp, { force: true });
     throw new Error(`cannot write ${file}: ${(e as Error).message}`);
   }
-  return { file, kept, warning };
+  return { file, written: merged, kept, warning };
 }
 
 /** The report already in `file`, or null when there is none or it does not parse. */

@@ -20,6 +20,7 @@ import { notebookNames } from './notebook-file';
 import { parseArgs, selectNotebooks, type Options } from './options';
 import { loadParams, type Params } from './params';
 import { compareWithBaseline, updateBaseline } from './baseline';
+import { chapterOf, writeSite } from './site';
 import { compareRuns } from './repeat';
 import { formatRunEnd, reportPassed, writeReport, type Report } from './report';
 
@@ -102,6 +103,8 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
   const written = writeReport(report, o.out);
   if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
+  const chapters = notebookNames(o.notebooksDir).sort().map((n) => chapterOf(path.join(o.notebooksDir, `${n}.ipynb`)));
+  console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
   return { report, passed: reportPassed(report), reportFile: written.file };
 }
 
