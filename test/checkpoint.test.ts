@@ -1,6 +1,5 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +8,7 @@ import { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveChe
 import { VelocityModel } from '../src/model/model';
 import { ParameterEMA } from '../src/train/optim';
 import { Rng } from '../src/math/rng';
-import { toArray, useBackend } from './helpers';
+import { releaseDisk, smallDisk, toArray, useBackend } from './helpers';
 
 before(useBackend);
 
@@ -99,17 +98,8 @@ test('an unwritable folder is reported before any work, as a CheckpointError', (
   assert.throws(() => assertWritableDirectory(path.join(file, 'velocity')), /cannot write to .*not-a-folder\/velocity/);
 });
 
-/** A 600 kB filesystem (tmpfs) to fill up; root only. Under CI, being unable to make one fails the test. */
-function smallDisk(): string | null {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'full-disk-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status === 0) return dir;
-  if (process.env.CI) throw new Error(`cannot mount a small tmpfs for the full-disk test: ${r.stderr || r.error?.message}`);
-  return null;
-}
-
 test('on a full disk the save throws and the previous checkpoint still loads', (t) => {
-  const disk = smallDisk();
+  const disk = smallDisk('600k');
   if (!disk) return t.skip('mount needs root');
   try {
     const dir = path.join(disk, 'velocity');
@@ -126,6 +116,6 @@ test('on a full disk the save throws and the previous checkpoint still loads', (
     model.dispose();
     ema.dispose();
   } finally {
-    spawnSync('umount', [disk]);
+    releaseDisk(disk);
   }
 });

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { GaussianMixture } from '../src/math/mixture';
@@ -56,4 +60,21 @@ export function skipUnlessCI(missing: string | false): string | false {
 /** First line of such a test: under CI, fail at once naming what is missing. */
 export function assertInstalled(missing: string | false): void {
   if (missing) throw new Error(`not installed: ${missing} (npm test installs it as root with apt-get, see scripts/system-deps.sh)`);
+}
+
+/**
+ * A small filesystem (tmpfs of `size`, e.g. '600k') to fill up, for full-disk tests; needs root
+ * (mount). Null where it cannot be made, except under CI, where that is an error.
+ */
+export function smallDisk(size: string): string | null {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'full-disk-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status === 0) return dir;
+  if (process.env.CI) throw new Error(`cannot mount a small tmpfs for a full-disk test: ${r.stderr || r.error?.message}`);
+  return null;
+}
+
+export function releaseDisk(dir: string): void {
+  spawnSync('umount', [dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
-import { assertInstalled, hasJupyter, skipUnlessCI } from './helpers';
+import { assertInstalled, hasJupyter, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
@@ -318,4 +318,24 @@ test('baseline: a run is compared check by check; --update-baseline accepts it',
   assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).notebooks['01-data']['check 1'].tolerance, 1);
   // a check that disappeared is reported too
   assert.deepEqual(compareWithBaseline(run([1]), dir)!.moved.map((r) => [r.check, r.now]), [['check 1', null]]);
+});
+
+test('runner: a full output disk is one clear error, and no partial files', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, (t) => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  const disk = smallDisk('256k'); // the kernel spec fits, an executed notebook with the Plotly bundle does not
+  if (!disk) return t.skip('mount needs root');
+  try {
+    const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '01', '--notebooks', 'test/fixtures/notebooks', '--out', disk, '--no-browser'], {
+      cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000,
+    });
+    const log = r.stdout + r.stderr;
+    assert.equal(r.status, 1, log);
+    assert.doesNotMatch(log, /Traceback/);
+    const report: Report = JSON.parse(fs.readFileSync(path.join(disk, 'report.json'), 'utf8'));
+    assert.match(report.notebooks[0].error ?? '', /cannot write \S+01-pass\.ipynb\S*: No space left on device/);
+    const files = fs.readdirSync(path.join(disk, 'notebooks'));
+    assert.deepEqual(files, [], 'no truncated notebook or temporary file is left');
+  } finally {
+    releaseDisk(disk);
+  }
 });

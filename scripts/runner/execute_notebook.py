@@ -96,8 +96,7 @@ def export_html(nb, path):
         # The checks mime type has no HTML rendering; that is intended.
         warnings.filterwarnings('ignore', message='.*is not able to be represented')
         body, _ = HTMLExporter(template_name='lab').from_notebook_node(nb)
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(body)
+    write_whole(path, lambda f: f.write(body))
 
 
 def main():
@@ -163,16 +162,45 @@ def main():
     result['checks'] = collect(nb, CHECKS_MIME)
     result['meta'] = collect(nb, META_MIME)
 
+    try:
+        write_outputs(nb, result, args)
+    except OSError as e:
+        # a full disk or a missing folder: one line, not a chained traceback; no half-written file
+        sys.stderr.write('execute_notebook.py: cannot write %s: %s\n' % (e.filename or 'the outputs', e.strerror or e))
+        for path in (args.output, args.html, args.result):
+            if path and os.path.exists(path):
+                os.remove(path)
+        return 3
+    return 0 if result['status'] == 'ok' else 1
+
+
+def write_outputs(nb, result, args):
+    """The executed notebook, the HTML export and the result, each written whole or not at all."""
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    nbformat.write(nb, args.output)
+    write_whole(args.output, lambda f: nbformat.write(nb, f))
     if args.html:
         try:
             export_html(nb, args.html)
+        except OSError:
+            raise
         except Exception as e:
             result['htmlError'] = '%s: %s' % (type(e).__name__, e)
-    with open(args.result, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=1)
-    return 0 if result['status'] == 'ok' else 1
+    write_whole(args.result, lambda f: json.dump(result, f, indent=1))
+
+
+def write_whole(path, write):
+    """Write to a temporary file, then rename it to `path`, so a failed write leaves no partial file."""
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror, path) from None
+        raise
 
 
 if __name__ == '__main__':
