@@ -21,9 +21,14 @@ test('the default is the recommended recipe; the tutorial preset keeps the tutor
     [8000, 1024, 1e-3, 100, 0.999, 2],
   );
   assert.deepEqual(
-    [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers],
-    [5000, 4096, 3e-4, 500, 0.9, 1],
+    [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.decaySteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers],
+    [5000, 262_144, 3e-4, 500, 5000, 0.9, 1],
   );
+  // optax.linear_schedule(3e-4, 0, 5000, 500): held for 500 steps, then 5000 steps of decay, so the
+  // tutorial's last step (4999) still has 3.0e-5, not 0
+  const t = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, batchSize: 64 });
+  assert.deepEqual([0, 499, 500, 3000, 4999].map((k) => Number(t.learningRate(k).toPrecision(6))), [3e-4, 3e-4, 3e-4, 1.5e-4, 3.006e-5]);
+  t.dispose();
   assert.equal(DEFAULT_MODEL_CONFIG.dropout, 0.1);
   tr.dispose();
 });
@@ -53,7 +58,7 @@ test('no tensor leaks: tf.memory().numTensors stays flat across steps', async ()
 
 test('the callback reports step, loss, learning rate and time every logEvery steps', async () => {
   const seen: number[] = [];
-  const tr = tutorial({ steps: 10, batchSize: 16, logEvery: 4, learningRate: 1e-3, holdSteps: 0 });
+  const tr = tutorial({ steps: 10, batchSize: 16, logEvery: 4, learningRate: 1e-3, holdSteps: 0, decaySteps: null });
   await tr.run((log) => {
     seen.push(log.step);
     assert.ok(Number.isFinite(log.loss) && log.elapsed >= 0 && log.remaining >= 0);
