@@ -39,11 +39,13 @@ export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): 
   const expected = mixture.assignmentProbabilities().map((w) => w.toFixed(3)).join(' / ');
   return rows.map((r) => {
     const weights = r.report ? r.report.modes.map((m) => m.weight.toFixed(3)).join(' / ') : '—';
+    const stds = r.report ? r.report.modes.map((m) => m.std.toFixed(2)).join(' / ') : '—';
     return {
       sampler: r.sampler,
       score: r.score,
       n: r.n,
       [`weights (exact ${expected})`]: weights,
+      [`σ per mode (mixture ${mixture.stds.join(' / ')})`]: stds,
       'max |Δw|': r.report ? r.report.maxWeightError : '—',
       W1: r.report ? r.report.w1 : '—',
       KS: r.report ? r.report.ks : '—',
