@@ -40,7 +40,7 @@ export { Trainer } from './train/trainer';
 // eval
 export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, type ModeStats, type SampleReport } from './eval/metrics';
 export { bayesOptimalVLoss } from './eval/optimal-loss';
-export { samplingTolerances } from './eval/tolerances';
+export { exactSamplingW1, samplingTolerances } from './eval/tolerances';
 export { lastTenthMeanLoss } from './eval/training-curve';
 export { evaluateModel, scoreErrors, type ScoreError } from './eval/evaluate';
 export { keyReuseMarginal, keyReuseOptimalLoss, keyReuseOracle, keyReuseVelocityMoments } from './eval/key-reuse';

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { compareWithMixture } from '../src/eval/metrics';
-import { samplingTolerances } from '../src/eval/tolerances';
+import { exactSamplingW1, samplingTolerances } from '../src/eval/tolerances';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 
@@ -25,4 +25,14 @@ test('bars scale like 1/√n and reject a count that is not a positive integer',
   assert.ok(Math.abs(samplingTolerances(2_500).w1 - 0.3) < 1e-12);
   assert.throws(() => samplingTolerances(2.5), /positive integer/);
   assert.throws(() => samplingTolerances(0), /positive integer/);
+});
+
+test('exactSamplingW1: the mean W1 of exact samples, against 40 seeds of them', () => {
+  const mixture = GaussianMixture.default();
+  for (const n of [10_000, 1_000]) {
+    let mean = 0;
+    for (let seed = 0; seed < 40; seed++) mean += compareWithMixture(mixture.sample(n, new Rng(seed).fork('floor')), mixture).w1 / 40;
+    const predicted = exactSamplingW1(mixture, n);
+    assert.ok(Math.abs(predicted / mean - 1) < 0.12, `n = ${n}: predicted ${predicted}, measured ${mean}`);
+  }
 });

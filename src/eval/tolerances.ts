@@ -5,6 +5,8 @@
 // repeats that measurement and holds the bars above it). At 10,000 samples the bars are 0.02,
 // 0.15 and 0.02. Each statistic's noise shrinks like 1/√n, so the bars scale with it.
 
+import type { GaussianMixture } from '../math/mixture';
+
 export interface SamplingTolerances {
   /** Largest |sampled − expected| mode weight. */
   weight: number;
@@ -18,4 +20,20 @@ export function samplingTolerances(n: number): SamplingTolerances {
   if (!Number.isInteger(n) || n < 1) throw new Error(`samplingTolerances: n must be a positive integer, got ${n}`);
   const scale = Math.sqrt(10000 / n);
   return { weight: 0.02 * scale, w1: 0.15 * scale, ks: 0.02 * scale };
+}
+
+/**
+ * The mean W1 distance of n exact samples to the mixture: the floor no sampler can go below at
+ * that n. W1 = ∫|F_n − F| dx, and n·F_n(x) is binomial(n, F(x)), so E|F_n − F| ≈
+ * √(2F(1 − F)/(πn)) (the mean absolute deviation of its normal approximation).
+ */
+export function exactSamplingW1(mixture: GaussianMixture, n: number, points = 4001): number {
+  const [lo, hi] = mixture.span(12);
+  const h = (hi - lo) / (points - 1);
+  let sum = 0;
+  for (let i = 0; i < points; i++) {
+    const F = mixture.cdf(lo + i * h);
+    sum += (i === 0 || i === points - 1 ? 0.5 : 1) * Math.sqrt((2 * F * (1 - F)) / (Math.PI * n));
+  }
+  return sum * h;
 }

@@ -50,7 +50,8 @@ export function stackedHistograms(panels: HistogramPanel[], opts: { bins?: numbe
       const xs = grid(400).map((k) => range[0] + ((range[1] - range[0]) * (k - 1)) / 399);
       data.push(lineTrace(xs, xs.map(p.pdf), `exact density`, { color: PDF_COLOR, width: 1.5, extra: { xaxis: `x${suffix}`, yaxis: `y${suffix}`, showlegend: i === 0 } }));
     }
-    axes[`xaxis${suffix}`] = { matches: i === 0 ? undefined : 'x', showticklabels: i === panels.length - 1 };
+    const last = i === panels.length - 1;
+    axes[`xaxis${suffix}`] = { matches: i === 0 ? undefined : 'x', showticklabels: last, ...(last ? { title: { text: 'x' } } : {}) };
     axes[`yaxis${suffix}`] = { title: { text: 'density' } };
     annotations.push({ text: p.title, xref: `x${suffix} domain`, yref: `y${suffix} domain`, x: 0.01, y: 1, showarrow: false, xanchor: 'left', yanchor: 'bottom' });
   });
@@ -81,27 +82,39 @@ export function scheduleFigure(scheduler: DDPMScheduler): Figure {
       title: 'Noise schedule',
       xTitle: 'timestep t',
       yTitle: 'β_t',
-      extra: { yaxis2: { title: { text: 'ᾱ_t' }, overlaying: 'y', side: 'right' }, legend: { x: 0.45, y: 0.95 } },
+      // ᾱ on a log axis, so that its last value (4e-5) is visible, not squeezed onto zero
+      extra: { yaxis2: { title: { text: 'ᾱ_t (log scale)' }, type: 'log', exponentformat: 'power', overlaying: 'y', side: 'right' }, legend: { x: 0.35, y: 0.95 }, margin: { l: 70, r: 90, t: 50, b: 50 } },
     }),
   };
 }
 
-/** Training loss per logging window, with the Bayes-optimal loss as a horizontal line. */
+/**
+ * Training loss per logging window minus the Bayes-optimal loss, on a log axis, so the approach to
+ * the floor stays visible. Windows whose minibatch noise takes them under the floor have no point
+ * on the log axis; their count is in the legend.
+ */
 export function lossFigure(history: TrainLog[], bayesOptimal: number, opts: { evalLoss?: number } = {}): Figure {
   const steps = history.map((h) => h.step);
   const last = steps.length ? steps[steps.length - 1] : 1;
+  const above = history.map((h) => (h.loss > bayesOptimal ? h.loss - bayesOptimal : NaN)); // NaN: no point on a log axis
+  const below = above.filter(Number.isNaN).length;
   const data = [
-    lineTrace(steps, history.map((h) => h.loss), 'training loss (window mean)', { color: HIST_COLOR }),
-    lineTrace([0, last], [bayesOptimal, bayesOptimal], `Bayes-optimal ${bayesOptimal.toFixed(3)}`, { color: PDF_COLOR, dash: 'dash' }),
+    lineTrace(steps, above, `training loss − optimum ${bayesOptimal.toFixed(3)} (window mean${below ? `; ${below} windows under the optimum` : ''})`, { color: HIST_COLOR, extra: { connectgaps: false } }),
   ];
   if (opts.evalLoss !== undefined) {
-    data.push(lineTrace([last], [opts.evalLoss], `EMA model, exact eval ${opts.evalLoss.toFixed(3)}`, { mode: 'markers', color: '#2ca02c', extra: { marker: { size: 10 } } }));
+    data.push(lineTrace([last], [opts.evalLoss - bayesOptimal], `EMA model, exact excess ${(opts.evalLoss - bayesOptimal).toFixed(4)}`, { mode: 'markers', color: '#2ca02c', extra: { marker: { size: 10 } } }));
   }
-  return { data, layout: layout({ title: 'v-prediction loss', xTitle: 'step', yTitle: 'loss', logY: true }) };
+  return { data, layout: layout({ title: 'v-prediction loss above the Bayes-optimal loss', xTitle: 'step', yTitle: 'loss − optimum', logY: true }) };
 }
 
-/** W1 to the mixture per sampler, exact score beside trained model (log scale; diverged runs have no bar). */
-export function samplerW1Figure(rows: { sampler: string; score: string; report: { w1: number } | null }[], opts: { title?: string } = {}): Figure {
+/**
+ * W1 to the mixture per sampler, exact score beside trained model (log scale; diverged runs have no
+ * bar). `noiseFloors` draws, per sample size, the W1 that exact samples of that size reach.
+ */
+export function samplerW1Figure(
+  rows: { sampler: string; score: string; report: { w1: number } | null }[],
+  opts: { title?: string; noiseFloors?: { n: number; w1: number }[] } = {},
+): Figure {
   const samplers = Array.from(new Set(rows.map((r) => r.sampler)));
   const scores = Array.from(new Set(rows.map((r) => r.score)));
   const colors = [PDF_COLOR, HIST_COLOR, '#2ca02c', '#9467bd'];
@@ -113,8 +126,22 @@ export function samplerW1Figure(rows: { sampler: string; score: string; report: 
     marker: { color: colors[i % colors.length] },
     hovertemplate: `${score}<br>%{x}<br>W1=%{y:.3f}<extra></extra>`,
   }));
+  const shapes = (opts.noiseFloors ?? []).map((f) => ({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: f.w1, y1: f.w1, line: { color: '#555', dash: 'dot', width: 1 } }));
+  const notes = (opts.noiseFloors ?? []).map((f) => ({ xref: 'paper', x: 1, y: Math.log10(f.w1), text: `exact samples, n = ${f.n}`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { size: 10, color: '#555' } }));
   return {
     data,
-    layout: layout({ title: opts.title, extra: { yaxis: { title: { text: 'W1 to the mixture' }, type: 'log', dtick: 'D2' }, barmode: 'group', bargap: 0.2, height: 480, margin: { l: 60, r: 20, t: 50, b: 170 } } }),
+    layout: layout({
+      title: opts.title,
+      extra: {
+        yaxis: { title: { text: 'W1 to the mixture' }, type: 'log', dtick: 1, exponentformat: 'power' },
+        xaxis: { tickangle: -30, automargin: true },
+        shapes,
+        annotations: notes,
+        barmode: 'group',
+        bargap: 0.2,
+        height: 520,
+        margin: { l: 60, r: 20, t: 50, b: 60 },
+      },
+    }),
   };
 }

@@ -125,7 +125,7 @@ export interface ScorePanel {
 /**
  * The trained model's score against the exact one at several timesteps, with the noised density
  * (scaled to the panel) in grey: the model is good where p_t has mass and free elsewhere. The
- * y range follows the exact score, so a wild model is clipped at the panel's edge.
+ * y range covers both curves, clipped one exact-score span beyond the exact curve on each side.
  */
 export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; columns?: number } = {}): Figure {
   const columns = opts.columns ?? 3;
@@ -137,7 +137,11 @@ export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; 
     const id = i === 0 ? '' : String(i + 1);
     const on = { xaxis: `x${id}`, yaxis: `y${id}` };
     const exact = Array.from(p.exact);
-    const [lo, hi] = [Math.min(...exact), Math.max(...exact)];
+    const [exactLo, exactHi] = [Math.min(...exact), Math.max(...exact)];
+    const span = exactHi - exactLo || 1;
+    // cover the learned curve too, up to a span beyond the exact one's on each side
+    const model = Array.from(p.model).filter(Number.isFinite);
+    const [lo, hi] = [Math.max(Math.min(exactLo, ...model), exactLo - span), Math.min(Math.max(exactHi, ...model), exactHi + span)];
     const pad = 0.15 * (hi - lo || 1);
     const peak = Math.max(...Array.from(p.density));
     const scaled = Array.from(p.density, (d) => lo - pad + ((hi - lo + 2 * pad) * d) / peak);
@@ -156,13 +160,15 @@ export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; 
   };
 }
 
-/** Per-timestep loss of the model against the Bayes-optimal loss, and the score's relative error. */
+/**
+ * The model's relative excess v-loss per timestep, (model − optimum)/optimum, and the score's
+ * relative error, both on log axes: the two losses themselves overlap at any readable scale.
+ */
 export function perTimestepFigure(bayes: ArrayLike<number>, model: ArrayLike<number>, scoreErrors: ScoreError[], opts: { title?: string } = {}): Figure {
   const t = Array.from(bayes, (_, i) => i);
   return {
     data: [
-      lineTrace(t, bayes, 'Bayes-optimal loss at t', { color: '#d62728', width: 2 }),
-      lineTrace(t, model, 'trained model loss at t', { color: '#1f77b4', width: 1 }),
+      lineTrace(t, Array.from(model, (m, i) => (m - bayes[i]) / bayes[i]), 'relative excess v-loss at t', { color: '#1f77b4', width: 1 }),
       lineTrace(scoreErrors.map((e) => e.t), scoreErrors.map((e) => e.relative), 'relative score error (right axis)', {
         color: '#2ca02c',
         mode: 'lines+markers',
@@ -172,10 +178,10 @@ export function perTimestepFigure(bayes: ArrayLike<number>, model: ArrayLike<num
     layout: layout({
       title: opts.title,
       xTitle: 'timestep t',
-      yTitle: 'v-loss',
+      yTitle: 'relative excess v-loss',
       logY: true,
       extra: {
-        yaxis: { title: { text: 'v-loss' }, type: 'log', dtick: 1 },
+        yaxis: { title: { text: 'relative excess v-loss' }, type: 'log', dtick: 1 },
         yaxis2: { title: { text: 'relative score error' }, type: 'log', dtick: 1, overlaying: 'y', side: 'right', showgrid: false },
         legend: { orientation: 'h', y: -0.2 },
         height: 460,
