@@ -88,7 +88,9 @@ export function scoreSdeFigure(
       y: xs,
       z,
       colorscale: 'Viridis',
-      showscale: false,
+      // one colour bar for all rows (they share the scale: density over its peak at that time)
+      showscale: r === 0,
+      ...(r === 0 ? { colorbar: { title: { text: 'p_s(x) / max', side: 'right' }, len: 1 / R, y: 1 - 0.5 / R, x: 1.02, thickness: 12 } } : {}),
       zsmooth: 'best',
       hovertemplate: 's=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) / max p_s = %{z:.3g}<extra></extra>',
       xaxis: ref('x', mid),
