@@ -112,7 +112,7 @@ export function scoreSdeFigure(
   });
   return {
     data: traces,
-    layout: layout({ title: opts.title, extra: { ...axes, annotations, height: 260 * R + 90, margin: { l: 50, r: 20, t: opts.title ? 60 : 30, b: 50 } } }),
+    layout: layout({ title: opts.title, extra: { ...axes, annotations, height: 260 * R + 90, margin: { l: 50, r: 80, t: opts.title ? 60 : 30, b: 50 } } }),
   };
 }
 
