@@ -88,3 +88,34 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
   }
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('notebook 03 saves a model that failed its checks beside checkpointDir, never over it', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-save-'));
+  const checkpointDir = path.join(dir, 'velocity');
+  // a model the user trained before: it must survive a run whose model fails its checks
+  fs.mkdirSync(checkpointDir);
+  fs.writeFileSync(path.join(checkpointDir, 'manifest.json'), '{"earlier": true}');
+  const params = path.join(dir, 'params.json');
+  // 20 steps cannot come within 1e-6 of the optimum: the checks fail
+  fs.writeFileSync(params, JSON.stringify({ '03-training': { steps: 20, batchSize: 64, workers: 1, logEvery: 10, evalPerTimestep: 1, lossMargin: 1e-6, checkpointDir } }));
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '03', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')) as Report;
+  assert.equal(report.notebooks[0].status, 'checks-failed');
+  assert.equal(fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8'), '{"earlier": true}');
+  assert.ok(fs.existsSync(path.join(`${checkpointDir}-failed`, 'manifest.json')), 'the failed model is kept beside it');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the CI configuration writes its model apart from the full run\'s', () => {
+  const ci = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', 'ci-params.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+  for (const name of ['03-training', '04-sampling', '06-score-sde', '08-samplers']) {
+    const nb = fs.readFileSync(path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`), 'utf8');
+    const fullDefault = /let checkpointDir = '([^']+)'/.exec(nb)?.[1];
+    assert.ok(fullDefault && ci[name].checkpointDir && ci[name].checkpointDir !== fullDefault, `${name}: CI checkpointDir ${ci[name].checkpointDir} vs ${fullDefault}`);
+  }
+});
