@@ -60,10 +60,11 @@ function runPython(env: JupyterEnv, args: string[]): Promise<{ code: number | nu
     child.on('exit', () => {
       if (active === child) active = null;
     });
+    // Kept, not echoed: the kernel's own noise (tslab's socket messages at start-up and shutdown
+    // under load) would bury the runner's lines; executeNotebook shows it when the notebook fails.
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
-      process.stderr.write(d);
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stderr }));
@@ -107,6 +108,18 @@ export async function executeNotebook(name: string, o: Options, out: string, env
     '--params', JSON.stringify(params), '--timeout', String(Math.ceil(o.timeout)),
     '--startup-timeout', String(Math.ceil(o.startupTimeout)),
   ]);
+  // the notebook's stderr (the Python script's and its kernel's) goes to a log file (best effort:
+  // on a full disk the report still says what failed), and to the console when the notebook failed
+  const logFile = path.join(out, 'logs', `${name}.stderr.log`);
+  try {
+    fs.rmSync(logFile, { force: true });
+    if (stderr.trim()) {
+      fs.mkdirSync(path.dirname(logFile), { recursive: true });
+      fs.writeFileSync(logFile, stderr);
+    }
+  } catch {
+    // the log is a convenience; the failure it would explain is reported anyway
+  }
   if (!fs.existsSync(files.result)) {
     // The Python side itself crashed (bad install, unreadable notebook, ...).
     return {
@@ -117,6 +130,7 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   const r: PyResult = JSON.parse(fs.readFileSync(files.result, 'utf8'));
   fs.rmSync(files.result, { force: true });
   const report = reportFromResult(name, r);
+  if (report.status !== 'ok' && stderr.trim()) process.stderr.write(stderr);
   if (interruptedBy) {
     report.status = 'interrupted';
     report.error = `interrupted by ${interruptedBy}; the kernel was shut down${r.error ? `\n${r.error}` : ''}`;
