@@ -76,7 +76,7 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
     assert.equal(r.status, 1, log);
     const nb = (JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report).notebooks[0];
     assert.equal(nb.status, 'failed', log);
-    assert.match(nb.failedCell?.source ?? '', /td\.loadTrainedCheckpoint\(checkpointDir\)/, 'fails at the load cell');
+    assert.match(nb.failedCell?.source ?? '', /td\.loadTrainedCheckpoint\(td\.repoPath\(checkpointDir\)\)/, 'fails at the load cell');
     // tslab's error text: the throwing source line, then the error's message and stack.
     const lines = (nb.error ?? '').split('\n');
     const at = lines.findIndex((l) => l.startsWith('Error: '));
