@@ -58,7 +58,7 @@ export { progress, publishChecks, publishMeta, showFigure, showTable } from './n
 export { check, evaluateCheck, type Check } from './notebook/checks';
 export { samplerChecks } from './notebook/sampler-checks';
 export { layout, lineTrace, type Figure } from './notebook/plots';
-export { histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, type HistogramPanel } from './notebook/figures';
+export { histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';
 export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';
 export { modeTableRows, samplerTableRows } from './notebook/sample-tables';
 export { loadDanfo } from './notebook/danfo';

@@ -145,3 +145,53 @@ export function samplerW1Figure(
     }),
   };
 }
+
+export interface TimeFrame {
+  /** The slider's label for this frame, e.g. the timestep. */
+  label: string;
+  /** Samples to show as a histogram, if any. */
+  values?: ArrayLike<number>;
+  /** The exact density at this time. */
+  pdf: (x: number) => number;
+}
+
+/**
+ * One histogram and density that a slider moves through time (Plotly restyle steps: no frames
+ * or callbacks, so it works in the offline exports too). Every frame shares the x range, the
+ * bins and the y range, so the eye sees the distribution change, not the axes.
+ */
+export function timeSliderFigure(frames: TimeFrame[], opts: { range: [number, number]; bins?: number; title?: string; sliderLabel?: string }): Figure {
+  if (frames.length === 0) throw new Error('timeSliderFigure: no frames');
+  const bins = opts.bins ?? 100;
+  const [lo, hi] = opts.range;
+  const xs = grid(300).map((k) => lo + ((hi - lo) * (k - 1)) / 299);
+  const withSamples = frames.every((f) => f.values);
+  const shown = frames.map((f) => ({
+    hist: f.values ? histogram(f.values, { bins, range: opts.range }) : null,
+    pdf: xs.map(f.pdf),
+  }));
+  const top = 1.05 * Math.max(...shown.flatMap((s) => [...s.pdf, ...(s.hist?.density ?? [])]));
+  const first = shown[0];
+  const data: object[] = [
+    ...(withSamples ? [barHistogramTrace(first.hist!, 'samples', { color: HIST_COLOR })] : []),
+    lineTrace(xs, first.pdf, 'exact density', { color: PDF_COLOR, width: 2 }),
+  ];
+  const steps = frames.map((f, i) => ({
+    label: f.label,
+    method: 'restyle',
+    args: withSamples ? [{ y: [Array.from(shown[i].hist!.density), shown[i].pdf] }, [0, 1]] : [{ y: [shown[i].pdf] }, [0]],
+  }));
+  return {
+    data,
+    layout: layout({
+      title: opts.title,
+      xTitle: 'x',
+      yTitle: 'density',
+      extra: {
+        yaxis: { range: [0, top], title: { text: 'density' } },
+        sliders: [{ active: 0, steps, currentvalue: { prefix: `${opts.sliderLabel ?? 'timestep'} ` }, pad: { t: 50 } }],
+        height: 480,
+      },
+    }),
+  };
+}
