@@ -2,6 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleHtml, scriptJson } from '../src/notebook/plots';
 import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/runner/html-offline';
+import { timeSliderFigure } from '../src/notebook/figures';
 
 test('plotlyBundleHtml is one inline script defining Plotly', () => {
   const html = plotlyBundleHtml();
@@ -83,4 +84,20 @@ test('barHistogramTrace takes histogram() from metrics as is', () => {
   assert.deepEqual(t.y, Array.from(h.density));
   const area = t.y.reduce((s, y, i) => s + y * t.width[i], 0);
   assert.ok(Math.abs(area - 1) < 1e-12, 'density integrates to 1');
+});
+
+test('timeSliderFigure: one restyle step per frame, shared bins and y range', () => {
+  const frames = [0, 1, 2].map((k) => ({ label: `t${k}`, values: Float32Array.from({ length: 200 }, (_, i) => (i / 100 - 1) * (k + 1)), pdf: (x: number) => Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI) }));
+  const fig = timeSliderFigure(frames, { range: [-3, 3], bins: 12, title: 'slider' });
+  assert.equal(fig.data.length, 2);
+  const layoutOf = fig.layout as { sliders: { steps: { label: string; method: string; args: [{ y: number[][] }, number[]] }[] }[]; yaxis: { range: number[] } };
+  const steps = layoutOf.sliders[0].steps;
+  assert.deepEqual(steps.map((s) => s.label), ['t0', 't1', 't2']);
+  assert.ok(steps.every((s) => s.method === 'restyle' && s.args[0].y.length === 2 && s.args[0].y[0].length === 12 && s.args[1].join() === '0,1'));
+  const tallest = Math.max(...steps.flatMap((s) => s.args[0].y.flat()));
+  assert.ok(layoutOf.yaxis.range[1] >= tallest, 'the y range holds every frame');
+  // density-only frames restyle the one line
+  const onlyPdf = timeSliderFigure([{ label: 'a', pdf: () => 1 }], { range: [0, 1] });
+  assert.equal(onlyPdf.data.length, 1);
+  assert.throws(() => timeSliderFigure([], { range: [0, 1] }), /no frames/);
 });
