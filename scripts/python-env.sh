@@ -22,7 +22,7 @@ fail() {
   exit 1
 }
 
-[ -x "$python" ] || fail "no Python at $python (Debian: apt-get install python3 python3-venv; or set PYTHON_FOR_VENV)"
+[ -x "$python" ] || { echo "[python-env] FAILED: no Python at $python (Debian: apt-get install python3 python3-venv; or set PYTHON_FOR_VENV)" >&2; exit 1; }
 want=$( { cat "$requirements"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
