@@ -1,7 +1,8 @@
 #!/bin/sh
-# Install what `npm test` and `npm run notebooks` need on a fresh clone: the npm dependencies
-# from the lock file (when node_modules is missing or older than it), then the Debian packages
-# (scripts/system-deps.sh).
+# Install what `npm test`, `npm run notebooks`, `npm run setup` and `npm run lab` need on a fresh
+# clone: the npm dependencies from the lock file (when node_modules is missing or older than it),
+# the Debian packages (scripts/system-deps.sh), then the project's Jupyter environment .venv/
+# (scripts/python-env.sh; quick when up to date).
 set -e
 cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -9,3 +10,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 sh scripts/system-deps.sh
+sh scripts/python-env.sh

@@ -1,10 +1,11 @@
 #!/bin/sh
-# The Debian packages the notebooks and their tests need: Jupyter's execution tools (nbclient,
-# nbconvert), the classic Notebook server for the live test, and Chromium for the HTML checks.
-# As root with apt-get, missing ones are installed; otherwise the script says what to install.
+# The Debian packages the notebooks and their tests need: python3-venv, with which
+# scripts/python-env.sh makes the project's Jupyter environment (.venv/), and Chromium for the
+# HTML exports and the live JupyterLab and Notebook 7 checks. As root with apt-get, missing ones
+# are installed; otherwise the script says what to install.
 set -e
 missing=""
-for pkg in jupyter-nbconvert python3-nbclient jupyter-client jupyter-notebook chromium; do
+for pkg in python3-venv chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 [ -z "$missing" ] && exit 0

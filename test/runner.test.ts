@@ -12,7 +12,7 @@ import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
 import { assertInstalled, hasJupyter, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
-import { declaredParameters, loadParams, overrideProblems } from '../scripts/runner/params';
+import { declaredParameters, loadParams, overrideProblems, withParameterDefaults } from '../scripts/runner/params';
 import { compareWithBaseline, formatBaselineComparison, updateBaseline } from '../scripts/runner/baseline';
 import { compareRuns } from '../scripts/runner/repeat';
 import { formatSummary, notebookStatus, reportPassed, writeReport, type NotebookReport, type Report } from '../scripts/runner/report';
@@ -52,7 +52,7 @@ test('jupyter-env: kernel spec as tslab writes it, and a clear error without nbc
   fs.rmSync(dir, { recursive: true, force: true });
   assert.throws(
     () => findPython({ candidates: ['/nonexistent/python3'], allowInstall: false }),
-    /apt-get install jupyter-nbconvert python3-nbclient jupyter-client[\s\S]*pip install nbclient nbconvert/,
+    /tried \/nonexistent\/python3\)\.\nCreate the project's Jupyter environment \.venv\/ with: sh scripts\/python-env\.sh/,
   );
 });
 
@@ -122,6 +122,20 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   for (const [name, values] of Object.entries(ci)) {
     assert.deepEqual(overrideProblems(name, declaredParameters(read(name)), values as Record<string, unknown>), [], name);
   }
+});
+
+test('withParameterDefaults writes new defaults into a copy of the parameters cell, checked as overrides are', () => {
+  const nb = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', '04-sampling.ipynb'), 'utf8'));
+  const before = JSON.stringify(nb);
+  const copy = withParameterDefaults('04-sampling', nb, { nSamples: 1000, checkpointDir: '/tmp/x', modelW1Tolerance: 1 });
+  const cell = copy.cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
+  const lines = (Array.isArray(cell.source) ? cell.source.join('') : cell.source).split('\n');
+  assert.ok(lines.includes('let nSamples = 1000; // integer >= 500'), lines.join('\n'));
+  assert.ok(lines.includes('let checkpointDir = "/tmp/x";'));
+  assert.ok(lines.includes('let modelW1Tolerance: number | null = 1; // > 0'));
+  assert.ok(lines.includes('let seed = 100; // integer >= 0'), 'other parameters keep their defaults');
+  assert.equal(JSON.stringify(nb), before, 'the notebook given is not changed');
+  assert.throws(() => withParameterDefaults('04-sampling', nb, { nSamples: 10 }), /"nSamples" = 10 must be integer >= 500/);
 });
 
 test('runner: a missing notebook name is an error before anything runs', () => {

@@ -1,306 +1,214 @@
-// Runs a project notebook the way a reader does: in a live classic Jupyter Notebook server,
-// opened in headless Chromium, with every cell run from the UI (menu Cell > Run All). Checks
-// that the tslab kernel answered every cell (execution counts, the backend line on stdout, no
-// error output), that the checks the notebook published pass, and that its Plotly figures drew
-// in the live page. Saves a screenshot.
+// Runs project chapters the way a reader does: in JupyterLab (or Notebook 7) from the project's
+// venv, opened in headless Chromium, every cell run from the UI (Run > Run All Cells), then saved
+// from the UI (File > Save Notebook) and reopened in a fresh page. Checks the tslab kernel answered
+// every cell, no error output, the progress line stayed one output, the published checks pass
+// (in the saved file and in the reader's table), and the Plotly figures draw, also after the
+// reopening (saved outputs stay trusted). One screenshot per chapter.
 //
-//   node dist/scripts/runner/check-live.js [NOTEBOOK] [--out DIR] [--timeout S]
+//   node dist/scripts/runner/check-live.js [--app lab|notebook] [CHAPTER...] [--out DIR] [--timeout S]
 //
-// NOTEBOOK defaults to 01-data. The server runs on 127.0.0.1 with a random free port and a
-// token, on a copy of the notebook in a temporary folder directly under the repository root
-// (so its `../dist/src/index` import resolves), with its own Jupyter config and runtime dirs.
-// It is stopped on every path out, and the notebook in notebooks/ is never opened or saved.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Default chapters: lab runs 01-data, 03-training and 04-sampling (on the model that 03 just
+// trained); notebook runs 01-data. Their parameters are made small (SMALL_PARAMETERS). The server
+// serves a temporary copy of notebooks/ directly under the repository root (so the chapters'
+// `../dist/src/index` import resolves); 03 saves its model inside that copy. The repository's
+// notebooks and checkpoints are hashed before and after: neither may change.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { CHECKS_MIME, checksFromPayload, type CheckResult } from '../../src/notebook/checks';
+import type { Browser } from 'playwright-core';
+import { CHECKS_MIME, checksFromPayload } from '../../src/notebook/checks';
 import { REPO_ROOT } from '../../src/runtime/paths';
-import { CHROMIUM_ARGS, chromiumPath } from './check-html';
-import { childEnv, ensureJupyter, KERNEL_NAME, type JupyterEnv } from './jupyter-env';
+import { CHROMIUM_ARGS, chromiumPath, countFigureOutputs } from './check-html';
+import { KERNEL_NAME } from './jupyter-env';
+import { startJupyter, type JupyterApp, type JupyterServer } from './jupyter-server';
+import { drawnState, openNotebook, runAllCells, saveNotebook, screenshot, type PageState } from './live-page';
+import { sourceText } from './notebook-file';
+import { withParameterDefaults } from './params';
 
 export interface LiveCheck {
   ok: boolean;
-  notebook: string;
+  app: JupyterApp;
+  chapters: string[];
   /** What was checked and held, one line each. */
   verified: string[];
   problems: string[];
-  screenshot?: string;
+  /** Seen but not held against the project (a client's own page error). */
+  notes: string[];
+  screenshots: string[];
 }
 
-/** The classic Notebook server's command, if installed (Debian: jupyter-notebook). */
-export function jupyterNotebookPath(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v jupyter-notebook'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+/** A notebook as the server saved it: the parts judged here. */
+interface SavedNotebook {
+  metadata: { kernelspec?: { name?: string; display_name?: string } };
+  cells: { cell_type: string; source: string | string[]; execution_count?: number | null; outputs?: { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown> }[] }[];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/**
+ * Small parameters for a live run; CHECKPOINT stands for the copy's own checkpoint folder. 03
+ * trains 300 steps (about 10 s); with a faster schedule and EMA its excess loss came out 0.007,
+ * under the usual bar (0.01), given 0.05 here. The trained-model bars of 04 are loosened for such
+ * a model (its values: weight error 0.05, W1 0.58, mean error 0.43); its oracle checks keep theirs.
+ */
+const CHECKPOINT = '<checkpoint>';
+export const SMALL_PARAMETERS: Record<string, Record<string, unknown>> = {
+  '01-data': { nSamples: 2000 },
+  '03-training': { steps: 300, batchSize: 256, learningRate: 0.003, warmupSteps: 20, emaDecay: 0.98, evalPerTimestep: 2, workers: 1, lossMargin: 0.05, checkpointDir: CHECKPOINT },
+  '04-sampling': { nSamples: 1000, modelWeightTolerance: 0.1, modelW1Tolerance: 1, modelMeanTolerance: 1, checkpointDir: CHECKPOINT },
+};
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const DEFAULT_CHAPTERS: Record<JupyterApp, string[]> = {
+  lab: ['01-data', '03-training', '04-sampling'],
+  notebook: ['01-data'],
+};
 
-/** Polls the server's API until it answers (or the server exits, or time runs out). */
-async function waitForServer(base: string, token: string, server: ChildProcess, log: () => string, timeoutMs: number): Promise<{ kernelspecs: Record<string, unknown> }> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (server.exitCode !== null) throw new Error(`jupyter-notebook exited with ${server.exitCode}:\n${log()}`);
-    try {
-      const r = await fetch(`${base}/api/kernelspecs`, { headers: { Authorization: `token ${token}` } });
-      if (r.ok) return (await r.json()) as { kernelspecs: Record<string, unknown> };
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
+const CLIENT_NAME: Record<JupyterApp, string> = { lab: 'JupyterLab', notebook: 'Notebook 7' };
+
+/** sha256 over the names and contents of every file under `dir` (empty string if there is no such folder). */
+function folderDigest(dir: string): string {
+  if (!fs.existsSync(dir)) return '';
+  const hash = crypto.createHash('sha256');
+  for (const f of (fs.readdirSync(dir, { recursive: true }) as string[]).sort()) {
+    const file = path.join(dir, f);
+    if (fs.statSync(file).isFile()) hash.update(f).update(fs.readFileSync(file));
   }
-  throw new Error(`jupyter-notebook did not answer within ${timeoutMs / 1000} s:\n${log()}`);
+  return hash.digest('hex');
 }
 
-/** SIGTERM (the server then shuts its kernels down), SIGKILL if it lingers. */
-async function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  const timer = setTimeout(() => server.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Processes whose command line names `dir`: kernels started by our server carry its connection file there. */
-function processesUsing(dir: string): number[] {
-  const pids: number[] = [];
-  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)) pids.push(Number(p));
-    } catch {
-      // the process ended meanwhile
-    }
+/** Copies notebooks/ into `work`, the chapters' parameters cells set to small values. */
+function prepareCopy(work: string, chapters: string[], checkpointDir: string): void {
+  fs.cpSync(path.join(REPO_ROOT, 'notebooks'), work, { recursive: true });
+  for (const name of chapters) {
+    const file = path.join(work, `${name}.ipynb`);
+    if (!fs.existsSync(file)) throw new Error(`no notebook notebooks/${name}.ipynb`);
+    const values = Object.fromEntries(Object.entries(SMALL_PARAMETERS[name] ?? {}).map(([k, v]) => [k, v === CHECKPOINT ? checkpointDir : v]));
+    fs.writeFileSync(file, JSON.stringify(withParameterDefaults(name, JSON.parse(fs.readFileSync(file, 'utf8')), values), null, 1) + '\n');
   }
-  return pids;
 }
 
-interface LiveState {
-  kernelName: string;
-  /** Execution counts of the code cells, null for a cell not run. */
-  counts: (number | null)[];
-  stdout: string;
-  errors: string[];
-  /** Check payloads the cells published under CHECKS_MIME. */
-  checks: unknown[];
-  figures: number;
-  rendered: number;
-  withData: number;
-}
+const outputText = (o: { text?: string | string[]; data?: Record<string, unknown> }) =>
+  sourceText((o.text ?? o.data?.['text/html'] ?? o.data?.['text/plain'] ?? '') as string | string[]);
 
-/** What the live page shows (runs in the browser; no DOM types in this tsconfig). */
-function liveState(mime: string): LiveState {
-  const win = globalThis as any;
-  const doc = win.document;
-  const cells = win.Jupyter.notebook.get_cells().filter((c: any) => c.cell_type === 'code');
-  const figs = Array.from(doc.querySelectorAll('.output_area div.tsd-plotly')) as any[];
-  return {
-    kernelName: (doc.querySelector('.kernel_indicator_name')?.textContent ?? '').trim(),
-    counts: cells.map((c: any) => c.input_prompt_number ?? null),
-    stdout: Array.from(doc.querySelectorAll('.output_stdout')).map((e: any) => e.textContent).join(''),
-    errors: Array.from(doc.querySelectorAll('.output_stderr, .output_error')).map((e: any) => e.textContent.slice(0, 300)),
-    checks: cells.flatMap((c: any) => c.output_area.outputs.filter((o: any) => o.data && o.data[mime]).map((o: any) => o.data[mime])),
-    figures: figs.length,
-    rendered: figs.filter((d) => d.querySelector('.main-svg')).length,
-    // as in check-html: a drawn trace is a g.trace path with a shape or a heatmap image
-    withData: figs.filter((d) => Array.from(d.querySelectorAll('g.trace path, g.hm image')).some((e: any) => e.getAttribute('d') || e.getAttribute('href'))).length,
-  };
-}
-
-function allCellsDone() {
-  const doc = (globalThis as any).document;
-  const prompts = Array.from(doc.querySelectorAll('.code_cell .input_prompt')).map((p: any) => p.textContent as string);
-  return prompts.length > 0 && prompts.every((t) => /\[\d+\]/.test(t)) && !!doc.querySelector('#kernel_indicator_icon.kernel_idle_icon');
-}
-
-function figuresDrawn() {
-  const figs = Array.from((globalThis as any).document.querySelectorAll('.output_area div.tsd-plotly')) as any[];
-  return figs.every((d) => d.querySelector('.main-svg'));
-}
-
-/** Chromium and the classic Notebook server; throws saying how to install what is missing. */
-function liveTools(source: string): { executablePath: string; jupyter: string } {
-  const executablePath = chromiumPath();
-  const jupyter = jupyterNotebookPath();
-  if (!executablePath) throw new Error('Chromium not found (Debian: apt-get install chromium; or set CHROMIUM_PATH)');
-  if (!jupyter) throw new Error('jupyter-notebook not found (Debian: apt-get install jupyter-notebook)');
-  if (!fs.existsSync(source)) throw new Error(`no notebook ${source}`);
-  return { executablePath, jupyter };
-}
-
-interface NotebookServer {
-  base: string;
-  token: string;
-  /** Waits until the server answers; returns its kernel specs. */
-  ready(): Promise<{ kernelspecs: Record<string, unknown> }>;
-  stop(): Promise<void>;
-}
-
-/** Starts jupyter-notebook on a free port with a token, serving `notebookDir`, with its config and runtime dirs under `jupyterDirs`. */
-async function startServer(jupyter: string, env: JupyterEnv, notebookDir: string, jupyterDirs: string): Promise<NotebookServer> {
-  const token = crypto.randomBytes(24).toString('hex');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  let serverLog = '';
-  const args = ['--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--NotebookApp.token=${token}`, `--notebook-dir=${notebookDir}`];
-  // CI containers run as root, which the server refuses without this flag.
-  if (process.getuid?.() === 0) args.push('--allow-root');
-  const server = spawn(
-    jupyter,
-    args,
-    // Own config and runtime dirs: no user config applies, and a kernel left behind is findable.
-    { env: { ...childEnv(env), JUPYTER_CONFIG_DIR: path.join(jupyterDirs, 'config'), JUPYTER_RUNTIME_DIR: path.join(jupyterDirs, 'runtime') }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const collect = (d: Buffer) => (serverLog += d);
-  server.stdout?.on('data', collect);
-  server.stderr?.on('data', collect);
-  // Even if this process dies of an exception, the server must not outlive it.
-  const killOnExit = () => server.kill('SIGKILL');
-  process.on('exit', killOnExit);
-  return {
-    base,
-    token,
-    ready: () => waitForServer(base, token, server, () => serverLog.slice(-2000), 60_000),
-    async stop() {
-      await stopServer(server);
-      process.off('exit', killOnExit);
-    },
-  };
-}
-
-/** Opens the notebook in a new page that may load nothing but the server's own URLs. */
-async function openNotebook(browser: Browser, server: NotebookServer, name: string, problems: string[]): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  // Everything the page needs comes from the local server; nothing may go elsewhere.
-  await page.route('**/*', (route) => {
-    const u = route.request().url();
-    if (u.startsWith(server.base) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
-    problems.push(`request outside the server: ${u}`);
-    return route.abort();
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(`${server.base}/notebooks/${name}.ipynb?token=${server.token}`, { waitUntil: 'load', timeout: 60_000 });
-  await page.waitForSelector('#kernel_indicator_icon.kernel_idle_icon', { timeout: 60_000 });
-  return page;
-}
-
-/** Cell > Run All through the menu, as a reader would; then what the page shows. */
-async function runAllCells(page: Page, timeoutMs: number, problems: string[]): Promise<LiveState> {
-  await page.click('#celllink');
-  await page.click('#run_all_cells > a');
-  // On a timeout, go on: the page's state says which cells ran and what they printed.
-  const done = await page.waitForFunction(allCellsDone, undefined, { timeout: timeoutMs, polling: 500 }).then(() => true, () => false);
-  if (!done) problems.push(`not every cell finished within ${timeoutMs / 1000} s`);
-  await page.waitForFunction(figuresDrawn, undefined, { timeout: 30_000 }).catch(() => undefined);
-  return page.evaluate(liveState, CHECKS_MIME);
-}
-
-/** What the page's state shows: the kernel, every cell run in order, the backend line, no errors, passing checks, drawn figures. */
-function judgeLiveState(s: LiveState, verified: string[], problems: string[]): void {
-  if (s.kernelName === 'TypeScript (tslab)') verified.push(`the page's kernel is "${s.kernelName}"`);
-  else problems.push(`the page's kernel is "${s.kernelName}", expected "TypeScript (tslab)"`);
-  const increasing = s.counts.every((c: number | null, i: number) => c !== null && (i === 0 || c > (s.counts[i - 1] as number)));
-  if (increasing) verified.push(`Cell > Run All ran all ${s.counts.length} code cells (execution counts ${s.counts.join(', ')})`);
-  else problems.push(`execution counts after Run All: ${s.counts.join(', ')}`);
-  const backend = /tfjs \S+ backend: \w+/.exec(s.stdout);
-  if (backend) verified.push(`the kernel printed "${backend[0]}"`);
-  else problems.push(`no backend line on stdout; stdout was: ${s.stdout.slice(0, 300)}`);
-  if (s.errors.length === 0) verified.push('no error or stderr output');
-  else problems.push(...s.errors.map((e: string) => `error output: ${e}`));
-  const checks: CheckResult[] = s.checks.flatMap((p: unknown) => checksFromPayload(typeof p === 'string' ? JSON.parse(p) : p));
+/** Judges one chapter: the page after Run All, the saved file, the page reopened from it. */
+function judgeChapter(name: string, ran: PageState, saved: SavedNotebook, reopened: PageState, verified: string[], problems: string[]): void {
+  const say = (ok: boolean, good: string, bad: string) => (ok ? verified : problems).push(`${name}: ${ok ? good : bad}`);
+  say(ran.kernelName === 'TypeScript (tslab)' && saved.metadata.kernelspec?.name === KERNEL_NAME,
+    'the kernel is "TypeScript (tslab)"', `the page's kernel is "${ran.kernelName}", the saved kernelspec ${JSON.stringify(saved.metadata.kernelspec)}`);
+  const code = saved.cells.filter((c) => c.cell_type === 'code');
+  const counts = code.map((c) => c.execution_count ?? null);
+  say(counts.every((c, i) => c !== null && (i === 0 || c > (counts[i - 1] as number))) && ran.prompts.every((p) => /^\[\d+\]/.test(p)),
+    `Run All Cells ran all ${code.length} code cells in order (saved execution counts ${counts.join(', ')})`, `execution counts after Run All: saved ${counts.join(', ')}, page ${ran.prompts.join(' ')}`);
+  const outputs = code.flatMap((c) => c.outputs ?? []);
+  const errors = outputs.filter((o) => o.output_type === 'error' || o.name === 'stderr').map((o) => outputText(o).slice(0, 300));
+  say(errors.length === 0 && ran.errors.length === 0, 'no error or stderr output', `error output: ${[...errors, ...ran.errors].join(' | ')}`);
+  const progressCells = code.filter((c) => /\btd\.progress\(/.test(sourceText(c.source)));
+  const bars = progressCells.map((c) => (c.outputs ?? []).filter((o) => /<progress\b/.test(outputText(o))).length);
+  if (progressCells.length) {
+    say(bars.every((n) => n === 1) && ran.progressBars === progressCells.length,
+      `each progress line is one output updated in place (${bars.length} progress cell(s), 1 output each, ${ran.progressBars} bar(s) on the page)`,
+      `progress outputs per progress cell: ${bars.join(', ')}; bars on the page: ${ran.progressBars}`);
+  }
+  const checks = outputs.flatMap((o) => (o.data?.[CHECKS_MIME] === undefined ? [] : [o.data[CHECKS_MIME]]))
+    .flatMap((p) => checksFromPayload(typeof p === 'string' ? JSON.parse(p) : p));
   const failed = checks.filter((c) => !c.pass);
-  if (checks.length > 0 && failed.length === 0) verified.push(`all ${checks.length} published checks pass (${checks.map((c) => c.name).join('; ')})`);
-  else problems.push(checks.length ? `failed checks: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ')}` : 'the notebook published no checks');
-  if (s.figures > 0 && s.rendered === s.figures && s.withData === s.figures) {
-    verified.push(`${s.figures} inline Plotly figure(s) drawn in the live page, each with data`);
-  } else {
-    problems.push(`${s.figures} figures in the outputs, ${s.rendered} rendered, ${s.withData} with data`);
-  }
+  say(checks.length > 0 && failed.length === 0 && ran.passCells === checks.length && ran.failCells === 0,
+    `all ${checks.length} published checks pass, in the saved ${CHECKS_MIME} outputs and in the page's table (${ran.passCells} 'pass', no 'FAIL')`,
+    `checks: ${checks.length} published, failing: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ') || 'none'}; page table ${ran.passCells} pass, ${ran.failCells} FAIL`);
+  const made = countFigureOutputs(saved);
+  const drawn = (s: PageState) => made > 0 && s.figures === made && s.rendered === made && s.withData === made;
+  say(drawn(ran), `all ${made} Plotly figures drawn in the page, each with a trace`, `${made} figure outputs; the page has ${ran.figures} plots, ${ran.rendered} rendered, ${ran.withData} with a trace`);
+  say(drawn(reopened), `after File > Save and reopening in a fresh page, all ${made} figures draw again (the saved outputs are trusted)`,
+    `reopened from the saved file: ${reopened.figures} of ${made} plots, ${reopened.rendered} rendered, ${reopened.withData} with a trace`);
 }
 
-/** Kills kernels that outlived the server (found by their connection files under `runtime`). */
-function killLeftoverKernels(runtime: string, verified: string[], problems: string[]): void {
-  const left = processesUsing(runtime);
-  if (left.length) {
-    problems.push(`kernel process(es) ${left.join(', ')} outlived the server; killed`);
-    left.forEach((pid) => process.kill(pid, 'SIGKILL'));
-  } else {
-    verified.push('server stopped; no kernel left running');
-  }
+/** Runs, saves and reopens one chapter; screenshots it into `shots`. */
+async function checkChapter(browser: Browser, server: JupyterServer, name: string, timeoutMs: number, shots: string, result: LiveCheck): Promise<void> {
+  const file = `${name}.ipynb`;
+  const page = await openNotebook(browser, server, file, `run-${name}`, result);
+  const started = Date.now();
+  const ran = await runAllCells(page, server, file, timeoutMs, result.problems);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  const saved = await saveNotebook<SavedNotebook>(page, server, file);
+  const shot = path.join(shots, `${server.app}-${name}.png`);
+  await screenshot(page, shot);
+  result.screenshots.push(shot);
+  await page.context().close();
+  const again = await openNotebook(browser, server, file, `reopen-${name}`, result);
+  const reopened = await drawnState(again, countFigureOutputs(saved));
+  await again.context().close();
+  result.verified.push(`${name}: Run > Run All Cells finished in ${seconds} s`);
+  judgeChapter(name, ran, saved, reopened, result.verified, result.problems);
 }
 
-export async function checkLive(opts: { notebook?: string; out?: string; timeoutS?: number } = {}): Promise<LiveCheck> {
-  const name = opts.notebook ?? '01-data';
-  const out = path.resolve(opts.out ?? 'build');
-  const timeout = (opts.timeoutS ?? 300) * 1000;
-  const source = path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`);
-  const { executablePath, jupyter } = liveTools(source);
-
-  const result: LiveCheck = { ok: false, notebook: name, verified: [], problems: [] };
+export async function checkLive(opts: { app?: JupyterApp; chapters?: string[]; out?: string; timeoutS?: number } = {}): Promise<LiveCheck> {
+  const app = opts.app ?? 'lab';
+  const chapters = opts.chapters?.length ? opts.chapters : DEFAULT_CHAPTERS[app];
+  const shots = path.join(path.resolve(opts.out ?? 'build'), 'screenshots');
+  const executablePath = chromiumPath();
+  if (!executablePath) throw new Error('Chromium not found (Debian: apt-get install chromium; or set CHROMIUM_PATH)');
+  const result: LiveCheck = { ok: false, app, chapters, verified: [], problems: [], notes: [], screenshots: [] };
   const { verified, problems } = result;
-  const digest = () => crypto.createHash('sha256').update(fs.readFileSync(source)).digest('hex');
-  const before = digest();
-  const env = ensureJupyter(out);
+  const notebooksDigest = folderDigest(path.join(REPO_ROOT, 'notebooks'));
+  const checkpointsDigest = folderDigest(path.join(REPO_ROOT, 'data', 'checkpoints'));
   const work = fs.mkdtempSync(path.join(REPO_ROOT, '.live-'));
-  const jupyterDirs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-live-jupyter-'));
-  fs.copyFileSync(source, path.join(work, `${name}.ipynb`));
-  const server = await startServer(jupyter, env, work, jupyterDirs);
-
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  const checkpointDir = path.join(work, 'checkpoint');
+  fs.mkdirSync(shots, { recursive: true });
+  let server: JupyterServer | undefined;
+  let browser: Browser | undefined;
+  const interrupt = (signal: NodeJS.Signals) => {
+    problems.push(`interrupted by ${signal}`);
+    void browser?.close();
+  };
   try {
-    const specs = await server.ready();
-    if (!specs.kernelspecs[KERNEL_NAME]) throw new Error(`the server does not offer the ${KERNEL_NAME} kernel (has ${Object.keys(specs.kernelspecs).join(', ')})`);
-    verified.push(`classic Notebook server ${spawnSync(jupyter, ['--version'], { encoding: 'utf8' }).stdout.trim()} on ${server.base} (token) offers the ${KERNEL_NAME} kernel`);
-    const page = await openNotebook(browser, server, name, problems);
-    judgeLiveState(await runAllCells(page, timeout, problems), verified, problems);
-    fs.mkdirSync(path.join(out, 'screenshots'), { recursive: true });
-    result.screenshot = path.join(out, 'screenshots', `live-${name}.png`);
-    await page.screenshot({ path: result.screenshot, fullPage: true });
+    prepareCopy(work, chapters, checkpointDir);
+    server = await startJupyter(app, work);
+    const spec = (await server.api<{ kernelspecs: Record<string, { spec: { display_name: string } }> }>('/api/kernelspecs')).kernelspecs[KERNEL_NAME];
+    if (!spec) throw new Error(`the server does not offer the ${KERNEL_NAME} kernel`);
+    verified.push(`${server.version} from .venv on ${server.base} (token) offers "${spec.spec.display_name}" (kernel spec in ${path.relative(REPO_ROOT, path.dirname(server.kernelJson))})`);
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+    // Ctrl-C or SIGTERM: closing the browser makes the page step in progress throw, and the
+    // cleanup below stops the server and its kernels and removes the copy.
+    process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
+    for (const name of chapters) await checkChapter(browser, server, name, (opts.timeoutS ?? 600) * 1000, shots, result);
+    if (chapters.includes('03-training')) {
+      const saved = fs.existsSync(checkpointDir) && fs.readdirSync(checkpointDir, { recursive: true }).length > 0;
+      (saved ? verified : problems).push(saved ? `03-training saved its model in the copy's ${path.basename(checkpointDir)}/ folder` : '03-training saved no model in the copy');
+    }
   } catch (e) {
     problems.push(`check failed: ${(e as Error).message.split('\n').slice(0, 8).join('\n')}`);
   } finally {
-    await browser.close();
-    await server.stop();
-    killLeftoverKernels(path.join(jupyterDirs, 'runtime'), verified, problems);
+    process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
+    await browser?.close();
+    const stopped = await server?.stop();
+    if (stopped?.leftoverKernels.length) problems.push(`kernel process(es) ${stopped.leftoverKernels.join(', ')} outlived the server; killed`);
+    else if (stopped) verified.push('server stopped; no kernel process left');
     fs.rmSync(work, { recursive: true, force: true });
-    fs.rmSync(jupyterDirs, { recursive: true, force: true });
   }
-  if (digest() === before) verified.push(`notebooks/${name}.ipynb unchanged (the server only saw a temporary copy)`);
-  else problems.push(`notebooks/${name}.ipynb changed during the check`);
+  const unchanged = folderDigest(path.join(REPO_ROOT, 'notebooks')) === notebooksDigest && folderDigest(path.join(REPO_ROOT, 'data', 'checkpoints')) === checkpointsDigest;
+  (unchanged ? verified : problems).push(unchanged ? 'notebooks/ and data/checkpoints/ unchanged (same sha256); the temporary copy is removed' : 'notebooks/ or data/checkpoints/ changed during the check');
   result.ok = problems.length === 0;
   return result;
 }
 
 export function formatLiveCheck(r: LiveCheck): string {
   return [
-    `${r.ok ? 'ok  ' : 'FAIL'} live classic Notebook, ${r.notebook}${r.screenshot ? `, screenshot ${r.screenshot}` : ''}`,
+    `${r.ok ? 'ok  ' : 'FAIL'} live ${CLIENT_NAME[r.app]}: ${r.chapters.join(', ')}; screenshots ${r.screenshots.join(', ') || 'none'}`,
     ...r.verified.map((v) => `     verified: ${v}`),
+    ...r.notes.map((n) => `     note: ${n}`),
     ...r.problems.map((p) => `     - ${p}`),
   ].join('\n');
 }
 
+const USAGE = 'usage: node dist/scripts/runner/check-live.js [--app lab|notebook] [CHAPTER...] [--out DIR] [--timeout S]';
+
 async function main(argv: string[]): Promise<number> {
-  const opts: { notebook?: string; out?: string; timeoutS?: number } = {};
+  const opts: { app?: JupyterApp; chapters: string[]; out?: string; timeoutS?: number } = { chapters: [] };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--out') opts.out = argv[++i];
     else if (argv[i] === '--timeout') opts.timeoutS = Number(argv[++i]);
-    else if (argv[i].startsWith('--')) throw new Error(`unknown option ${argv[i]}\nusage: node dist/scripts/runner/check-live.js [NOTEBOOK] [--out DIR] [--timeout S]`);
-    else opts.notebook = argv[i].replace(/\.ipynb$/, '');
+    else if (argv[i] === '--app' && ['lab', 'notebook'].includes(argv[i + 1])) opts.app = argv[++i] as JupyterApp;
+    else if (argv[i].startsWith('--')) throw new Error(`unknown option or value: ${argv[i]} ${argv[i + 1] ?? ''}\n${USAGE}`);
+    else opts.chapters.push(argv[i].replace(/\.ipynb$/, ''));
   }
   const r = await checkLive(opts);
   console.log(formatLiveCheck(r));

@@ -1,21 +1,27 @@
-// Finds a Python with nbclient + nbconvert and registers the tslab kernel.
+// Finds the Python of the project's Jupyter environment (.venv/, made by scripts/python-env.sh
+// from requirements/jupyter.txt) and registers the tslab kernel.
 //
-// Used by run-notebooks (hermetic: a kernel spec under build/jupyter that only the
-// runner's Python child sees, via JUPYTER_PATH) and by setup (the user's Jupyter
-// data dir, so `jupyter notebook` offers the TypeScript kernel).
+// Used by run-notebooks (hermetic: a kernel spec under OUT/jupyter that only the runner's Python
+// child sees, via JUPYTER_PATH), and by setup, lab and the live checks (the venv's own data dir,
+// .venv/share/jupyter, where JupyterLab and Notebook 7 from the venv look for kernels).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../src/runtime/paths';
 
 export const KERNEL_NAME = 'tslab';
 
+/** The project's virtual environment. */
+export const VENV_DIR = path.join(REPO_ROOT, '.venv');
+
+/** A program installed in the venv (python, jupyter, ...). */
+export function venvBin(name: string): string {
+  return path.join(VENV_DIR, 'bin', name);
+}
+
 const INSTALL_HINT =
-  'Install Jupyter\'s execution tools for Python 3:\n' +
-  '  Debian/Ubuntu: apt-get install jupyter-nbconvert python3-nbclient jupyter-client\n' +
-  '  or with pip:   pip install nbclient nbconvert\n' +
-  'Set $PYTHON to choose the interpreter.';
+  "Create the project's Jupyter environment .venv/ with: sh scripts/python-env.sh (npm run setup does it too;\n" +
+  "it needs Debian's python3-venv). Or set $PYTHON to an interpreter that has nbclient and nbconvert.";
 
 function canImportNbclient(python: string): boolean {
   const r = spawnSync(python, ['-c', 'import nbclient, nbconvert, jupyter_client'], { stdio: 'ignore' });
@@ -23,33 +29,22 @@ function canImportNbclient(python: string): boolean {
 }
 
 function candidates(): string[] {
-  // Debian's python comes before a bare `python3` because a pyenv python3 on PATH
-  // usually lacks the Debian-packaged Jupyter modules.
-  const list = [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
+  const list = [process.env.PYTHON, venvBin('python')].filter((p): p is string => !!p);
   return [...new Set(list)];
 }
 
-function aptInstall(): boolean {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (!isRoot || !hasApt) return false;
-  console.error('[jupyter-env] installing jupyter-nbconvert python3-nbclient jupyter-client with apt-get');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0) return false;
-  const r = spawnSync(
-    'apt-get',
-    ['install', '-y', '--no-install-recommends', 'jupyter-nbconvert', 'python3-nbclient', 'jupyter-client'],
-    { stdio: 'inherit', env },
-  );
-  return r.status === 0;
+/** Runs scripts/python-env.sh, which creates or updates .venv/; false if it failed. */
+function createVenv(): boolean {
+  console.error('[jupyter-env] no Python with nbclient: creating .venv/ with scripts/python-env.sh');
+  return spawnSync('sh', [path.join(REPO_ROOT, 'scripts', 'python-env.sh')], { stdio: 'inherit' }).status === 0;
 }
 
-/** Path of a Python that can import nbclient and nbconvert; installs them with apt if root. */
+/** A Python that can import nbclient and nbconvert: $PYTHON, else the venv's (created when missing, unless allowInstall is false). */
 export function findPython(opts: { allowInstall?: boolean; candidates?: string[] } = {}): string {
   const list = opts.candidates ?? candidates();
   const find = () => list.find(canImportNbclient);
   let py = find();
-  if (!py && opts.allowInstall !== false && aptInstall()) py = find();
+  if (!py && opts.allowInstall !== false && createVenv()) py = find();
   if (!py) {
     throw new Error(`No Python with nbclient and nbconvert found (tried ${list.join(', ')}).\n${INSTALL_HINT}`);
   }
@@ -77,16 +72,9 @@ export function writeKernelSpec(dataDir: string, repoRoot = REPO_ROOT): string {
   return file;
 }
 
-/** The user's Jupyter data dir: what `jupyter --data-dir` says, else the XDG default. */
-export function userDataDir(python?: string): string {
-  const tries: [string, string[]][] = [['jupyter', ['--data-dir']]];
-  if (python) tries.push([python, ['-m', 'jupyter_core', '--data-dir']]);
-  for (const [cmd, args] of tries) {
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    const dir = r.status === 0 ? r.stdout.trim() : '';
-    if (dir) return dir;
-  }
-  return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'jupyter');
+/** Registers the kernel in the venv's data dir, where JupyterLab and Notebook 7 from the venv look; returns kernel.json's path. */
+export function registerVenvKernel(repoRoot = REPO_ROOT): string {
+  return writeKernelSpec(path.join(VENV_DIR, 'share', 'jupyter'), repoRoot);
 }
 
 export interface JupyterEnv {

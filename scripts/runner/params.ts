@@ -175,3 +175,22 @@ export function overrideProblems(notebook: string, declared: Map<string, Declare
   }
   return problems;
 }
+
+/**
+ * The notebook with new defaults written into its parameters cell (`let steps = 8000; // integer >= 1`
+ * becomes `let steps = 200; // integer >= 1`), for a copy that a reader's client runs as it is.
+ * The values are checked as overrides are; a problem is thrown.
+ */
+export function withParameterDefaults(name: string, nb: NotebookJson, values: Record<string, unknown>): NotebookJson {
+  const problems = overrideProblems(name, declaredParameters(nb), values);
+  if (problems.length) throw new Error(problems.join('\n'));
+  const copy: NotebookJson = JSON.parse(JSON.stringify(nb));
+  const cell = copy.cells.find((c) => c.cell_type === 'code' && (c.metadata?.tags ?? []).includes('parameters'));
+  if (!cell) return copy;
+  const lines = sourceText(cell.source).split('\n').map((line) => {
+    const m = /^(\s*let\s+([A-Za-z_$][\w$]*)\s*(?::\s*[^=]+?\s*)?=\s*)(.*?)(;.*)$/.exec(line);
+    return m && m[2] in values ? `${m[1]}${JSON.stringify(values[m[2]])}${m[4]}` : line;
+  });
+  cell.source = lines.join('\n');
+  return copy;
+}
