@@ -23,19 +23,39 @@ function thin(n: number, max: number): number[] {
 }
 
 /**
+ * The time s at which the noise level √(1 − ᾱ(s)) reaches u, by bisection (it rises monotonically
+ * from 0 at s = 0).
+ */
+function timeAtNoiseLevel(sde: VPSDE, u: number): number {
+  let [a, b] = [0, 1];
+  for (let i = 0; i < 60; i++) {
+    const m = (a + b) / 2;
+    if (Math.sqrt(1 - sde.alphaBar(m)) < u) a = m;
+    else b = m;
+  }
+  return (a + b) / 2;
+}
+
+/**
  * Song et al. (2021), Figure 2, for our mixture: in each row the exact density p_s(x) as a heat
  * map over time s (across) and x (up), scaled to its peak at each time, sample paths on top, the
- * data density p_0 at the left and the prior p_1 at the right.
+ * data density p_0 at the left and the prior p_1 at the right. With `timeAxis: 'noise'` the
+ * horizontal axis is the noise level √(1 − ᾱ(s)) instead of s: the DDPM schedule does most of its
+ * work early, so on the s axis the second half shows nothing happening.
  */
 export function scoreSdeFigure(
   mixture: GaussianMixture,
   sde: VPSDE,
   panels: PathPanel[],
-  opts: { title?: string; range?: [number, number]; timePoints?: number; xPoints?: number; pathPoints?: number } = {},
+  opts: { title?: string; range?: [number, number]; timePoints?: number; xPoints?: number; pathPoints?: number; timeAxis?: 'time' | 'noise' } = {},
 ): Figure {
   const [lo, hi] = opts.range ?? mixture.span(4);
   const xs = linspace(lo, hi, opts.xPoints ?? 160);
-  const ss = linspace(0, 1, opts.timePoints ?? 120);
+  const byNoise = opts.timeAxis === 'noise';
+  const axisOf = (s: number) => (byNoise ? Math.sqrt(1 - sde.alphaBar(s)) : s);
+  // columns evenly spaced on the axis shown
+  const axisPoints = linspace(0, 1, opts.timePoints ?? 120);
+  const ss = byNoise ? axisPoints.map((u) => (u === 0 ? 0 : timeAtNoiseLevel(sde, u))) : axisPoints;
   const densityAt = (s: number) => (s === 0 ? mixture : sde.marginal(mixture, s));
   // z[i][j]: density at x_i, time s_j, relative to its peak at that time, so that the modes
   // stay visible next to the taller prior (3 digits keep the export small)
@@ -68,7 +88,7 @@ export function scoreSdeFigure(
         showgrid: false,
         zeroline: false,
         ...(c === 0 ? { autorange: 'reversed' } : {}),
-        ...(c === 1 ? { range: [0, 1], title: { text: r === R - 1 ? 'time s (data at 0, noise at 1)' : '' } } : {}),
+        ...(c === 1 ? { range: [0, 1], title: { text: r === R - 1 ? (byNoise ? 'noise level √(1 − ᾱ(s)) (data at 0, noise at 1)' : 'time s (data at 0, noise at 1)') : '' } } : {}),
       };
       axes[`yaxis${id === 1 ? '' : id}`] = {
         domain: yDomain,
@@ -84,7 +104,7 @@ export function scoreSdeFigure(
     traces.push(lineTrace(data1, xs, 'p₁ (prior)', { color: '#333', width: 1.5, extra: { xaxis: ref('x', right), yaxis: ref('y', right), showlegend: false } }));
     traces.push({
       type: 'heatmap',
-      x: ss,
+      x: ss.map(axisOf),
       y: xs,
       z,
       colorscale: 'Viridis',
@@ -92,7 +112,7 @@ export function scoreSdeFigure(
       showscale: r === 0,
       ...(r === 0 ? { colorbar: { title: { text: 'p_s(x) / max', side: 'right' }, len: 1 / R, y: 1 - 0.5 / R, x: 1.02, thickness: 12 } } : {}),
       zsmooth: 'best',
-      hovertemplate: 's=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) / max p_s = %{z:.3g}<extra></extra>',
+      hovertemplate: `${byNoise ? 'noise level' : 's'}=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) / max p_s = %{z:.3g}<extra></extra>`,
       xaxis: ref('x', mid),
       yaxis: ref('y', mid),
     });
@@ -101,7 +121,7 @@ export function scoreSdeFigure(
     const rows = x[0]?.length ?? 0;
     for (let j = 0; j < rows; j++) {
       traces.push(
-        lineTrace(keep.map((k) => times[k]), keep.map((k) => Number(x[k][j].toFixed(3))), panel.title, {
+        lineTrace(keep.map((k) => axisOf(times[k])), keep.map((k) => Number(x[k][j].toFixed(3))), panel.title, {
           color: panel.color ?? 'rgba(255,255,255,0.85)',
           width: 1,
           extra: { xaxis: ref('x', mid), yaxis: ref('y', mid), showlegend: false, hoverinfo: 'skip' },
