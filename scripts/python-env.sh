@@ -1,18 +1,23 @@
 #!/bin/sh
-# Creates the project's Python environment, .venv/, with the pinned Jupyter stack of
-# requirements/jupyter.txt (JupyterLab, Notebook 7, nbclient, nbconvert). Debian's Python makes it
-# (python3 -m venv needs Debian's python3-venv, which scripts/system-deps.sh installs as root).
+# Creates a project Python environment from a pinned requirements file. With no arguments it is
+# the project's Jupyter stack: .venv/ from requirements/jupyter.txt (JupyterLab, Notebook 7,
+# nbclient, nbconvert). scripts/reference/setup.sh calls it for .venv-reference/ (JAX, Flax, optax,
+# diffusers). Debian's Python makes it (python3 -m venv needs Debian's python3-venv, which
+# scripts/system-deps.sh installs as root).
 #
-# Quick when up to date: .venv/requirements.sha256 holds the hash of the requirements file and of
-# the Python that built it; when both match, nothing is done. Otherwise .venv/ is rebuilt from
+# Quick when up to date: VENV/requirements.sha256 holds the hash of the requirements file and of
+# the Python that built it; when both match, nothing is done. Otherwise the venv is rebuilt from
 # scratch, so a removed pin does not linger. Any failure stops with a message and a non-zero exit
 # status, and leaves no stamp, so the next run tries again.
 #
-#   sh scripts/python-env.sh        (PYTHON_FOR_VENV chooses another interpreter)
+#   sh scripts/python-env.sh [VENV REQUIREMENTS CHECK]   (PYTHON_FOR_VENV chooses another interpreter)
+# CHECK is Python code run in the new venv: it must import what the venv is for, and prints the
+# versions for the closing line.
 set -e
 cd "$(dirname "$0")/.."
-venv=.venv
-requirements=requirements/jupyter.txt
+venv=${1:-.venv}
+requirements=${2:-requirements/jupyter.txt}
+check=${3:-'import jupyterlab, notebook, nbclient, nbconvert; print("JupyterLab", jupyterlab.__version__, "nbclient", nbclient.__version__, "nbconvert", nbconvert.__version__)'}
 python=${PYTHON_FOR_VENV:-/usr/bin/python3}
 stamp=$venv/requirements.sha256
 
@@ -33,7 +38,7 @@ echo "[python-env] creating $venv with $python from $requirements"
   fail "$python -m venv failed (Debian: apt-get install python3-venv, or run scripts/system-deps.sh as root)"
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$requirements" ||
   fail "pip could not install $requirements into $venv (is PyPI reachable?)"
-"$venv/bin/python" -c 'import jupyterlab, notebook, nbclient, nbconvert' ||
-  fail "$venv was installed but cannot import jupyterlab, notebook, nbclient and nbconvert"
+versions=$("$venv/bin/python" -c "$check") ||
+  fail "$venv was installed but its check failed: $check"
 echo "$want" > "$stamp"
-echo "[python-env] $venv ready: $("$venv/bin/jupyter" lab --version | sed 's/^/JupyterLab /'), $("$venv/bin/python" -c 'import nbclient, nbconvert; print("nbclient", nbclient.__version__, "nbconvert", nbconvert.__version__)')"
+echo "[python-env] $venv ready: $versions"

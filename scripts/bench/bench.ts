@@ -5,11 +5,13 @@
 // Trainer step (data, masks, gradients, AdamW + clip, EMA, BatchNorm statistics); inference rows/s
 // (plain model.predict and the folded predictor); the time of a 10,000-sample × 1,000-step DDPM
 // pass; peak memory. When Debian's PyTorch is importable (/usr/bin/python3), the same training step
-// in PyTorch (scripts/bench/bench_torch.py) is measured in the same run and shown as a ratio.
+// in PyTorch (scripts/bench/bench_torch.py) is measured in the same run and shown as a ratio; so
+// are the tutorial's own jitted JAX step (batches 1,024 and 4,096) and a jitted 10,000-row forward
+// pass (scripts/bench/bench_jax.py) when the reference venv exists (npm run reference makes it).
 //
 // Flags: --quick (batch 1024 only, short timings), --full (also the real 1,000-step DDPM pass with
 // the folded predictor, and cpu at every batch size), --backends=wasm,cpu, --batches=1024,4096, --seconds=N (minimum
-// timed seconds per measurement), --no-torch, --no-profile, --out=PATH (default build/bench.json).
+// timed seconds per measurement), --no-torch, --no-jax, --no-profile, --out=PATH (default build/bench.json).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +20,7 @@ import { initBackend, type BackendName } from '../../src/runtime/backend';
 import { benchInfer, benchParallelDdpm, benchTrain, benchTrainParallel, profileFastStep, type BenchResults } from './measurements';
 import { parseArgs, type Options } from './options';
 import { fmt, printInferTable, printProfile, printTargets, printTrainTable, targets } from './summary';
+import { benchJax, printJaxComparison, type JaxReference } from './jax';
 import { benchTorch, type TorchReference } from './torch';
 import { resetPeak } from './timing';
 
@@ -36,6 +39,15 @@ function runTorchReference(o: Options): TorchReference {
   const torch = benchTorch(o);
   console.log(torch.result ? `torch ${torch.result.torch}, ${torch.result.threads} threads` : torch.note);
   return torch;
+}
+
+/** The tutorial's JAX step, right after PyTorch for the same reason. */
+function runJaxReference(o: Options): JaxReference {
+  if (!o.jax) return { note: 'skipped (--no-jax)' };
+  process.stdout.write('JAX reference … ');
+  const jax = benchJax(o);
+  console.log(jax.result ? `jax ${jax.result.jax}, ${jax.result.devices} CPU device(s)` : jax.note);
+  return jax;
 }
 
 /** Switches tfjs to `name` and records whether it started. */
@@ -98,11 +110,13 @@ async function main(): Promise<void> {
   const started = new Date();
   const loadStart = printMachine();
   const torch = runTorchReference(o);
+  const jax = runJaxReference(o);
   const results: BenchResults = { backends: [], train: [], trainParallel: [], infer: [] };
   for (const name of o.backends) await benchBackend(name, o, results);
 
   printTrainTable(results, torch);
   printInferTable(results, torch);
+  printJaxComparison(results, jax);
   const met = targets(results, torch);
   printTargets(met);
   printProfile(results.profile);
@@ -119,6 +133,8 @@ async function main(): Promise<void> {
     infer: results.infer,
     torch: torch.result ?? null,
     torchNote: torch.note,
+    jax: jax.result ?? null,
+    jaxNote: jax.note,
     targets: met,
     profile: results.profile ?? null,
   };

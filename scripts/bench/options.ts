@@ -9,6 +9,7 @@ export interface Options {
   batches: number[];
   seconds: number;
   torch: boolean;
+  jax: boolean;
   profile: boolean;
   out: string;
 }
@@ -26,6 +27,7 @@ export function parseArgs(argv: string[]): Options {
     batches: (list(value('batches')) ?? (quick ? ['1024'] : ['1024', '4096', '16384'])).map(Number),
     seconds: Number(value('seconds') ?? (quick ? 1 : 3)),
     torch: !flag('no-torch'),
+    jax: !flag('no-jax'),
     profile: !flag('no-profile') && !quick,
     out: value('out') ?? path.join('build', 'bench.json'),
   };
