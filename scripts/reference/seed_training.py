@@ -3,7 +3,7 @@ with the EMA, apply_fn, loss_fn, _update_fn, the jitted update with its sharding
 passes the same key to make_data and to the update, so the data and the noise/timestep/dropout
 keys come from one key), at a batch and step count a 2-core CPU finishes in minutes instead of
 the post's 2**18 rows × 5,000 steps on 8 TPU cores. It prints the loss every 500 steps, the loss
-plateau and the mode weights of the samples, and writes test/fixtures/reference/seed-run.json.
+plateau and the mode weights of the samples, and writes data/reference/seed-run.json.
 
     JAX_PLATFORMS=cpu .venv-reference/bin/python scripts/reference/seed_training.py [--batch 4096] [--steps 5000]
 (npm run reference:seed-run sets up the venv first)
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from tutorial_model import MU, P, SIGMA, VelocityModel  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "test", "fixtures", "reference", "seed-run.json")
+OUT = os.path.join(ROOT, "data", "reference", "seed-run.json")
 
 args = argparse.ArgumentParser()
 args.add_argument("--batch", type=int, default=4096)
