@@ -5,7 +5,8 @@ import { scoreErrors } from '../src/eval/evaluate';
 import { Rng } from '../src/math/rng';
 import { oracleVelocity, type VelocityPredictor } from '../src/diffusion/predictor';
 import { compareSamplers } from '../src/sample/compare';
-import { samplerTableRows } from '../src/notebook/sample-tables';
+import { modeTableRows, samplerTableRows } from '../src/notebook/sample-tables';
+import { GaussianMixture } from '../src/math/mixture';
 import { useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
@@ -50,5 +51,15 @@ test('compareSamplers: every sampler on every source, a diverged run reported as
   assert.equal(brokenLangevin.evaluations, 100, 'Langevin stops once every chain has diverged');
   const table = samplerTableRows(rows, mixture);
   assert.equal(table.find((r) => r.score === 'broken' && String(r.sampler).startsWith('plain'))!.W1, '—');
-  assert.ok(Object.keys(table[0]).includes('weights (exact 0.300 / 0.103 / 0.597)'));
+  assert.ok(Object.keys(table[0]).includes('weights (exact sampling 0.300 / 0.103 / 0.597)'));
+  assert.ok(Object.keys(table[0]).includes('σ per mode (exact sampling 1.00 / 0.50 / 1.96)'));
+});
+
+test('modeTableRows: the first row is exact sampling under the most-likely-mode rule, not the components', () => {
+  const mixture = GaussianMixture.default();
+  const [expected] = modeTableRows(mixture, []);
+  // the rule cuts the tails: the middle mode's σ 0.5 becomes 0.496, the right mode's μ 6 becomes 6.03
+  assert.ok(Math.abs(Number(expected['σ₂']) - 0.496) < 5e-4, String(expected['σ₂']));
+  assert.ok(Math.abs(Number(expected['μ₃']) - 6.032) < 5e-4, String(expected['μ₃']));
+  assert.ok(Math.abs(Number(expected['w₂']) - 0.1033) < 5e-5, String(expected['w₂']));
 });

@@ -46,15 +46,18 @@ interface SavedNotebook {
 /**
  * Small parameters for a live run; CHECKPOINT stands for the copy's own checkpoint folder. 03
  * trains 300 steps (about 10 s); with a faster schedule and EMA its excess loss came out 0.007,
- * under the usual bar (0.01), given 0.05 here. The trained-model bars of 04 are loosened for such
- * a model (its values: weight error 0.05, W1 0.58, mean error 0.43); its oracle checks keep theirs.
+ * under the usual bar (0.01), given 0.05 here. 04 judges such a model as strictly as the full
+ * one, so its trained-model checks may fail here (EXPECTED_FAILURES); its oracle checks must pass.
  */
 const CHECKPOINT = '<checkpoint>';
 export const SMALL_PARAMETERS: Record<string, Record<string, unknown>> = {
   '01-data': { nSamples: 2000 },
   '03-training': { steps: 300, batchSize: 256, learningRate: 0.003, warmupSteps: 20, emaDecay: 0.98, evalPerTimestep: 2, workers: 1, lossMargin: 0.05, checkpointDir: CHECKPOINT },
-  '04-sampling': { nSamples: 1000, modelWeightTolerance: 0.1, modelW1Tolerance: 1, modelMeanTolerance: 1, checkpointDir: CHECKPOINT },
+  '04-sampling': { nSamples: 1000, checkpointDir: CHECKPOINT },
 };
+
+/** Checks that a live run's small model may fail: the page must still show them as the outputs do. */
+const EXPECTED_FAILURES: Record<string, RegExp> = { '04-sampling': /^trained/ };
 
 export const DEFAULT_CHAPTERS: Record<JupyterApp, string[]> = {
   lab: ['01-data', '03-training', '04-sampling'],
@@ -109,10 +112,11 @@ function judgeChapter(name: string, ran: PageState, saved: SavedNotebook, reopen
   }
   const checks = outputs.flatMap((o) => (o.data?.[CHECKS_MIME] === undefined ? [] : [o.data[CHECKS_MIME]]))
     .flatMap((p) => checksFromPayload(typeof p === 'string' ? JSON.parse(p) : p));
-  const failed = checks.filter((c) => !c.pass);
-  say(checks.length > 0 && failed.length === 0 && ran.passCells === checks.length && ran.failCells === 0,
-    `all ${checks.length} published checks pass, in the saved ${CHECKS_MIME} outputs and in the page's table (${ran.passCells} 'pass', no 'FAIL')`,
-    `checks: ${checks.length} published, failing: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ') || 'none'}; page table ${ran.passCells} pass, ${ran.failCells} FAIL`);
+  const failing = checks.filter((c) => !c.pass);
+  const failed = failing.filter((c) => !EXPECTED_FAILURES[name]?.test(c.name));
+  say(checks.length > 0 && failed.length === 0 && ran.passCells === checks.length - failing.length && ran.failCells === failing.length,
+    `${checks.length} published checks: every one passes${failing.length ? ` but ${failing.length} of the small model's own` : ''}, alike in the saved ${CHECKS_MIME} outputs and in the page's table (${ran.passCells} 'pass', ${ran.failCells} 'FAIL')`,
+    `checks: ${checks.length} published, failing: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ') || 'none'}; page table ${ran.passCells} pass, ${ran.failCells} FAIL, outputs ${failing.length} failing`);
   const made = countFigureOutputs(saved);
   const drawn = (s: PageState) => made > 0 && s.figures === made && s.rendered === made && s.withData === made;
   say(drawn(ran), `all ${made} Plotly figures drawn in the page, each with a trace`, `${made} figure outputs; the page has ${ran.figures} plots, ${ran.rendered} rendered, ${ran.withData} with a trace`);

@@ -2,6 +2,7 @@
 // notebooks stay a few lines per cell.
 import type { TrainLog } from '../train/config';
 import { histogram } from '../eval/metrics';
+import type { CoupledComparison } from '../eval/coupled';
 import { barHistogramTrace, layout, lineTrace, type Figure } from './plots';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 
@@ -191,6 +192,55 @@ export function timeSliderFigure(frames: TimeFrame[], opts: { range: [number, nu
         yaxis: { range: [0, top], title: { text: 'density' } },
         sliders: [{ active: 0, steps, currentvalue: { prefix: `${opts.sliderLabel ?? 'timestep'} ` }, pad: { t: 50 } }],
         height: 480,
+      },
+    }),
+  };
+}
+
+/**
+ * A trained sampler against the exact one on the same noise: each pair's difference
+ * x_model − x_exact against x_exact (left), and the mean |difference| by where x_exact fell (right).
+ */
+export function coupledFigure(exact: ArrayLike<number>, model: ArrayLike<number>, comparison: CoupledComparison, opts: { title?: string } = {}): Figure {
+  if (exact.length !== model.length) throw new Error(`coupledFigure: ${model.length} model samples for ${exact.length} exact ones`);
+  const diff = Array.from(model, (m, i) => m - exact[i]);
+  const regions = comparison.regions.filter((r) => r.count > 0);
+  return {
+    data: [
+      {
+        type: 'scatter',
+        mode: 'markers',
+        name: 'pairs',
+        x: Array.from(exact),
+        y: diff,
+        marker: { size: 3, opacity: 0.35, color: HIST_COLOR },
+        hovertemplate: 'x_exact=%{x:.3f}<br>x_model − x_exact=%{y:.3g}<extra></extra>',
+        showlegend: false,
+      },
+      {
+        type: 'bar',
+        name: 'mean |x_model − x_exact|',
+        x: regions.map((r) => (r.lo + r.hi) / 2),
+        y: regions.map((r) => r.meanAbs),
+        width: regions.map((r) => r.hi - r.lo),
+        customdata: regions.map((r) => r.count),
+        marker: { color: PDF_COLOR },
+        opacity: 0.7,
+        xaxis: 'x2',
+        yaxis: 'y2',
+        hovertemplate: 'x_exact in this bin: %{customdata} pairs<br>mean |Δx| %{y:.3g}<extra></extra>',
+        showlegend: false,
+      },
+    ],
+    layout: layout({
+      title: opts.title,
+      extra: {
+        grid: { rows: 1, columns: 2, pattern: 'independent' },
+        xaxis: { title: { text: 'x, exact sampler' } },
+        yaxis: { title: { text: 'x_model − x_exact' } },
+        xaxis2: { title: { text: 'x, exact sampler' } },
+        yaxis2: { title: { text: 'mean |x_model − x_exact|' }, rangemode: 'tozero' },
+        height: 420,
       },
     }),
   };

@@ -1,20 +1,23 @@
 // Table rows for the notebooks: sample sets and sampler runs against the exact mixture.
 import type { SampleReport } from '../eval/metrics';
+import { expectedModeStats } from '../eval/mode-expectations';
 import type { GaussianMixture } from '../math/mixture';
 import type { SamplerRow } from '../sample/compare';
 
-/** Rows comparing per-mode weight, mean and std of several sample sets with the exact mixture. */
+/**
+ * Rows comparing per-mode weight, mean and std of several sample sets with the exact mixture. The
+ * first row is what exact sampling gives under the same most-likely-mode rule (not the
+ * components' own means and stds, which the rule's cut tails shift).
+ */
 export function modeTableRows(mixture: GaussianMixture, reports: { label: string; report: SampleReport }[]): Record<string, string | number>[] {
-  const expected = mixture.assignmentProbabilities();
   const rows: Record<string, string | number>[] = [];
-  const K = mixture.numComponents;
-  const exact: Record<string, string | number> = { samples: 'exact mixture' };
+  const exact: Record<string, string | number> = { samples: 'exact sampling (expected)' };
   const sub = (k: number) => String.fromCharCode(0x2081 + k); // ₁ ₂ ₃
-  for (let k = 0; k < K; k++) {
-    exact[`w${sub(k)}`] = expected[k];
-    exact[`μ${sub(k)}`] = mixture.means[k];
-    exact[`σ${sub(k)}`] = mixture.stds[k];
-  }
+  expectedModeStats(mixture).forEach((e, k) => {
+    exact[`w${sub(k)}`] = e.weight;
+    exact[`μ${sub(k)}`] = e.mean;
+    exact[`σ${sub(k)}`] = e.std;
+  });
   exact['max |Δw|'] = 0;
   exact.W1 = 0;
   exact.KS = 0;
@@ -36,7 +39,9 @@ export function modeTableRows(mixture: GaussianMixture, reports: { label: string
 
 /** The table of notebook 08: one line per sampler and score. */
 export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): Record<string, string | number>[] {
-  const expected = mixture.assignmentProbabilities().map((w) => w.toFixed(3)).join(' / ');
+  const expected = expectedModeStats(mixture);
+  const weightsHeader = `weights (exact sampling ${expected.map((e) => e.weight.toFixed(3)).join(' / ')})`;
+  const stdsHeader = `σ per mode (exact sampling ${expected.map((e) => e.std.toFixed(2)).join(' / ')})`;
   return rows.map((r) => {
     const weights = r.report ? r.report.modes.map((m) => m.weight.toFixed(3)).join(' / ') : '—';
     const stds = r.report ? r.report.modes.map((m) => m.std.toFixed(2)).join(' / ') : '—';
@@ -44,8 +49,8 @@ export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): 
       sampler: r.sampler,
       score: r.score,
       n: r.n,
-      [`weights (exact ${expected})`]: weights,
-      [`σ per mode (mixture ${mixture.stds.join(' / ')})`]: stds,
+      [weightsHeader]: weights,
+      [stdsHeader]: stds,
       'max |Δw|': r.report ? r.report.maxWeightError : '—',
       W1: r.report ? r.report.w1 : '—',
       KS: r.report ? r.report.ks : '—',

@@ -1,17 +1,19 @@
-// The checks of notebook 08: every sampler with the exact score reproduces the mixture within the
-// sampling noise (DDIM with few steps gets its known bias as extra room), the tutorial's plain
-// Langevin does not, and the trained model's DDPM and ODE runs stay within the model's bar.
+// The checks of notebook 08: every sampler with the exact score reproduces the mixture mode by
+// mode within the sampling noise (DDIM with few steps gets its known bias as extra room in W1
+// instead), the tutorial's plain Langevin does not, and the trained model's DDPM and ODE runs
+// pass the same bars and stay close to their exact-score runs on the same noise.
+import { coupledComparison } from '../eval/coupled';
 import type { SampleReport } from '../eval/metrics';
 import { samplingTolerances } from '../eval/tolerances';
+import type { GaussianMixture } from '../math/mixture';
 import { findSamplerRow, type SamplerRow } from '../sample/compare';
 import { check, type Check } from './checks';
+import { coupledCheck, modeChecks } from './sample-checks';
 
 export interface SamplerCheckOptions {
   /** The score sources' labels, as given to compareSamplers. */
   exact: string;
   trained: string;
-  /** Bar on W1 for the trained model's DDPM and ODE rows; null: the sampling-noise bar at their n. */
-  modelW1Tolerance: number | null;
 }
 
 function weights(r: SamplerRow): string {
@@ -23,7 +25,12 @@ function finite(r: SamplerRow): SampleReport {
   return r.report;
 }
 
-export function samplerChecks(rows: SamplerRow[], o: SamplerCheckOptions): Check[] {
+/** DDIM with under 100 steps: its discretisation bias is larger than the sampling noise at 10,000 samples. */
+function fewStepDdim(r: SamplerRow): boolean {
+  return r.kind === 'ddim' && r.evaluations < 100;
+}
+
+export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: SamplerCheckOptions): Check[] {
   const exactRows = rows.filter((r) => r.score === o.exact && r.kind !== 'plain-langevin');
   const plainExactRow = findSamplerRow(rows, 'plain-langevin', o.exact);
   const plainExact = finite(plainExactRow);
@@ -32,16 +39,21 @@ export function samplerChecks(rows: SamplerRow[], o: SamplerCheckOptions): Check
   const tol = samplingTolerances(exactRows[0].n);
   const modelTol = samplingTolerances(plainTrained.n);
   return [
-    ...exactRows.flatMap((r) => {
-      const fewSteps = r.kind === 'ddim' && r.evaluations < 100;
-      return [
-        check(`exact: ${r.sampler}: max mode-weight error`, finite(r).maxWeightError, '<=', tol.weight, weights(r)),
-        check(`exact: ${r.sampler}: W1`, finite(r).w1, '<=', tol.w1 + (fewSteps ? 0.1 : 0)),
-      ];
-    }),
+    ...exactRows.flatMap((r) =>
+      fewStepDdim(r)
+        ? [check(`exact: ${r.sampler}: W1 (its bias allowed: 0.1 over the noise bar)`, finite(r).w1, '<=', tol.w1 + 0.1, weights(r))]
+        : [...modeChecks(`exact: ${r.sampler}`, finite(r), mixture), check(`exact: ${r.sampler}: W1`, finite(r).w1, '<=', tol.w1)],
+    ),
     check('exact: plain Langevin: left-mode weight stays under-weighted (true 0.30)', plainExact.modes[0].weight, '<=', 0.25, weights(plainExactRow)),
     check('exact: plain Langevin: W1 (wrong: over 0.5 and over the noise bar)', plainExact.w1, '>=', Math.max(0.5, tol.w1)),
-    ...trainedChecked.map((r) => check(`trained: ${r.sampler}: W1`, finite(r).w1, '<=', o.modelW1Tolerance ?? modelTol.w1, weights(r))),
+    ...trainedChecked.flatMap((r) => {
+      const exact = findSamplerRow(rows, r.kind, o.exact, r.evaluations);
+      return [
+        ...modeChecks(`trained: ${r.sampler}`, finite(r), mixture),
+        check(`trained: ${r.sampler}: W1`, finite(r).w1, '<=', modelTol.w1),
+        ...(exact.n === r.n ? [coupledCheck(`trained vs exact: ${r.sampler}`, coupledComparison(r.samples, exact.samples), mixture)] : []),
+      ];
+    }),
     check(
       'trained: plain Langevin with the learned score fails (1 = diverged or W1 over the bar)',
       plainTrained.report === null || plainTrained.report.w1 > modelTol.w1 ? 1 : 0,

@@ -2,7 +2,7 @@
 // scored against the exact mixture: the table of notebook 08.
 import { compareWithMixture, type SampleReport } from '../eval/metrics';
 import type { GaussianMixture } from '../math/mixture';
-import type { Rng } from '../math/rng';
+import { Rng } from '../math/rng';
 import { annealedLangevin, geometricSigmas, langevin } from './langevin';
 import { ddpmSample } from './ddpm';
 import { smoothedScoreFromVelocity, type ScoreFn, type VelocityPredictor } from '../diffusion/predictor';
@@ -127,8 +127,10 @@ function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
 }
 
 /**
- * Runs every sampler on every score source (each with its own stream forked from `rng` by
- * sampler and source), timing each run, and compares the samples with the mixture.
+ * Runs every sampler on every score source, timing each run, and compares the samples with the
+ * mixture. Each sampler's stream is forked from `rng` by sampler only, so its runs on sources of
+ * the same n share their noise draw for draw (common random numbers): a trained run can be
+ * compared with the exact run sample by sample (src/eval/coupled.ts).
  */
 export async function compareSamplers(o: {
   mixture: GaussianMixture;
@@ -143,8 +145,9 @@ export async function compareSamplers(o: {
   const rows: SamplerRow[] = [];
   const total = list.length * o.sources.length;
   for (const [i, sampler] of list.entries()) {
+    const stream = o.rng.fork(`sampler ${i}`).getState();
     for (const source of o.sources) {
-      const rng = o.rng.fork(`sampler ${i} / ${source.label}`);
+      const rng = Rng.fromState(stream);
       const start = performance.now();
       const { samples, evaluations } = await sampler.run(source.predictor, source.n, rng);
       const seconds = (performance.now() - start) / 1000;
