@@ -31,6 +31,7 @@ test('parseArgs', () => {
   const o = parseArgs(['04', '--ci', '--params', 'p.json', '--timeout', '120', '--out', 'o', '--no-browser', '--repeat']);
   assert.deepEqual([o.names, o.ci, o.paramsFile, o.timeout, o.out, o.browser, o.repeat], [['04'], true, 'p.json', 120, 'o', false, true]);
   assert.equal(parseArgs([]).repeat, false);
+  assert.deepEqual(parseArgs(['--repeat', '--repeat-skip', '03,05-langevin']).repeatSkip, ['03', '05-langevin']);
   // each configuration writes to its own folder unless --out says otherwise
   assert.equal(parseArgs([]).out, 'build');
   assert.equal(parseArgs(['--ci']).out, 'build/ci');
@@ -91,26 +92,28 @@ test('compareRuns lists every check value, status or backend that differs', () =
 
 test('parameter overrides are checked against each notebook\'s parameters cell', () => {
   const read = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`), 'utf8'));
-  const declared = declaredParameters(read('04-sampling'))!;
+  const declared = declaredParameters(read('03-training'))!;
   assert.deepEqual(
     [...declared.values()].map((d) => [d.name, d.types]),
-    [['nSamples', ['number']], ['seed', ['number']], ['checkpointDir', ['string']], ['modelWeightTolerance', ['number', 'null']],
-      ['modelW1Tolerance', ['number', 'null']], ['modelMeanTolerance', ['number']]],
+    [['steps', ['number']], ['batchSize', ['number']], ['learningRate', ['number']], ['warmupSteps', ['number']], ['holdSteps', ['number']],
+      ['emaDecay', ['number']], ['dropout', ['number']], ['seed', ['number']], ['workers', ['number', 'null']], ['logEvery', ['number']],
+      ['evalPerTimestep', ['number']], ['lossMargin', ['number']], ['checkpointDir', ['string']]],
   );
-  assert.deepEqual(overrideProblems('04-sampling', declared, { nSamples: 4000, modelW1Tolerance: null, checkpointDir: '/x' }), []);
-  assert.deepEqual(overrideProblems('04-sampling', declared, { nSamples: 'many', modelW1Tolerance: true, nSample: 5 }), [
-    '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000; // integer >= 500`), got "many" (string)',
-    '04-sampling: parameter "modelW1Tolerance" must be number or null (declared `let modelW1Tolerance: number | null = null; // > 0`), got true (boolean)',
-    '04-sampling: unknown parameter "nSample"; its parameters cell declares nSamples, seed, checkpointDir, modelWeightTolerance, modelW1Tolerance, modelMeanTolerance',
-  ]);
+  assert.deepEqual(overrideProblems('03-training', declared, { steps: 4000, workers: null, checkpointDir: '/x' }), []);
+  assert.deepEqual(overrideProblems('03-training', declared, { steps: 'many', workers: true, step: 5 }), [
+    '03-training: parameter "steps" must be number (declared `let steps = STEPS; // integer >= 1`), got "many" (string)',
+    '03-training: parameter "workers" must be number or null (declared `let workers: number | null = null; // integer in [1, 16]`), got true (boolean)',
+    `03-training: unknown parameter "step"; its parameters cell declares ${[...declared.keys()].join(', ')}`,
+  ].map((line) => line.replace('STEPS', String(declared.get('steps')!.source.match(/= ([\d_]+);/)![1]))));
   // ranges from the declarations' comments: counts are integers, sizes positive, every number finite
   const tooMuch = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
-  fs.writeFileSync(tooMuch, '{"04-sampling": {"nSamples": 2.5, "seed": 1e999, "modelMeanTolerance": -1}}');
-  assert.deepEqual(overrideProblems('04-sampling', declared, loadParams(parseArgs(['--params', tooMuch]), ['04-sampling']).params['04-sampling']), [
-    '04-sampling: parameter "nSamples" = 2.5 must be integer >= 500 (declared `let nSamples = 10_000; // integer >= 500`)',
-    '04-sampling: parameter "seed" = Infinity must be a finite number (declared `let seed = 100; // integer >= 0`)',
-    '04-sampling: parameter "modelMeanTolerance" = -1 must be > 0 (declared `let modelMeanTolerance = 0.25; // > 0`)',
-  ]);
+  fs.writeFileSync(tooMuch, '{"03-training": {"batchSize": 2.5, "seed": 1e999, "lossMargin": -1, "emaDecay": 1}}');
+  assert.deepEqual(overrideProblems('03-training', declared, loadParams(parseArgs(['--params', tooMuch]), ['03-training']).params['03-training']), [
+    '03-training: parameter "batchSize" = 2.5 must be integer >= 2 (declared `let batchSize = BATCH; // integer >= 2`)',
+    '03-training: parameter "seed" = Infinity must be a finite number (declared `let seed = 1; // integer >= 0`)',
+    '03-training: parameter "lossMargin" = -1 must be > 0 (declared `let lossMargin = 0.01; // > 0`)',
+    '03-training: parameter "emaDecay" = 1 must be in [0, 1) (declared `let emaDecay = EMA; // in [0, 1)`)',
+  ].map((line) => line.replace('BATCH', declared.get('batchSize')!.source.match(/= ([\d_]+);/)![1]).replace('EMA', declared.get('emaDecay')!.source.match(/= ([\d.]+);/)![1])));
   const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
   fs.writeFileSync(bad, '{"04-sampling": 5}');
   assert.throws(() => loadParams(parseArgs(['--params', bad]), ['04-sampling']), /p.json: "04-sampling" must map to \{"name": value\}, got 5/);
@@ -127,13 +130,17 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
 test('withParameterDefaults writes new defaults into a copy of the parameters cell, checked as overrides are', () => {
   const nb = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', '04-sampling.ipynb'), 'utf8'));
   const before = JSON.stringify(nb);
-  const copy = withParameterDefaults('04-sampling', nb, { nSamples: 1000, checkpointDir: '/tmp/x', modelW1Tolerance: 1 });
+  const copy = withParameterDefaults('04-sampling', nb, { nSamples: 1000, checkpointDir: '/tmp/x', seed: 7 });
   const cell = copy.cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
   const lines = (Array.isArray(cell.source) ? cell.source.join('') : cell.source).split('\n');
   assert.ok(lines.includes('let nSamples = 1000; // integer >= 500'), lines.join('\n'));
   assert.ok(lines.includes('let checkpointDir = "/tmp/x";'));
-  assert.ok(lines.includes('let modelW1Tolerance: number | null = 1; // > 0'));
-  assert.ok(lines.includes('let seed = 100; // integer >= 0'), 'other parameters keep their defaults');
+  assert.ok(lines.includes('let seed = 7; // integer >= 0'));
+  const nb03 = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', '03-training.ipynb'), 'utf8'));
+  const cell03 = withParameterDefaults('03-training', nb03, { workers: 1 }).cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
+  const lines03 = (Array.isArray(cell03.source) ? cell03.source.join('') : cell03.source).split('\n');
+  assert.ok(lines03.includes('let workers: number | null = 1; // integer in [1, 16]'), lines03.join('\n'));
+  assert.ok(lines03.includes('let lossMargin = 0.01; // > 0'), 'other parameters keep their defaults');
   assert.equal(JSON.stringify(nb), before, 'the notebook given is not changed');
   assert.throws(() => withParameterDefaults('04-sampling', nb, { nSamples: 10 }), /"nSamples" = 10 must be integer >= 500/);
 });

@@ -10,6 +10,8 @@ export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...]
   --no-browser       do not check the HTML exports in Chromium
   --repeat           run the notebooks a second time (into OUT/repeat, no HTML) and fail
                      unless every check value and the backend are identical
+  --repeat-skip NAMES  notebooks (comma-separated names or prefixes) the second run leaves
+                     out, e.g. a long training whose reproducibility the unit tests cover
   --baselines DIR    regression baselines (default NOTEBOOKS/baselines): a run whose
                      configuration and backend have one fails on any check that moved
   --update-baseline  accept this run's check values as the baseline`;
@@ -24,13 +26,15 @@ export interface Options {
   notebooksDir: string;
   browser: boolean;
   repeat: boolean;
+  /** Notebooks (names or prefixes) that --repeat does not run again. */
+  repeatSkip: string[];
   baselines: string;
   updateBaseline: boolean;
 }
 
 export function parseArgs(argv: string[]): Options {
   const o: Options = {
-    names: [], ci: false, timeout: 1800, startupTimeout: 60, out: '', notebooksDir: 'notebooks', browser: true, repeat: false,
+    names: [], ci: false, timeout: 1800, startupTimeout: 60, out: '', notebooksDir: 'notebooks', browser: true, repeat: false, repeatSkip: [],
     baselines: '', updateBaseline: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -51,6 +55,7 @@ export function parseArgs(argv: string[]): Options {
     else if (a === '--notebooks') o.notebooksDir = value();
     else if (a === '--no-browser') o.browser = false;
     else if (a === '--repeat') o.repeat = true;
+    else if (a === '--repeat-skip') o.repeatSkip.push(...value().split(',').filter(Boolean));
     else if (a === '--baselines') o.baselines = value();
     else if (a === '--update-baseline') o.updateBaseline = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);

@@ -93,9 +93,11 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
   const report = await runAll(names, o, o.out, env, params, config, true);
   if (!interruption) await checkHtmlExports(report, o);
   if (o.repeat && !interruption) {
-    console.log('[run-notebooks] --repeat: second run, same parameters, into ' + path.join(o.out, 'repeat'));
-    const second = await runAll(names, o, path.join(o.out, 'repeat'), env, params, config, false);
-    report.repeat = compareRuns(report, second);
+    const skipped = names.filter((n) => o.repeatSkip.some((s) => n === s || n.startsWith(`${s}-`)));
+    const again = names.filter((n) => !skipped.includes(n));
+    console.log(`[run-notebooks] --repeat: second run, same parameters, into ${path.join(o.out, 'repeat')}${skipped.length ? ` (not again: ${skipped.join(', ')})` : ''}`);
+    const second = await runAll(again, o, path.join(o.out, 'repeat'), env, params, config, false);
+    report.repeat = compareRuns({ ...report, notebooks: report.notebooks.filter((n) => again.includes(n.name)) }, second);
   }
   if (interruption) report.interrupted = interruption;
   else if (o.updateBaseline) console.log(`[run-notebooks] baseline updated: ${updateBaseline(report, o.baselines)}`);
