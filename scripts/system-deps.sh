@@ -1,11 +1,12 @@
 #!/bin/sh
 # The Debian packages the notebooks and their tests need: python3-venv, with which
-# scripts/python-env.sh makes the project's Jupyter environment (.venv/), and Chromium for the
-# HTML exports and the live JupyterLab and Notebook 7 checks. As root with apt-get, missing ones
+# scripts/python-env.sh makes the project's Jupyter environment (.venv/), Chromium for the
+# HTML exports and the live JupyterLab and Notebook 7 checks, and g++ and make, with which
+# scripts/native-backend.sh builds the native TensorFlow backend. As root with apt-get, missing ones
 # are installed; otherwise the script says what to install.
 set -e
 missing=""
-for pkg in python3-venv chromium; do
+for pkg in python3-venv chromium g++ make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 [ -z "$missing" ] && exit 0

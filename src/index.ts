@@ -34,13 +34,16 @@ export { modelVelocity, plainModelVelocity } from './model/predictors';
 export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
 
 // train
-export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
+export { defaultWorkers, RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
 export { Trainer } from './train/trainer';
 
 // eval
 export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, type ModeStats, type SampleReport } from './eval/metrics';
 export { bayesOptimalVLoss } from './eval/optimal-loss';
 export { exactSamplingW1, samplingTolerances } from './eval/tolerances';
+export { expectedModeStats } from './eval/mode-expectations';
+export { judgeSamples } from './eval/sample-bars';
+export { coupledComparison, type CoupledComparison } from './eval/coupled';
 export { lastTenthMeanLoss } from './eval/training-curve';
 export { evaluateModel, scoreErrors, type ScoreError } from './eval/evaluate';
 export { keyReuseMarginal, keyReuseOptimalLoss, keyReuseOracle, keyReuseVelocityMoments } from './eval/key-reuse';
@@ -57,8 +60,9 @@ export { chapterMixture, setupNotebook } from './notebook/setup';
 export { progress, publishChecks, publishMeta, showFigure, showTable } from './notebook/display';
 export { check, evaluateCheck, type Check } from './notebook/checks';
 export { samplerChecks } from './notebook/sampler-checks';
+export { coupledCheck, modeChecks } from './notebook/sample-checks';
 export { layout, lineTrace, type Figure } from './notebook/plots';
-export { histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';
+export { coupledFigure, histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';
 export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';
 export { modeTableRows, samplerTableRows } from './notebook/sample-tables';
 export { loadDanfo } from './notebook/danfo';

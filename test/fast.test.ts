@@ -194,10 +194,14 @@ test('a few trainer steps: fast and autograd gradients give the same parameters,
   // parameter (and bn_in's running mean, which tracks it) follow noise in either path. Compare
   // everything else, and the trained networks' outputs.
   const nullDirection = /^(ema\/)?time\/linear_2\/bias$|^bn_in\/mean$/;
+  // Adam also turns rounding differences in small gradients into steps of up to lr each: 8 steps
+  // of lr 2e-3 could drift 1.6e-2 apart on noise alone. The bar is 1/32 of that (native
+  // TensorFlow, which sums in another order than autograd's ops, reached 1.4e-4); a wrong
+  // gradient moves a parameter by about lr at its first step.
   for (const [name, v] of auto.state) {
     if (nullDirection.test(name)) continue;
     const d = maxAbsDiff(fast.state.get(name)!, v);
-    assert.ok(d < 1e-4, `${name}: max |Δ| ${d}`);
+    assert.ok(d < 5e-4, `${name}: max |Δ| ${d}`);
   }
   assert.ok(relErr(fast.outputs, auto.outputs) < 1e-4, `outputs ${fast.outputs} vs ${auto.outputs}`);
   assert.throws(() => new Trainer(mixture, scheduler, { gradients: 'x' as never }), /gradients/);

@@ -2,7 +2,7 @@ import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/model';
-import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
+import { defaultWorkers, RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
 import { useBackend, tutorialProblem } from './helpers';
 
@@ -13,7 +13,9 @@ const tutorial = (config: Partial<TrainConfig>) => new Trainer(mixture, schedule
 
 test('the default is the recommended recipe; the tutorial preset keeps the tutorial settings', () => {
   const tr = new Trainer(mixture, scheduler);
-  assert.deepEqual(tr.config, RECOMMENDED_TRAINING);
+  assert.deepEqual(tr.config, { ...RECOMMENDED_TRAINING, workers: defaultWorkers() });
+  // native TensorFlow spreads each op over every core itself; WebAssembly needs a thread per core
+  assert.deepEqual([defaultWorkers('tensorflow'), defaultWorkers('wasm'), defaultWorkers('cpu')], [1, 2, 2]);
   assert.deepEqual(tr.model.config, { ...RECOMMENDED_MODEL, numTimesteps: scheduler.numTrainTimesteps });
   assert.equal(tr.model.config.dropout, 0);
   assert.deepEqual(

@@ -16,7 +16,11 @@ export interface BackendInfo {
 
 /** Load the module that registers a backend with tfjs. Throws if it cannot load. */
 function registerBackend(name: BackendName): void {
-  if (name === 'tensorflow') require('@tensorflow/tfjs-node');
+  if (name === 'tensorflow') {
+    // TensorFlow logs its CPU features and oneDNN notes at INFO level on load; keep warnings and errors
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+    require('@tensorflow/tfjs-node');
+  }
   else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
   // cpu ships with @tensorflow/tfjs
 }

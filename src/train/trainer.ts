@@ -4,7 +4,7 @@
 import type { GaussianMixture } from '../math/mixture';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import type { VelocityModel, VelocityModelConfig } from '../model/model';
-import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, type TrainConfig, type TrainLog } from './config';
+import { defaultWorkers, RECOMMENDED_MODEL, RECOMMENDED_TRAINING, type TrainConfig, type TrainLog } from './config';
 import type { ParameterEMA } from './optim';
 import { trainInParallel } from './parallel/coordinator';
 import { ThreadTrainer } from './thread-trainer';
@@ -16,14 +16,17 @@ export class Trainer {
   readonly history: TrainLog[] = [];
   private readonly thread: ThreadTrainer;
 
-  /** `config` and `modelConfig` override fields of RECOMMENDED_TRAINING and RECOMMENDED_MODEL. */
+  /**
+   * `config` and `modelConfig` override fields of RECOMMENDED_TRAINING and RECOMMENDED_MODEL;
+   * without `workers`, the backend's defaultWorkers().
+   */
   constructor(
     readonly mixture: GaussianMixture,
     readonly scheduler: DDPMScheduler,
     config: Partial<TrainConfig> = {},
     modelConfig: Partial<VelocityModelConfig> = {},
   ) {
-    this.config = { ...RECOMMENDED_TRAINING, ...config };
+    this.config = { ...RECOMMENDED_TRAINING, workers: defaultWorkers(), ...config };
     this.thread = new ThreadTrainer(mixture, scheduler, this.config, { ...RECOMMENDED_MODEL, ...modelConfig });
     this.model = this.thread.model;
     this.ema = this.thread.ema;
