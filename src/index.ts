@@ -3,7 +3,7 @@
 // runner's report) stay behind their modules.
 
 // runtime
-export { describeBackend, initBackend, type BackendInfo, type BackendName } from './runtime/backend';
+export { defaultWorkers, describeBackend, initBackend, type BackendInfo, type BackendName } from './runtime/backend';
 export { DATA_DIR, REPO_ROOT, TRAINED_CHECKPOINT_DIR, repoPath } from './runtime/paths';
 
 // math
@@ -34,7 +34,7 @@ export { modelVelocity, plainModelVelocity } from './model/predictors';
 export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
 
 // train
-export { defaultWorkers, RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
+export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
 export { Trainer } from './train/trainer';
 
 // eval

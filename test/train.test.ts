@@ -1,8 +1,10 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/model';
-import { defaultWorkers, RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
+import { defaultWorkers } from '../src/runtime/backend';
+import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
 import { useBackend, tutorialProblem } from './helpers';
 
@@ -15,7 +17,7 @@ test('the default is the recommended recipe; the tutorial preset keeps the tutor
   const tr = new Trainer(mixture, scheduler);
   assert.deepEqual(tr.config, { ...RECOMMENDED_TRAINING, workers: defaultWorkers() });
   // native TensorFlow spreads each op over every core itself; WebAssembly needs a thread per core
-  assert.deepEqual([defaultWorkers('tensorflow'), defaultWorkers('wasm'), defaultWorkers('cpu')], [1, 2, 2]);
+  assert.deepEqual([defaultWorkers('tensorflow'), defaultWorkers('wasm'), defaultWorkers('cpu', 1)], [1, Math.min(2, os.availableParallelism()), 1]);
   assert.deepEqual(tr.model.config, { ...RECOMMENDED_MODEL, numTimesteps: scheduler.numTrainTimesteps });
   assert.equal(tr.model.config.dropout, 0);
   assert.deepEqual(

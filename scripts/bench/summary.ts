@@ -58,32 +58,52 @@ export function printInferTable(r: BenchResults, torch: TorchReference): void {
   console.log(`PyTorch: ${torch.note}`);
 }
 
-/** The project's speed targets, each null when not measured. */
+/** The fastest training step measured on a backend at a batch size: one thread, or worker threads (wasm). */
+function fastestTraining(r: BenchResults, backend: string, B: number): { ms: number; how: string } | null {
+  const options = [
+    ...r.train.filter((x) => x.backend === backend && x.batch === B && x.gradients === 'fast').map((x) => ({ ms: x.msPerStep, how: 'fast, 1 thread' })),
+    ...(backend === 'wasm' ? r.trainParallel.filter((x) => x.batch === B).map((x) => ({ ms: x.msPerStep, how: `fast, ${x.workers} worker threads` })) : []),
+  ];
+  return options.reduce<{ ms: number; how: string } | null>((best, o) => (best && best.ms <= o.ms ? best : o), null);
+}
+
+/**
+ * The project's speed targets on the default backend (the first that loaded, as the notebooks
+ * choose it), each null when not measured: training at batch 4096 no slower than PyTorch on the
+ * same machine, and a 10,000 × 1,000-step DDPM pass with the folded predictor within 30 s.
+ */
 export function targets(r: BenchResults, torch: TorchReference) {
-  const wasmFast4096 = r.train.find((x) => x.backend === 'wasm' && x.batch === 4096 && x.gradients === 'fast');
-  const pt4096 = torchAt(torch, 4096);
-  const ddpm = r.infer.find((x) => x.backend === 'wasm' && x.predictor === 'folded');
-  const par4096 = r.trainParallel.find((x) => x.batch === 4096);
-  const parallel = r.parallel;
+  const backend = r.backends.find((b) => b.ok)?.name ?? null;
+  const versusTorch = [1024, 4096].map((B) => {
+    const ours = backend ? fastestTraining(r, backend, B) : null;
+    const pt = torchAt(torch, B);
+    return ours && pt ? { batch: B, backend, how: ours.how, ms: ours.ms, torchMs: pt.ms_per_step, ratio: ours.ms / pt.ms_per_step } : null;
+  });
+  const at4096 = versusTorch[1];
+  const ddpmRuns = [
+    ...r.infer.filter((x) => x.backend === backend && x.predictor === 'folded').map((x) => ({ seconds: x.ddpmSeconds, how: x.ddpmStepsMeasured < 1000 ? 'one thread, extrapolated' : 'one thread' })),
+    ...(backend === 'wasm' && r.parallel ? [{ seconds: r.parallel.seconds, how: `${r.parallel.workers} worker threads, full run` }] : []),
+  ];
+  const ddpm = ddpmRuns.reduce<(typeof ddpmRuns)[number] | null>((best, x) => (best && best.seconds <= x.seconds ? best : x), null);
   return {
-    trainWithin1_5xTorchAt4096: wasmFast4096 && pt4096 ? { ratio: wasmFast4096.msPerStep / pt4096.ms_per_step, met: wasmFast4096.msPerStep <= 1.5 * pt4096.ms_per_step } : null,
-    trainWithin1_5xTorchAt4096Parallel: par4096 && pt4096 ? { workers: par4096.workers, ratio: par4096.msPerStep / pt4096.ms_per_step, met: par4096.msPerStep <= 1.5 * pt4096.ms_per_step } : null,
-    ddpm10kBy1000Under60s: ddpm ? { seconds: ddpm.ddpmSeconds, extrapolated: ddpm.ddpmStepsMeasured < 1000, met: ddpm.ddpmSeconds <= 60 } : null,
-    ddpm10kBy1000Under60sParallel: parallel ? { ...parallel, met: parallel.seconds <= 60 } : null,
+    backend,
+    trainVersusTorch: versusTorch,
+    trainNoSlowerThanTorchAt4096: at4096 ? { ...at4096, met: at4096.ratio <= 1 } : null,
+    ddpm10kBy1000Within30s: ddpm ? { ...ddpm, backend, met: ddpm.seconds <= 30 } : null,
   };
 }
 
 export function printTargets(t: ReturnType<typeof targets>): void {
   const verdict = (met: boolean) => (met ? 'MET' : 'not met');
-  console.log('\nTargets');
-  const t1 = t.trainWithin1_5xTorchAt4096;
-  console.log(`  wasm training at batch 4096 within 1.5× of PyTorch: ${t1 ? `${fmt(t1.ratio, 2)}× → ${verdict(t1.met)}` : 'not measured'}`);
-  const t1p = t.trainWithin1_5xTorchAt4096Parallel;
-  if (t1p) console.log(`  the same on ${t1p.workers} worker threads: ${fmt(t1p.ratio, 2)}× → ${verdict(t1p.met)}`);
-  const t2 = t.ddpm10kBy1000Under60s;
-  console.log(`  10,000 × 1,000-step DDPM on wasm ≤ 60 s: ${t2 ? `${fmt(t2.seconds, 1)} s${t2.extrapolated ? ' (extrapolated)' : ''} → ${verdict(t2.met)}` : 'not measured'}`);
-  const t3 = t.ddpm10kBy1000Under60sParallel;
-  if (t3) console.log(`  the same on ${t3.workers} worker threads: ${fmt(t3.seconds, 1)} s → ${verdict(t3.met)}`);
+  console.log(`
+Targets (default backend: ${t.backend ?? 'none'})`);
+  for (const v of t.trainVersusTorch) {
+    if (v) console.log(`  training at batch ${v.batch}: ${fmt(v.ms, 1)} ms/step (${v.backend}, ${v.how}) against PyTorch's ${fmt(v.torchMs, 1)} ms: ${fmt(v.ratio, 2)}×`);
+  }
+  const t1 = t.trainNoSlowerThanTorchAt4096;
+  console.log(`  training at batch 4096 no slower than PyTorch (ratio ≤ 1): ${t1 ? `${fmt(t1.ratio, 2)}× → ${verdict(t1.met)}` : 'not measured'}`);
+  const t2 = t.ddpm10kBy1000Within30s;
+  console.log(`  10,000 × 1,000-step DDPM ≤ 30 s: ${t2 ? `${fmt(t2.seconds, 1)} s (${t2.backend}, ${t2.how}) → ${verdict(t2.met)}` : 'not measured'}`);
 }
 
 export function printProfile(profile: BenchResults['profile']): void {

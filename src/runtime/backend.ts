@@ -1,5 +1,6 @@
 // Choosing the tfjs backend: native TensorFlow (tfjs-node) when it loads, else WebAssembly,
 // else plain JavaScript. TSDIFFUSION_BACKEND=tensorflow|wasm|cpu overrides the choice.
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -57,6 +58,15 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
     `No tfjs backend could start: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}` +
       (forced ? ` (forced by ${preferred ? 'caller' : BACKEND_ENV}; unset it to fall back)` : ''),
   );
+}
+
+/**
+ * The worker threads that train or sample fastest on a backend, where a caller gives none: native
+ * TensorFlow runs its own thread pool over every core, so one; WebAssembly and plain JavaScript
+ * compute on one thread each in Node, so one per core, up to `most`.
+ */
+export function defaultWorkers(backend: string = tf.getBackend(), most = 2): number {
+  return backend === 'tensorflow' ? 1 : Math.max(1, Math.min(os.availableParallelism(), most));
 }
 
 const DESCRIPTIONS: Record<BackendName, string> = {

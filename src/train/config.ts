@@ -1,6 +1,5 @@
 // What a training run is configured with: the TrainConfig fields, the presets, the log entries a
 // run reports, and the validation of a configuration.
-import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from '../model/model';
 import type { LinearScheduleOptions } from './optim';
 
@@ -97,15 +96,6 @@ export const TUTORIAL_TRAINING: TrainConfig = {
   workers: 1,
   diffusionNoise: 'independent',
 };
-
-/**
- * The worker threads that train fastest on a backend, for a Trainer given none: native TensorFlow
- * runs its own thread pool over every core, so one; WebAssembly and plain JavaScript compute on
- * one thread each in Node, so two, one per core of the 2-core machines this project targets.
- */
-export function defaultWorkers(backend: string = tf.getBackend()): number {
-  return backend === 'tensorflow' ? 1 : 2;
-}
 
 export interface TrainLog {
   step: number;

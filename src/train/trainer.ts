@@ -4,7 +4,8 @@
 import type { GaussianMixture } from '../math/mixture';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import type { VelocityModel, VelocityModelConfig } from '../model/model';
-import { defaultWorkers, RECOMMENDED_MODEL, RECOMMENDED_TRAINING, type TrainConfig, type TrainLog } from './config';
+import { defaultWorkers } from '../runtime/backend';
+import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, type TrainConfig, type TrainLog } from './config';
 import type { ParameterEMA } from './optim';
 import { trainInParallel } from './parallel/coordinator';
 import { ThreadTrainer } from './thread-trainer';

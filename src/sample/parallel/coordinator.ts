@@ -3,10 +3,9 @@
 // take a block of rows. Every worker replays the whole noise stream and keeps its own block of
 // each draw, so the samples are those of the single-threaded ddpmSample with the same stream,
 // whatever the number of workers.
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { initBackend } from '../../runtime/backend';
+import { defaultWorkers, initBackend } from '../../runtime/backend';
 import type { TensorMap, VelocityModel } from '../../model/model';
 import { tensorValues } from '../../model/tensor-values';
 import type { Rng } from '../../math/rng';
@@ -31,7 +30,7 @@ export interface ModelSampleOptions {
 
 /** DDPM sampling with the trained model, split over worker threads by rows. */
 export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSampleResult> {
-  const workers = Math.max(1, Math.min(o.workers ?? Math.min(os.availableParallelism(), 4), Math.floor(o.n / 256) || 1));
+  const workers = Math.max(1, Math.min(o.workers ?? defaultWorkers(undefined, 4), Math.floor(o.n / 256) || 1));
   if (workers === 1) {
     const predictor = modelVelocity(o.model, o.params);
     try {
