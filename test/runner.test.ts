@@ -13,7 +13,7 @@ import { assertInstalled, hasJupyter, releaseDisk, skipUnlessCI, smallDisk } fro
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems, withParameterDefaults } from '../scripts/runner/params';
-import { compareWithBaseline, formatBaselineComparison, updateBaseline } from '../scripts/runner/baseline';
+import { compareWithBaseline, cpuFeatures, formatBaselineComparison, updateBaseline } from '../scripts/runner/baseline';
 import { compareRuns } from '../scripts/runner/repeat';
 import { formatSummary, notebookStatus, reportPassed, writeReport, type NotebookReport, type Report } from '../scripts/runner/report';
 import { checksFromPayload } from '../src/notebook/checks';
@@ -341,6 +341,17 @@ test('baseline: a run is compared check by check; --update-baseline accepts it',
   assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).notebooks['01-data']['check 1'].tolerance, 1);
   // a check that disappeared is reported too
   assert.deepEqual(compareWithBaseline(run([1]), dir)!.moved.map((r) => [r.check, r.now]), [['check 1', null]]);
+  // native TensorFlow's baseline records the CPU's instruction sets; another CPU skips the comparison
+  const native = { ...run([1, 2]), backend: 'tensorflow' };
+  const nativeFile = updateBaseline(native, dir);
+  const recorded = JSON.parse(fs.readFileSync(nativeFile, 'utf8'));
+  assert.deepEqual(recorded.cpuFeatures, cpuFeatures());
+  assert.deepEqual(compareWithBaseline({ ...native, notebooks: [{ name: '01-data', checks: [{ name: 'check 0', value: 9 }, { name: 'check 1', value: 2 }] }] }, dir)!.moved.length, 1);
+  fs.writeFileSync(nativeFile, JSON.stringify({ ...recorded, cpuFeatures: ['avx', 'avx512f'] }));
+  const other = compareWithBaseline(native, dir)!;
+  assert.deepEqual([other.compared, other.moved], [0, []]);
+  assert.match(formatBaselineComparison(other), /not compared .* other instruction sets \(only there: /);
+  assert.deepEqual(cpuFeatures('processor : 0\nflags\t\t: fpu sse4_2 avx2 fma avx512f amx_tile ht\n'), ['amx_tile', 'avx2', 'avx512f', 'fma', 'sse4_2']);
 });
 
 test('runner: a full output disk is one clear error, and no partial files', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, (t) => {
