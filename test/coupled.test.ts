@@ -42,4 +42,18 @@ test('coupled DDPM runs: a velocity error shows up almost free of sampling noise
   const [a, b] = [Float64Array.from(wrongCommon).sort(), Float64Array.from(reference).sort()];
   const w1 = a.reduce((acc, v, i) => acc + Math.abs(v - b[i]), 0) / n;
   assert.ok(w1 <= coupled.meanAbs + 1e-12, `W1 ${w1} vs coupled ${coupled.meanAbs}`);
+  assert.ok(Math.abs(coupled.w1 - w1) < 1e-12, `${coupled.w1} vs ${w1}`);
+});
+
+test('coupledComparison: swapped pairs add to the mean distance but not to the W1 between the sets', () => {
+  const exact = Float64Array.from({ length: 1000 }, (_, i) => (i % 2 ? -5 : 6) + i / 1000);
+  // the model sends pairs 0 and 1 to each other's end points: the same set of samples
+  const model = Float64Array.from(exact);
+  [model[0], model[1]] = [exact[1], exact[0]];
+  const c = coupledComparison(model, exact);
+  assert.ok(c.meanAbs > 0.02, String(c.meanAbs));
+  assert.equal(c.w1, 0);
+  // a shift of every sample by 0.1 is W1 0.1 either way
+  const shifted = coupledComparison(exact.map((x) => x + 0.1), exact);
+  assert.ok(Math.abs(shifted.w1 - 0.1) < 1e-9 && Math.abs(shifted.meanAbs - 0.1) < 1e-9);
 });

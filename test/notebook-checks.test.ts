@@ -35,7 +35,7 @@ test('notebook 04 fails its checks on an untrained model', { skip: skipUnlessCI(
   assert.equal(nb.status, 'checks-failed');
   const byName = new Map(nb.checks.map((c) => [c.name, c.pass]));
   assert.equal(byName.get('trained: W1 to the mixture'), false);
-  assert.equal(byName.get('trained vs oracle: mean |x_model − x_oracle| on the same noise'), false);
+  assert.equal(byName.get('trained vs oracle: W1 to the exact run on the same noise'), false);
   assert.equal(byName.get('oracle: W1 to the mixture'), true);
   for (const stat of ['weight', 'mean', 'std']) assert.equal(byName.get(`oracle: mode 2 ${stat}`), true, stat);
   assert.equal(byName.get('oracle: KS statistic'), true);

@@ -41,7 +41,7 @@ test('samplerChecks: every mode of every exact and trained row, DDIM with few st
   const names = checks.map((c) => c.name);
   assert.ok(names.includes('exact: ddpm 1000: mode 2 std') && names.includes('trained: heun 100: KS statistic'));
   assert.ok(!names.some((n) => n.startsWith('exact: ddim 50: mode')), 'DDIM with 50 steps is judged by W1 only');
-  assert.ok(names.includes('trained vs exact: ddpm 1000: mean |x_model − x_exact| on the same noise'));
+  assert.ok(names.includes('trained vs exact: ddpm 1000: W1 to the exact run on the same noise'));
 });
 
 test('samplerChecks: a trained model with a middle mode 20 % too wide fails its middle-mode checks, and only trained checks fail', () => {

@@ -3,7 +3,8 @@
 // per mode (weight, mean, std against exact sampling at n, KS) and against the exact velocity on
 // the same noise (the coupled distance). Used to choose and justify notebook 03's recipe.
 //
-//   node dist/scripts/bench/train-eval.js '{"steps": 3000, "batchSize": 4096, "learningRate": 1e-3}' ['{"dropout": 0}'] [--seeds 2] [--n 10000]
+//   node dist/scripts/bench/train-eval.js '{"steps": 3000, "batchSize": 4096, "learningRate": 1e-3}' ['{"dropout": 0}'] [--seeds 2] [--n 10000] [--save DIR]
+// --save keeps the trained model as a checkpoint in DIR (for notebook 04: its checkpointDir).
 import { oracleVelocity } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
 import { coupledComparison } from '../../src/eval/coupled';
@@ -11,11 +12,13 @@ import { evaluateModel } from '../../src/eval/evaluate';
 import { compareWithMixture } from '../../src/eval/metrics';
 import { bayesOptimalVLoss } from '../../src/eval/optimal-loss';
 import { judgeSamples } from '../../src/eval/sample-bars';
+import { exactSamplingW1 } from '../../src/eval/tolerances';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
 import { initBackend } from '../../src/runtime/backend';
 import { ddpmSample } from '../../src/sample/ddpm';
 import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
+import { saveCheckpoint } from '../../src/model/checkpoint';
 import { Trainer } from '../../src/train/trainer';
 
 const round = (v: number, digits = 4) => Number(v.toFixed(digits));
@@ -27,6 +30,8 @@ async function main() {
     return i >= 0 ? Number(args.splice(i, 2)[1]) : dflt;
   };
   const seeds = flag('--seeds', 2);
+  const saveAt = args.indexOf('--save');
+  const saveDir = saveAt >= 0 ? args.splice(saveAt, 2)[1] : null;
   const n = flag('--n', 10000);
   const train = JSON.parse(args[0] ?? '{}');
   const backend = await initBackend();
@@ -41,12 +46,14 @@ async function main() {
   });
   const trainSeconds = (performance.now() - start) / 1000;
   const ev = evaluateModel(trainer.model, scheduler, mixture, { params: trainer.ema.values, perTimestep: 50, seed: 7 });
+  if (saveDir) saveCheckpoint(saveDir, trainer.model, trainer.ema.values, { train: trainer.config, scheduler: scheduler.config, excessLoss: ev.excess, bayesOptimalLoss: bayes, trainSeconds, backend: backend.name });
   const samples = [];
   for (let s = 0; s < seeds; s++) {
     const stream = () => new Rng(100 + s).fork('sample');
     const { samples: xs } = await ddpmSampleModel({ model: trainer.model, params: trainer.ema.values, scheduler, n, rng: stream() });
     const exact = await ddpmSample({ predictor: oracleVelocity(mixture, scheduler), scheduler, n, rng: stream() });
     const r = compareWithMixture(xs, mixture);
+    const coupled = coupledComparison(xs, exact.samples);
     const judged = judgeSamples(r, mixture);
     samples.push({
       weights: r.modes.map((m) => round(m.weight)),
@@ -55,7 +62,9 @@ async function main() {
       ks: round(r.ks),
       w1: round(r.w1),
       failed: judged.filter((j) => !j.pass).map((j) => j.name),
-      coupledMeanAbs: round(coupledComparison(xs, exact.samples).meanAbs),
+      coupledW1: round(coupled.w1),
+      coupledW1Bar: round(exactSamplingW1(mixture, n)),
+      coupledMeanAbs: round(coupled.meanAbs),
     });
   }
   console.log(
