@@ -44,20 +44,23 @@ want=$( { cat "$requirements"; node -p process.versions.napi; } | sha256sum | cu
 if [ -f "$pkg/lib/napi-v8/tfjs_binding.node" ] && [ "$(cat "$pkg/deps/stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
-for tool in python3 gcc g++ make readelf; do
+# the project's Jupyter venv (scripts/python-env.sh) has pip; Debian's own python3 may not
+python=.venv/bin/python
+[ -x "$python" ] || python=python3
+for tool in "$python" gcc g++ make readelf; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (Debian: scripts/system-deps.sh installs it as root)"
 done
 
 say "downloading the TensorFlow 2.9.3 CPU wheel from PyPI (about 200 MB; cached in $cache)"
 mkdir -p "$cache/wheel"
-python3 -m pip download --disable-pip-version-check --no-input -q --no-deps --only-binary=:all: \
+"$python" -m pip download --disable-pip-version-check --no-input -q --no-deps --only-binary=:all: \
   --python-version 3.10 --platform manylinux2014_x86_64 --require-hashes -r "$requirements" -d "$cache/wheel" ||
   fail "pip could not download the wheel in $requirements (is PyPI reachable?)"
 wheel=$(ls "$cache"/wheel/tensorflow_cpu-2.9.3-*.whl | head -1)
 
 say "unpacking the shared libraries and C headers"
 rm -rf "$cache/tf" && mkdir -p "$cache/tf"
-python3 - "$wheel" "$cache/tf" <<'EOF' || fail "could not unpack $wheel"
+"$python" - "$wheel" "$cache/tf" <<'EOF' || fail "could not unpack $wheel"
 import sys, zipfile
 wheel, out = sys.argv[1:]
 wanted = ('tensorflow/libtensorflow_framework.so.2', 'tensorflow/python/_pywrap_tensorflow_internal.so')
