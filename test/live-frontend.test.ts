@@ -37,7 +37,7 @@ function chapterLines(name: string, figures: string): RegExp[] {
     new RegExp(`verified: ${name}: the kernel is "TypeScript \\(tslab\\)"`),
     new RegExp(`verified: ${name}: Run All Cells ran all \\d+ code cells in order \\(saved execution counts 1, 2, `),
     new RegExp(`verified: ${name}: no error or stderr output`),
-    new RegExp(`verified: ${name}: all \\d+ published checks pass`),
+    new RegExp(`verified: ${name}: \\d+ published checks: every one passes`),
     new RegExp(`verified: ${name}: all ${figures} Plotly figures drawn in the page, each with a trace`),
     new RegExp(`verified: ${name}: after File > Save and reopening in a fresh page, all ${figures} figures draw again`),
   ];
