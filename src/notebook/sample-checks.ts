@@ -4,7 +4,7 @@
 import type { CoupledComparison } from '../eval/coupled';
 import type { SampleReport } from '../eval/metrics';
 import { judgeSamples } from '../eval/sample-bars';
-import { exactSamplingW1 } from '../eval/tolerances';
+import { exactSamplingW1, samplingTolerances } from '../eval/tolerances';
 import type { GaussianMixture } from '../math/mixture';
 import { check, type Check } from './checks';
 import { formatNumber } from './tables';
@@ -22,17 +22,17 @@ export function modeChecks(label: string, report: SampleReport, mixture: Gaussia
 
 /**
  * The W1 distance between a trained sampler's outputs and the exact sampler's on the same noise
- * must stay under the W1 distance that n exact samples have from the mixture on average: the
- * model's error in distribution, with the shared sampling noise cancelled, is then smaller than
- * what sampling noise alone hides at this n.
+ * must stay under the W1 bar that n exact samples pass (samplingTolerances: above the largest W1
+ * to the mixture that exact samples reached over 20 seeds). With the sampling noise both runs
+ * share cancelled, this holds the model's own error in distribution to what sampling noise alone
+ * can produce at this n, the standard the per-mode bars set.
  */
 export function coupledCheck(label: string, coupled: CoupledComparison, mixture: GaussianMixture): Check {
-  const bar = exactSamplingW1(mixture, coupled.n);
   return check(
     `${label}: W1 to the exact run on the same noise`,
     coupled.w1,
     '<=',
-    bar,
-    `pairs: mean |x_model − x_exact| ${formatNumber(coupled.meanAbs)}, median ${formatNumber(coupled.median)}; the bar is the mean W1 of ${coupled.n.toLocaleString('en-US')} exact samples to the mixture`,
+    samplingTolerances(coupled.n).w1,
+    `pairs: mean |x_model − x_exact| ${formatNumber(coupled.meanAbs)}, median ${formatNumber(coupled.median)}; for scale, ${coupled.n.toLocaleString('en-US')} exact samples lie a W1 of ${formatNumber(exactSamplingW1(mixture, coupled.n))} from the mixture on average`,
   );
 }
