@@ -15,6 +15,9 @@
 //    the batch sums Σ_b da and Σ_b da·h come from the [I, O] product hT·dz the weight gradient
 //    needs anyway;
 //  - batch reductions are matMuls with a ones column;
+//  - on worker threads, every batch sum a step needs at one point is added across the workers in
+//    one exchange (each exchange is a barrier): one per BatchNorm forward ([Σh, Σh²]), one per
+//    layer backward ([Σ h ⊗ dz, Σ dz]) and one at the end (the loss and the time MLP's gradients);
 //  - the sinusoidal embedding rows are gathered on the host (the timesteps are host data).
 //
 // A wasm-backend pitfall this file avoids: matMul caches its packed right-hand operand by tensor
@@ -23,7 +26,7 @@
 // out-of-bounds reads). Reshaped views are used only as the left operand or in elementwise ops.
 import * as tf from '@tensorflow/tfjs';
 import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from './gelu';
-import { getParameter, type BatchMoments, type TensorMap, type VelocityModel } from './model';
+import { getParameter, type BatchMoments, type TensorMap, type VelocityModel, type VelocityModelConfig } from './model';
 import type { Rng } from '../math/rng';
 
 /** Data-parallel training: which rows of the whole batch this thread holds, and how to sum over threads. */
@@ -32,8 +35,8 @@ export interface BatchShard {
   start: number;
   /** Rows of the whole batch. */
   total: number;
-  /** The sum of a tensor over the workers. */
-  allReduce: (x: tf.Tensor) => tf.Tensor;
+  /** Each tensor summed over the workers, all in one exchange. */
+  allReduce: (xs: tf.Tensor[]) => tf.Tensor[];
 }
 
 export interface FastGradInputs {
@@ -67,8 +70,8 @@ export interface LossAndGrads {
 interface BatchSums {
   /** Rows of the whole batch. */
   total: number;
-  /** The sum over the workers (the identity on one thread). */
-  reduce: (x: tf.Tensor) => tf.Tensor;
+  /** Sums over the workers, in one exchange (the identity on one thread). */
+  reduce: (xs: tf.Tensor[]) => tf.Tensor[];
   /** [B, 1] of ones: a batch sum as a matMul. */
   ones: tf.Tensor2D;
 }
@@ -112,7 +115,7 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   const B = xt.shape[0];
   // batch statistics and the loss are over the whole batch, of which a shard holds rows
   const total = shard?.total ?? B;
-  const reduce = shard?.allReduce ?? ((x: tf.Tensor) => x);
+  const reduce = shard?.allReduce ?? ((xs: tf.Tensor[]) => xs);
   if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`velocityLossAndGrads: x_t must have shape [B, 1], got [${xt.shape}]`);
   if (target.size !== B) throw new Error(`velocityLossAndGrads: target has ${target.size} values for ${B} rows`);
   if (timesteps.length !== B) throw new Error(`velocityLossAndGrads: ${timesteps.length} timesteps for ${B} rows`);
@@ -148,7 +151,6 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     const last = bnDenseForward(params, eps, sums, hT, 'bn_out', 'dense_out');
     moments.set('bn_out', last.moments);
     const diff = tf.sub(last.zT, target.reshape([1, B])) as tf.Tensor2D;
-    const value = tf.div(reduce(tf.sum(tf.square(diff))), total) as tf.Scalar;
 
     // Backward.
     const layerGrads = (dzT: tf.Tensor2D, c: LayerCache, bn: string, dense: string, fromRow = 0) =>
@@ -159,10 +161,20 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
       dh = tf.add(dh, layerGrads(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`)) as tf.Tensor2D;
     }
     const dtembT = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', 1); // [e, B]
-    timeMlpBackward(params, grads, sums, dtembT, time.cache);
-    return value;
+    // nothing downstream needs the loss or the time MLP's gradients: they share the last exchange
+    const timeGrads = timeMlpBackward(params, sums, dtembT, time.cache);
+    const [lossSum, ...timeSums] = reduce([tf.sum(tf.square(diff)), ...timeGrads.values()]);
+    [...timeGrads.keys()].forEach((name, i) => setGrad(grads, params, name, timeSums[i]));
+    return tf.div(lossSum, total) as tf.Scalar;
   });
   return { loss, grads, moments };
+}
+
+/** The most floats one all-reduce exchange of a step carries (to size the shared buffers). */
+export function largestExchange(config: VelocityModelConfig): number {
+  const { width, timeEmbeddingDim: e } = config;
+  const layer = (I: number, O: number) => I * O + O; // backward: Σ h ⊗ dz and Σ dz
+  return Math.max(2 * Math.max(1 + e, width), layer(1 + e, width), layer(width, width), layer(width, 1), 1 + 2 * (e * e + e));
 }
 
 /** The model's sinusoidal embedding rows of `timesteps`, gathered on the host and laid out [e, B]. */
@@ -188,9 +200,9 @@ function columns(values: Float32Array, rows: number, cols: number, start: number
   return out;
 }
 
-/** Σ over the whole batch of each feature: [F, B] → [F, 1]. */
-function batchSum(sums: BatchSums, xT: tf.Tensor2D): tf.Tensor {
-  return sums.reduce(tf.matMul(xT, sums.ones));
+/** Σ over this thread's rows of each feature: [F, B] → [F, 1]. */
+function rowSum(sums: BatchSums, xT: tf.Tensor2D): tf.Tensor {
+  return tf.matMul(xT, sums.ones);
 }
 
 /** Record d loss / d `name`, shaped as the parameter, kept beyond the enclosing tidy. */
@@ -213,16 +225,18 @@ function timeMlpForward(params: TensorMap, embT: tf.Tensor2D): { tembT: tf.Tenso
   return { tembT, cache: { embT, e1T, sg1, a1T } };
 }
 
-/** The time MLP's parameter gradients from d loss / d tembT ([e, B]). */
-function timeMlpBackward(params: TensorMap, grads: Map<string, tf.Tensor>, sums: BatchSums, dtembT: tf.Tensor2D, c: TimeMlpCache): void {
+/** The time MLP's parameter gradients over this thread's rows, from d loss / d tembT ([e, B]). */
+function timeMlpBackward(params: TensorMap, sums: BatchSums, dtembT: tf.Tensor2D, c: TimeMlpCache): Map<string, tf.Tensor> {
   const dtemb = tf.transpose(dtembT) as tf.Tensor2D;
-  setGrad(grads, params, 'time/linear_2/kernel', sums.reduce(tf.matMul(c.a1T, dtemb)));
-  setGrad(grads, params, 'time/linear_2/bias', batchSum(sums, dtembT));
   const da1T = tf.matMul(getParameter(params, 'time/linear_2/kernel'), dtembT);
   // silu'(x) = σ·(1 + x·(1 − σ))
   const de1T = tf.mul(tf.mul(da1T, c.sg1), tf.add(1, tf.mul(c.e1T, tf.sub(1, c.sg1)))) as tf.Tensor2D;
-  setGrad(grads, params, 'time/linear_1/kernel', sums.reduce(tf.matMul(c.embT, tf.transpose(de1T))));
-  setGrad(grads, params, 'time/linear_1/bias', batchSum(sums, de1T));
+  return new Map([
+    ['time/linear_2/kernel', tf.matMul(c.a1T, dtemb)],
+    ['time/linear_2/bias', rowSum(sums, dtembT)],
+    ['time/linear_1/kernel', tf.matMul(c.embT, tf.transpose(de1T))],
+    ['time/linear_1/bias', rowSum(sums, de1T)],
+  ]);
 }
 
 /**
@@ -238,8 +252,9 @@ function bnDenseForward(
   dense: string,
 ): { zT: tf.Tensor2D; cache: LayerCache; moments: { mean: tf.Tensor; variance: tf.Tensor } } {
   const I = hT.shape[0];
-  const mean = tf.div(batchSum(sums, hT), sums.total) as tf.Tensor2D;
-  const preVar = tf.sub(tf.div(batchSum(sums, tf.square(hT) as tf.Tensor2D), sums.total), tf.square(mean));
+  const [sumH, sumH2] = sums.reduce([rowSum(sums, hT), rowSum(sums, tf.square(hT) as tf.Tensor2D)]);
+  const mean = tf.div(sumH, sums.total) as tf.Tensor2D;
+  const preVar = tf.sub(tf.div(sumH2, sums.total), tf.square(mean));
   const variance = tf.relu(preVar) as tf.Tensor2D;
   const moments = { mean: tf.keep(mean.reshape([I])), variance: tf.keep(variance.reshape([I])) };
   const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
@@ -271,8 +286,8 @@ function bnDenseBackward(
   const { total, reduce } = sums;
   // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
   const dz = (O === 1 ? tf.mul(dzT, 1).reshape([dzT.shape[1], 1]) : tf.transpose(dzT)) as tf.Tensor2D; // [B, O]
-  const G = reduce(tf.matMul(c.hT, dz)); // Σ_b h ⊗ dz: [I, O]
-  const cz = batchSum(sums, dzT); // Σ_b dz: [O, 1]
+  // Σ_b h ⊗ dz: [I, O], and Σ_b dz: [O, 1]
+  const [G, cz] = reduce([tf.matMul(c.hT, dz), rowSum(sums, dzT)]);
   setGrad(grads, params, `${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz.reshape([1, O]))));
   setGrad(grads, params, `${dense}/bias`, cz);
   // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:

@@ -50,7 +50,12 @@ export class ThreadTrainer {
     this.ema = new ParameterEMA(this.model.params, config.emaDecay);
     if (shard) {
       const { reducer } = shard;
-      this.batchShard = { start: shard.start, total: config.batchSize, allReduce: (x) => tf.tensor(reducer.sum(x.dataSync()), x.shape) };
+      const allReduce = (xs: tf.Tensor[]) => {
+        const sums = reducer.sumConcatenated(xs.map((x) => x.dataSync()));
+        let at = 0;
+        return xs.map((x) => tf.tensor(sums.subarray(at, (at += x.size)), x.shape));
+      };
+      this.batchShard = { start: shard.start, total: config.batchSize, allReduce };
     }
   }
 
