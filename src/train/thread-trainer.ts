@@ -93,8 +93,8 @@ export class ThreadTrainer {
     tf.dispose([x0, noise, t]);
     this.model.updateBatchStats(moments);
     disposeMoments(moments);
-    const norm = this.optimizer.apply(this.model.params, grads, lr);
-    tf.dispose([norm, ...grads.values()]);
+    this.optimizer.apply(this.model.params, grads, lr);
+    tf.dispose([...grads.values()]);
     this.ema.update(this.model.params);
     const prev = this.lossSum;
     this.lossSum = prev ? (tf.add(prev, loss) as tf.Scalar) : (tf.clone(loss) as tf.Scalar);
@@ -144,7 +144,6 @@ export class ThreadTrainer {
 
   dispose(): void {
     this.lossSum?.dispose();
-    this.optimizer.dispose();
     this.ema.dispose();
     this.model.dispose();
   }
