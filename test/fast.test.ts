@@ -134,6 +134,15 @@ test('dropoutMaskTransposed: the same draws as dropoutMask, transposed, leaving 
   const next = a.nextUint32();
   assert.equal(b.nextUint32(), next);
   assert.equal(c.nextUint32(), next);
+  // a block of rows: those rows' entries, and the stream left where the whole mask leaves it
+  const d = new Rng(9).fork('d');
+  const [start, end] = [11, 30];
+  const block = d.dropoutMaskTransposed(rows, cols, 0.3, start, end);
+  assert.equal(block.length, (end - start) * cols);
+  for (let r = start; r < end; r++) for (let k = 0; k < cols; k++) assert.equal(block[k * (end - start) + r - start], m[r * cols + k]);
+  d.nextUint32();
+  assert.equal(d.nextUint32(), a.nextUint32());
+  assert.throws(() => d.dropoutMaskTransposed(rows, cols, 0.3, 5, rows + 1), /not within/);
 });
 
 test('the folded predictor equals model.predict (running statistics, EMA params), and refolds after updates', () => {

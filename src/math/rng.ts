@@ -158,13 +158,42 @@ export class Rng {
 
   /**
    * The same draws as `dropoutMask(rows·cols, rate)` (and the same state afterwards), laid out
-   * transposed: entry (r, c) of the row-major [rows, cols] mask is at `c·rows + r`.
+   * transposed and keeping only rows [start, end): entry (r, c) of the row-major [rows, cols] mask
+   * is at `c·(end − start) + r − start`. A worker that trains on a block of rows draws the whole
+   * mask, so every worker's stream stays in step, but only computes and stores its own rows.
    */
-  dropoutMaskTransposed(rows: number, cols: number, rate: number): Float32Array {
+  dropoutMaskTransposed(rows: number, cols: number, rate: number, start = 0, end = rows): Float32Array {
     for (const [k, v] of [['rows', rows], ['cols', cols]] as const) {
       if (!Number.isInteger(v) || v < 0) throw new Error(`Rng.dropoutMaskTransposed: ${k} must be an integer ≥ 0, got ${v}`);
     }
-    return this.fillDropoutMask(rows, cols, rate, true);
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= rows)) {
+      throw new Error(`Rng.dropoutMaskTransposed: rows [${start}, ${end}) not within [0, ${rows})`);
+    }
+    this.skip(start * cols);
+    const out = this.fillDropoutMask(end - start, cols, rate, true);
+    this.skip((rows - end) * cols);
+    return out;
+  }
+
+  /** Advance the stream by n draws of nextUint32 without computing them. */
+  private skip(n: number): void {
+    let s0 = this.s0 | 0;
+    let s1 = this.s1 | 0;
+    let s2 = this.s2 | 0;
+    let s3 = this.s3 | 0;
+    for (let i = 0; i < n; i++) {
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
   }
 
   /** xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times faster. */

@@ -121,9 +121,10 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   if (timesteps.length !== B) throw new Error(`velocityLossAndGrads: ${timesteps.length} timesteps for ${B} rows`);
   const useDropout = dropout > 0;
   if (useDropout && !inputs.dropoutRng) throw new Error('velocityLossAndGrads: training with dropout needs a dropoutRng stream');
-  // The same draws as forward(): mask i is row-major [B, width]; we want it as [width, B].
+  // The same draws as forward(): mask i is row-major [total, width]; we want our rows as [width, B].
+  const start = shard?.start ?? 0;
   const maskValues = useDropout
-    ? Array.from({ length: depth + 1 }, () => columns(inputs.dropoutRng!.dropoutMaskTransposed(total, width, dropout), width, total, shard?.start ?? 0, B))
+    ? Array.from({ length: depth + 1 }, () => inputs.dropoutRng!.dropoutMaskTransposed(total, width, dropout, start, start + B))
     : [];
   const embValues = gatherEmbeddingT(model, timesteps);
 
@@ -189,14 +190,6 @@ function gatherEmbeddingT(model: VelocityModel, timesteps: ArrayLike<number>): F
     const row = t * e;
     for (let k = 0; k < e; k++) out[k * B + b] = table[row + k];
   }
-  return out;
-}
-
-/** Columns [start, start + n) of a row-major [rows, cols] array. */
-function columns(values: Float32Array, rows: number, cols: number, start: number, n: number): Float32Array {
-  if (start === 0 && n === cols) return values;
-  const out = new Float32Array(rows * n);
-  for (let r = 0; r < rows; r++) out.set(values.subarray(r * cols + start, r * cols + start + n), r * n);
   return out;
 }
 
