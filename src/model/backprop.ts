@@ -277,10 +277,8 @@ function bnDenseBackward(
 ): tf.Tensor2D {
   const [I, O] = c.W.shape;
   const { total, reduce } = sums;
-  // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
-  const dz = (O === 1 ? tf.mul(dzT, 1).reshape([dzT.shape[1], 1]) : tf.transpose(dzT)) as tf.Tensor2D; // [B, O]
   // Σ_b h ⊗ dz: [I, O], and Σ_b dz: [O, 1]
-  const [G, cz] = reduce([tf.matMul(c.hT, dz), rowSum(sums, dzT)]);
+  const [G, cz] = reduce([outerSum(c.hT, dzT), rowSum(sums, dzT)]);
   setGrad(grads, params, `${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz.reshape([1, O]))));
   setGrad(grads, params, `${dense}/bias`, cz);
   // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:
@@ -297,6 +295,19 @@ function bnDenseBackward(
   const hT = part(c.hT);
   const daS = tf.matMul(part(c.Wp), dzT); // (dz·Wpᵀ)ᵀ = s·da, [rows, B]
   return tf.add(tf.add(daS, tf.mul(hT, part(beta as tf.Tensor2D))), part(gamma as tf.Tensor2D)) as tf.Tensor2D;
+}
+
+/**
+ * Σ_b h ⊗ dz = hT·dzᵀ ([I, B], [O, B] → [I, O]) with one transpose (matMul's own transposes are
+ * slow), of the smaller operand: hT·dz, or (dzT·h)ᵀ when I < O (the first Dense, 1 + e inputs).
+ */
+function outerSum(hT: tf.Tensor2D, dzT: tf.Tensor2D): tf.Tensor2D {
+  const [I, B] = hT.shape;
+  const O = dzT.shape[0];
+  // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
+  if (O === 1) return tf.matMul(hT, tf.mul(dzT, 1).reshape([B, 1]));
+  if (I < O) return tf.transpose(tf.matMul(dzT, tf.transpose(hT))) as tf.Tensor2D;
+  return tf.matMul(hT, tf.transpose(dzT));
 }
 
 /** GELU in its sigmoid form (gelu.ts), then the dropout mask if any. */
