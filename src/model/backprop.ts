@@ -160,14 +160,14 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     const diff = tf.sub(last.z, target) as tf.Tensor2D;
 
     // Backward.
-    const layerGrads = (dz: tf.Tensor2D, c: LayerCache, bn: string, dense: string, fromColumn = 0) =>
-      bnDenseBackward(params, grads, sums, dz, c, bn, dense, fromColumn);
+    const layerGrads = (dz: tf.Tensor2D, c: LayerCache, bn: string, dense: string, rest: { residual?: tf.Tensor2D; fromColumn?: number } = {}) =>
+      bnDenseBackward(params, grads, sums, dz, c, bn, dense, rest.residual, rest.fromColumn ?? 0);
     let dh = layerGrads(tf.mul(diff, 2 / total) as tf.Tensor2D, last.cache, 'bn_out', 'dense_out');
     for (let i = depth - 1; i >= 0; i--) {
       const dz = geluBackward(dh, blocks[i].gelu);
-      dh = tf.add(dh, layerGrads(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`)) as tf.Tensor2D;
+      dh = layerGrads(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`, { residual: dh });
     }
-    const dtemb = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', 1); // [B, e]
+    const dtemb = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', { fromColumn: 1 }); // [B, e]
     // nothing downstream needs the loss or the time MLP's gradients: they share the last exchange
     const timeGrads = timeMlpBackward(params, sums, dtemb, time.cache);
     const [lossSum, ...timeSums] = reduce([tf.sum(tf.square(diff)), ...timeGrads.values()]);
@@ -286,7 +286,7 @@ function bnDenseForward(
 
 /**
  * The folded layer's parameter gradients from dz ([B, O]); returns d loss / d h ([B, I], or only
- * columns `fromColumn`… of it).
+ * columns `fromColumn`… of it), plus `residual` (the gradient reaching h by the skip connection).
  */
 function bnDenseBackward(
   params: TensorMap,
@@ -296,6 +296,7 @@ function bnDenseBackward(
   c: LayerCache,
   bn: string,
   dense: string,
+  residual: tf.Tensor2D | undefined,
   fromColumn: number,
 ): tf.Tensor2D {
   const [I, O] = c.W.shape;
@@ -317,8 +318,9 @@ function bnDenseBackward(
   const part = (v: tf.Tensor) => (fromColumn ? tf.slice(v.reshape([I]), [fromColumn], [cols]) : v.reshape([I])) as tf.Tensor1D;
   const h = fromColumn ? tf.slice(c.h, [0, fromColumn], [c.h.shape[0], cols]) : c.h;
   const WpT = tf.transpose(fromColumn ? tf.slice(c.Wp, [fromColumn, 0], [cols, O]) : c.Wp) as tf.Tensor2D; // [O, cols]
-  // dz·Wpᵀ = s·da, with γ fused in as the bias
-  return tf.add(affine(dz, WpT, part(gamma)), tf.mul(h, part(beta))) as tf.Tensor2D;
+  // dz·Wpᵀ = s·da, with γ fused in as the bias; one addN rather than two adds
+  const terms = [affine(dz, WpT, part(gamma)), tf.mul(h, part(beta))];
+  return tf.addN(residual ? [...terms, residual] : terms) as tf.Tensor2D;
 }
 
 /** GELU in its sigmoid form (gelu.ts), then the dropout mask if any. */
