@@ -157,7 +157,7 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     }
     const last = bnDenseForward(params, eps, sums, h, 'bn_out', 'dense_out');
     moments.set('bn_out', last.moments);
-    const diff = tf.sub(last.z, target) as tf.Tensor2D;
+    const diff = tf.sub(last.z, target.reshape([B, 1])) as tf.Tensor2D;
 
     // Backward.
     const layerGrads = (dz: tf.Tensor2D, c: LayerCache, bn: string, dense: string, rest: { residual?: tf.Tensor2D; fromColumn?: number } = {}) =>
