@@ -120,20 +120,22 @@ test('fast gradients: no tensor leaks, and errors for missing dropout streams an
   m.dispose();
 });
 
-test('dropoutMaskTransposed: the same draws as dropoutMask, transposed, leaving the same state', () => {
+test('dropoutMaskPart: entries of the whole mask, leaving the same state; dropoutMask is the documented rule', () => {
   const a = new Rng(9).fork('d');
   const b = new Rng(9).fork('d');
   const c = new Rng(9).fork('d');
-  const rows = 37;
-  const cols = 5;
-  const m = a.dropoutMask(rows * cols, 0.3);
-  const mt = b.dropoutMaskTransposed(rows, cols, 0.3);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) assert.equal(mt[k * rows + r], m[r * cols + k]);
+  const n = 185;
+  const m = a.dropoutMask(n, 0.3);
+  const [from, to] = [55, 150];
+  const part = b.dropoutMaskPart(n, 0.3, from, to);
+  assert.equal(part.length, to - from);
+  for (let i = from; i < to; i++) assert.equal(part[i - from], m[i]);
   // and dropoutMask is exactly the documented rule on nextUint32
-  for (let i = 0; i < rows * cols; i++) assert.equal(m[i], c.nextUint32() >= 0.3 * 2 ** 32 ? Math.fround(1 / 0.7) : 0);
+  for (let i = 0; i < n; i++) assert.equal(m[i], c.nextUint32() >= 0.3 * 2 ** 32 ? Math.fround(1 / 0.7) : 0);
   const next = a.nextUint32();
   assert.equal(b.nextUint32(), next);
   assert.equal(c.nextUint32(), next);
+  assert.throws(() => b.dropoutMaskPart(n, 0.3, 5, n + 1), /not within/);
 });
 
 test('the folded predictor equals model.predict (running statistics, EMA params), and refolds after updates', () => {

@@ -10,7 +10,9 @@ before(useBackend);
 test('a single-worker all-reduce returns its input', () => {
   const r = new AllReduce(createAllReduce(1, 4), 0);
   assert.deepEqual(Array.from(r.sum([1, 2, 3])), [1, 2, 3]);
+  assert.deepEqual(Array.from(r.sumConcatenated([[1, 2], [], [3, 4]])), [1, 2, 3, 4]);
   assert.throws(() => r.sum([1, 2, 3, 4, 5]), /capacity/);
+  assert.throws(() => r.sumConcatenated([[1, 2, 3], [4, 5]]), /capacity/);
   assert.throws(() => new AllReduce(createAllReduce(2, 4), 2), /worker 2 of 2/);
 });
 

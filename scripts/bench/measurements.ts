@@ -182,18 +182,21 @@ export async function profileFastStep(B: number): Promise<ProfileResult> {
     tr.trainStep();
   });
   tr.dispose();
+  // tf.fused.matMul also appears as the op 'fusedMatMul__op' wrapping its _FusedMatMul kernel: count kernels only
+  const kernels = prof.kernels.filter((k) => !k.name.endsWith('__op'));
   const agg = new Map<string, { ms: number; calls: number }>();
-  for (const k of prof.kernels) {
+  for (const k of kernels) {
     const a = agg.get(k.name) ?? { ms: 0, calls: 0 };
     a.ms += k.kernelTimeMs as number;
     a.calls += 1;
     agg.set(k.name, a);
   }
   const byKernel = [...agg].map(([name, v]) => ({ name, ...v })).sort((a, b) => b.ms - a.ms);
-  const matMuls = prof.kernels
+  const matMuls = kernels
     .filter((k) => k.name === 'BatchMatMul' || k.name === '_FusedMatMul')
     .map((k) => {
-      const [a, b] = k.inputShapes as number[][];
+      // _FusedMatMul's operands are [1, M, K] and [1, K, N]
+      const [a, b] = (k.inputShapes as number[][]).slice(0, 2).map((shape) => shape.slice(-2));
       const flops = 2 * a[0] * a[1] * b[1];
       return { a, b, ms: k.kernelTimeMs as number, gflops: flops / (k.kernelTimeMs as number) / 1e6 };
     })

@@ -152,51 +152,74 @@ export class Rng {
    * Uses one 32-bit draw per entry (the resolution 2^-32 is far below any rate we use).
    */
   dropoutMask(n: number, rate: number): Float32Array {
-    if (!Number.isInteger(n) || n < 0) throw new Error(`Rng.dropoutMask: n must be an integer ≥ 0, got ${n}`);
-    return this.fillDropoutMask(n, 1, rate);
+    return this.dropoutMaskPart(n, rate, 0, n);
   }
 
   /**
-   * The same draws as `dropoutMask(rows·cols, rate)` (and the same state afterwards), laid out
-   * transposed: entry (r, c) of the row-major [rows, cols] mask is at `c·rows + r`.
+   * Entries [from, to) of `dropoutMask(n, rate)`, leaving the same state as the whole mask. A
+   * worker that trains on a block of rows draws every row's mask, so that all workers' streams
+   * stay in step, but only computes and stores its own.
    */
-  dropoutMaskTransposed(rows: number, cols: number, rate: number): Float32Array {
-    for (const [k, v] of [['rows', rows], ['cols', cols]] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new Error(`Rng.dropoutMaskTransposed: ${k} must be an integer ≥ 0, got ${v}`);
+  dropoutMaskPart(n: number, rate: number, from: number, to: number): Float32Array {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`Rng.dropoutMask: n must be an integer ≥ 0, got ${n}`);
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= n)) {
+      throw new Error(`Rng.dropoutMaskPart: entries [${from}, ${to}) not within [0, ${n})`);
     }
-    return this.fillDropoutMask(rows, cols, rate, true);
+    this.skip(from);
+    const out = this.fillDropoutMask(to - from, rate);
+    this.skip(n - to);
+    return out;
   }
 
-  /** xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times faster. */
-  private fillDropoutMask(rows: number, cols: number, rate: number, transposed = false): Float32Array {
-    if (!(rate >= 0 && rate < 1)) throw new Error(`Rng.dropoutMask: rate must be in [0, 1), got ${rate}`);
-    const out = new Float32Array(rows * cols);
-    const keep = 1 / (1 - rate);
-    // u ≥ rate·2³² ⇔ u ≥ ⌈rate·2³²⌉ for an integer u; compare as signed int32 after flipping the top bit
-    const ceilThreshold = Math.ceil(rate * TWO_POW_32);
-    const allDropped = ceilThreshold > 0xffffffff;
-    const thr = (ceilThreshold - 2147483648) | 0;
+  /** Advance the stream by n draws of nextUint32 without computing them. */
+  private skip(n: number): void {
     let s0 = this.s0 | 0;
     let s1 = this.s1 | 0;
     let s2 = this.s2 | 0;
     let s3 = this.s3 | 0;
-    // draw i = r·cols + c goes to r·cols + c, or to c·rows + r when transposed
-    const rowStep = transposed ? 1 : cols;
-    const colStep = transposed ? rows : 1;
-    for (let r = 0; r < rows; r++) {
-      let at = r * rowStep;
-      for (let c = 0; c < cols; c++, at += colStep) {
-        const x = Math.imul(s1, 5);
-        const flipped = Math.imul((x << 7) | (x >>> 25), 9) ^ -2147483648;
-        const t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 11) | (s3 >>> 21);
-        out[at] = flipped >= thr && !allDropped ? keep : 0;
-      }
+    for (let i = 0; i < n; i++) {
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+  }
+
+  /**
+   * xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times
+   * faster. Each entry is written as float32 bits, `keep`'s or zero's, selected without a branch.
+   */
+  private fillDropoutMask(n: number, rate: number): Float32Array {
+    if (!(rate >= 0 && rate < 1)) throw new Error(`Rng.dropoutMask: rate must be in [0, 1), got ${rate}`);
+    const out = new Float32Array(n);
+    const bits = new Int32Array(out.buffer);
+    // u ≥ rate·2³² ⇔ u ≥ ⌈rate·2³²⌉ for an integer u; compare as signed int32 after flipping the top bit
+    const ceilThreshold = Math.ceil(rate * TWO_POW_32);
+    const allDropped = ceilThreshold > 0xffffffff;
+    const thr = (ceilThreshold - 2147483648) | 0;
+    const keepBits = new Int32Array(Float32Array.of(allDropped ? 0 : 1 / (1 - rate)).buffer)[0];
+    let s0 = this.s0 | 0;
+    let s1 = this.s1 | 0;
+    let s2 = this.s2 | 0;
+    let s3 = this.s3 | 0;
+    for (let i = 0; i < n; i++) {
+      const x = Math.imul(s1, 5);
+      const flipped = Math.imul((x << 7) | (x >>> 25), 9) ^ -2147483648;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      bits[i] = keepBits & -Number(flipped >= thr);
     }
     this.s0 = s0;
     this.s1 = s1;

@@ -3,27 +3,34 @@
 // tf.variableGrads over VelocityModel.forward, within float32 rounding).
 //
 // Why it is faster, measured on tfjs-wasm (see scripts/bench/bench.ts): the wasm backend's matMul
-// is fast (~25 GFLOP/s) only without transposes (transposeA/transposeB fall back to a
-// ~1.3 GFLOP/s loop), Tanh/Exp/Pow are ~10 ms per 0.5 M floats while Sigmoid and arithmetic are
-// ~0.1–0.5 ms, Sum/Mean over axis 0 transpose internally (~6 ms), GatherV2 is ~60 ns per element.
-// So:
-//  - activations are kept feature-major ([features, B]); W^T·hT and hT·dz are untransposed matMuls,
-//    and the only big transpose left ([F, B] → [B, F], the fast direction) is one per layer;
+// is fast only without transposes (transposeA/transposeB fall back to a ~1.3 GFLOP/s loop), and it
+// packs its right-hand operand before multiplying, so a product is fastest when that operand is
+// small: at B 4,096, h [B, 128]·W [128, 128] takes ~3.9 ms against ~5.7 ms for Wᵀ·hT with the
+// activations packed. Tanh/Exp/Pow are ~10 ms per 0.5 M floats while Sigmoid and arithmetic are
+// ~0.3–0.5 ms, Sum/Mean over axis 0 transpose internally, GatherV2 is ~60 ns per element, and a
+// transpose of [128, B] is ~2 ms. So:
+//  - activations are batch-major ([B, features]), multiplied by the small weights on the right
+//    (the forward h·W' with the bias fused in, and the backward dz·W'ᵀ);
+//  - each layer transposes its input once, hT [I, B]: the left operand of the weight gradient
+//    hT·dz and of the batch sums hT·1 (Σh, Σh²);
+//  - Σ_b dz is 1ᵀ·dz, right after hT·dz has packed dz;
 //  - GELU is computed in its sigmoid form (gelu.ts), no Tanh or Pow;
 //  - BatchNorm is folded: BN(h)·W + b = h·(s ⊙ W) + (shift·W + b) with s = scale/√(var + eps),
 //    shift = bias − mean·s, so its forward and most of its backward are [F]-sized vector work;
 //    the batch sums Σ_b da and Σ_b da·h come from the [I, O] product hT·dz the weight gradient
 //    needs anyway;
-//  - batch reductions are matMuls with a ones column;
+//  - on worker threads, every batch sum a step needs at one point is added across the workers in
+//    one exchange (each exchange is a barrier): one per BatchNorm forward ([Σh, Σh²]), one per
+//    layer backward ([Σ h ⊗ dz, Σ dz]) and one at the end (the loss and the time MLP's gradients);
 //  - the sinusoidal embedding rows are gathered on the host (the timesteps are host data).
 //
 // A wasm-backend pitfall this file avoids: matMul caches its packed right-hand operand by tensor
 // data id, not by shape, so a tensor and a reshape of it (which share the data id) must never
 // both be the `b` of a matMul; the second product silently reads the first's packing (NaNs or
-// out-of-bounds reads). Reshaped views are used only as the left operand or in elementwise ops.
+// out-of-bounds reads). The same tensor with the same shape as `b` twice is fine (dz above).
 import * as tf from '@tensorflow/tfjs';
 import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from './gelu';
-import { getParameter, type BatchMoments, type TensorMap, type VelocityModel } from './model';
+import { getParameter, type BatchMoments, type TensorMap, type VelocityModel, type VelocityModelConfig } from './model';
 import type { Rng } from '../math/rng';
 
 /** Data-parallel training: which rows of the whole batch this thread holds, and how to sum over threads. */
@@ -32,8 +39,8 @@ export interface BatchShard {
   start: number;
   /** Rows of the whole batch. */
   total: number;
-  /** The sum of a tensor over the workers. */
-  allReduce: (x: tf.Tensor) => tf.Tensor;
+  /** Each tensor summed over the workers, all in one exchange. */
+  allReduce: (xs: tf.Tensor[]) => tf.Tensor[];
 }
 
 export interface FastGradInputs {
@@ -67,15 +74,17 @@ export interface LossAndGrads {
 interface BatchSums {
   /** Rows of the whole batch. */
   total: number;
-  /** The sum over the workers (the identity on one thread). */
-  reduce: (x: tf.Tensor) => tf.Tensor;
-  /** [B, 1] of ones: a batch sum as a matMul. */
-  ones: tf.Tensor2D;
+  /** Sums over the workers, in one exchange (the identity on one thread). */
+  reduce: (xs: tf.Tensor[]) => tf.Tensor[];
+  /** [B, 1] and [1, B] of ones: batch sums as matMuls. */
+  onesColumn: tf.Tensor2D;
+  onesRow: tf.Tensor2D;
 }
 
 /** What the folded BatchNorm + Dense layer's backward needs from its forward. */
 interface LayerCache {
-  hT: tf.Tensor2D;
+  h: tf.Tensor2D; // [B, I]
+  hT: tf.Tensor2D; // [I, B]
   W: tf.Tensor2D;
   Wp: tf.Tensor2D;
   s: tf.Tensor2D; // [I, 1]
@@ -94,9 +103,9 @@ interface GeluCache {
 
 interface TimeMlpCache {
   embT: tf.Tensor2D;
-  e1T: tf.Tensor2D;
+  e1: tf.Tensor2D;
   sg1: tf.Tensor;
-  a1T: tf.Tensor2D;
+  a1: tf.Tensor2D;
 }
 
 /**
@@ -112,85 +121,94 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   const B = xt.shape[0];
   // batch statistics and the loss are over the whole batch, of which a shard holds rows
   const total = shard?.total ?? B;
-  const reduce = shard?.allReduce ?? ((x: tf.Tensor) => x);
+  const reduce = shard?.allReduce ?? ((xs: tf.Tensor[]) => xs);
   if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`velocityLossAndGrads: x_t must have shape [B, 1], got [${xt.shape}]`);
   if (target.size !== B) throw new Error(`velocityLossAndGrads: target has ${target.size} values for ${B} rows`);
   if (timesteps.length !== B) throw new Error(`velocityLossAndGrads: ${timesteps.length} timesteps for ${B} rows`);
   const useDropout = dropout > 0;
   if (useDropout && !inputs.dropoutRng) throw new Error('velocityLossAndGrads: training with dropout needs a dropoutRng stream');
-  // The same draws as forward(): mask i is row-major [B, width]; we want it as [width, B].
+  // The same draws as forward(): mask i is row-major [total, width], of which we hold rows [start, start + B).
+  const start = shard?.start ?? 0;
   const maskValues = useDropout
-    ? Array.from({ length: depth + 1 }, () => columns(inputs.dropoutRng!.dropoutMaskTransposed(total, width, dropout), width, total, shard?.start ?? 0, B))
+    ? Array.from({ length: depth + 1 }, () => inputs.dropoutRng!.dropoutMaskPart(total * width, dropout, start * width, (start + B) * width))
     : [];
-  const embValues = gatherEmbeddingT(model, timesteps);
+  const emb = gatherEmbedding(model, timesteps);
 
   const moments: BatchMoments = new Map();
   const grads = new Map<string, tf.Tensor>();
   const loss = tf.tidy(() => {
-    const sums: BatchSums = { total, reduce, ones: tf.ones([B, 1]) as tf.Tensor2D };
-    const masks = maskValues.map((m) => tf.tensor2d(m, [width, B]));
-    const time = timeMlpForward(params, tf.tensor2d(embValues, [e, B]));
-    const h0T = tf.concat([xt.reshape([1, B]), time.tembT], 0) as tf.Tensor2D;
+    const sums: BatchSums = { total, reduce, onesColumn: tf.ones([B, 1]) as tf.Tensor2D, onesRow: tf.ones([1, B]) as tf.Tensor2D };
+    const masks = maskValues.map((m) => tf.tensor2d(m, [B, width]));
+    const time = timeMlpForward(params, tf.tensor2d(emb.rows, [B, e]), tf.tensor2d(emb.columns, [e, B]));
+    const h0 = tf.concat([xt, time.temb], 1) as tf.Tensor2D;
 
     // Forward.
-    const first = bnDenseForward(params, eps, sums, h0T, 'bn_in', 'dense_in');
+    const first = bnDenseForward(params, eps, sums, h0, 'bn_in', 'dense_in');
     moments.set('bn_in', first.moments);
-    const firstGelu = geluForward(first.zT, masks[0] ?? null);
-    let hT = firstGelu.y;
+    const firstGelu = geluForward(first.z, masks[0] ?? null);
+    let h = firstGelu.y;
     const blocks: { layer: LayerCache; gelu: GeluCache }[] = [];
     for (let i = 0; i < depth; i++) {
-      const { zT, cache, moments: m } = bnDenseForward(params, eps, sums, hT, `block_${i}/bn`, `block_${i}/dense`);
+      const { z, cache, moments: m } = bnDenseForward(params, eps, sums, h, `block_${i}/bn`, `block_${i}/dense`);
       moments.set(`block_${i}/bn`, m);
-      const gl = geluForward(zT, masks[i + 1] ?? null);
+      const gl = geluForward(z, masks[i + 1] ?? null);
       blocks.push({ layer: cache, gelu: gl.cache });
-      hT = tf.add(hT, gl.y) as tf.Tensor2D;
+      h = tf.add(h, gl.y) as tf.Tensor2D;
     }
-    const last = bnDenseForward(params, eps, sums, hT, 'bn_out', 'dense_out');
+    const last = bnDenseForward(params, eps, sums, h, 'bn_out', 'dense_out');
     moments.set('bn_out', last.moments);
-    const diff = tf.sub(last.zT, target.reshape([1, B])) as tf.Tensor2D;
-    const value = tf.div(reduce(tf.sum(tf.square(diff))), total) as tf.Scalar;
+    const diff = tf.sub(last.z, target.reshape([B, 1])) as tf.Tensor2D;
 
     // Backward.
-    const layerGrads = (dzT: tf.Tensor2D, c: LayerCache, bn: string, dense: string, fromRow = 0) =>
-      bnDenseBackward(params, grads, sums, dzT, c, bn, dense, fromRow);
+    const layerGrads = (dz: tf.Tensor2D, c: LayerCache, bn: string, dense: string, rest: { residual?: tf.Tensor2D; fromColumn?: number } = {}) =>
+      bnDenseBackward(params, grads, sums, dz, c, bn, dense, rest.residual, rest.fromColumn ?? 0);
     let dh = layerGrads(tf.mul(diff, 2 / total) as tf.Tensor2D, last.cache, 'bn_out', 'dense_out');
     for (let i = depth - 1; i >= 0; i--) {
       const dz = geluBackward(dh, blocks[i].gelu);
-      dh = tf.add(dh, layerGrads(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`)) as tf.Tensor2D;
+      dh = layerGrads(dz, blocks[i].layer, `block_${i}/bn`, `block_${i}/dense`, { residual: dh });
     }
-    const dtembT = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', 1); // [e, B]
-    timeMlpBackward(params, grads, sums, dtembT, time.cache);
-    return value;
+    const dtemb = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', { fromColumn: 1 }); // [B, e]
+    // nothing downstream needs the loss or the time MLP's gradients: they share the last exchange
+    const timeGrads = timeMlpBackward(params, sums, dtemb, time.cache);
+    const [lossSum, ...timeSums] = reduce([tf.sum(tf.square(diff)), ...timeGrads.values()]);
+    [...timeGrads.keys()].forEach((name, i) => setGrad(grads, params, name, timeSums[i]));
+    return tf.div(lossSum, total) as tf.Scalar;
   });
   return { loss, grads, moments };
 }
 
-/** The model's sinusoidal embedding rows of `timesteps`, gathered on the host and laid out [e, B]. */
-function gatherEmbeddingT(model: VelocityModel, timesteps: ArrayLike<number>): Float32Array {
+/** The most floats one all-reduce exchange of a step carries (to size the shared buffers). */
+export function largestExchange(config: VelocityModelConfig): number {
+  const { width, timeEmbeddingDim: e } = config;
+  const layer = (I: number, O: number) => I * O + O; // backward: Σ h ⊗ dz and Σ dz
+  return Math.max(2 * Math.max(1 + e, width), layer(1 + e, width), layer(width, width), layer(width, 1), 1 + 2 * (e * e + e));
+}
+
+/** The model's sinusoidal embedding rows of `timesteps`, gathered on the host, as [B, e] and as [e, B]. */
+function gatherEmbedding(model: VelocityModel, timesteps: ArrayLike<number>): { rows: Float32Array; columns: Float32Array } {
   const { timeEmbeddingDim: e, numTimesteps } = model.config;
   const B = timesteps.length;
   const table = model.embeddingValues;
-  const out = new Float32Array(e * B);
+  const rows = new Float32Array(B * e);
+  const columns = new Float32Array(e * B);
   for (let b = 0; b < B; b++) {
     const t = timesteps[b];
     if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`velocityLossAndGrads: timestep ${t} out of [0, ${numTimesteps})`);
-    const row = t * e;
-    for (let k = 0; k < e; k++) out[k * B + b] = table[row + k];
+    const row = table.subarray(t * e, (t + 1) * e);
+    rows.set(row, b * e);
+    for (let k = 0; k < e; k++) columns[k * B + b] = row[k];
   }
-  return out;
+  return { rows, columns };
 }
 
-/** Columns [start, start + n) of a row-major [rows, cols] array. */
-function columns(values: Float32Array, rows: number, cols: number, start: number, n: number): Float32Array {
-  if (start === 0 && n === cols) return values;
-  const out = new Float32Array(rows * n);
-  for (let r = 0; r < rows; r++) out.set(values.subarray(r * cols + start, r * cols + start + n), r * n);
-  return out;
+/** Σ over this thread's rows of each feature, from the transposed activations: [F, B] → [F, 1]. */
+function rowSum(sums: BatchSums, xT: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(xT, sums.onesColumn);
 }
 
-/** Σ over the whole batch of each feature: [F, B] → [F, 1]. */
-function batchSum(sums: BatchSums, xT: tf.Tensor2D): tf.Tensor {
-  return sums.reduce(tf.matMul(xT, sums.ones));
+/** Σ over this thread's rows of each feature: [B, F] → [1, F] (cheap once x is packed as a matMul's `b`). */
+function columnSum(sums: BatchSums, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(sums.onesRow, x);
 }
 
 /** Record d loss / d `name`, shaped as the parameter, kept beyond the enclosing tidy. */
@@ -198,48 +216,61 @@ function setGrad(grads: Map<string, tf.Tensor>, params: TensorMap, name: string,
   grads.set(name, tf.keep(g.reshape(getParameter(params, name).shape)));
 }
 
+/** A Dense bias parameter ([O]). */
+function bias(params: TensorMap, name: string): tf.Tensor1D {
+  return getParameter(params, name) as tf.Tensor as tf.Tensor1D;
+}
+
 /**
- * FlaxTimestepEmbedding (Dense → SiLU → Dense) on the gathered embedding rows, feature-major:
- * embT [e, B] → tembT [e, B].
+ * x·W + bias for a batch-major x, the bias fused into the product. The bias must have been made
+ * with rank 1 (an op's output, not a reshape): the wasm kernel checks the rank its data was made with.
  */
-function timeMlpForward(params: TensorMap, embT: tf.Tensor2D): { tembT: tf.Tensor2D; cache: TimeMlpCache } {
-  const e = embT.shape[0];
-  const W1 = getParameter(params, 'time/linear_1/kernel');
-  const W2 = getParameter(params, 'time/linear_2/kernel');
-  const e1T = tf.add(tf.matMul(tf.transpose(W1), embT), getParameter(params, 'time/linear_1/bias').reshape([e, 1])) as tf.Tensor2D;
-  const sg1 = tf.sigmoid(e1T);
-  const a1T = tf.mul(e1T, sg1) as tf.Tensor2D;
-  const tembT = tf.add(tf.matMul(tf.transpose(W2), a1T), getParameter(params, 'time/linear_2/bias').reshape([e, 1])) as tf.Tensor2D;
-  return { tembT, cache: { embT, e1T, sg1, a1T } };
+function affine(x: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  return tf.fused.matMul({ a: x, b: W, bias }) as tf.Tensor2D;
 }
 
-/** The time MLP's parameter gradients from d loss / d tembT ([e, B]). */
-function timeMlpBackward(params: TensorMap, grads: Map<string, tf.Tensor>, sums: BatchSums, dtembT: tf.Tensor2D, c: TimeMlpCache): void {
-  const dtemb = tf.transpose(dtembT) as tf.Tensor2D;
-  setGrad(grads, params, 'time/linear_2/kernel', sums.reduce(tf.matMul(c.a1T, dtemb)));
-  setGrad(grads, params, 'time/linear_2/bias', batchSum(sums, dtembT));
-  const da1T = tf.matMul(getParameter(params, 'time/linear_2/kernel'), dtembT);
+/** FlaxTimestepEmbedding (Dense → SiLU → Dense) on the gathered embedding rows: emb [B, e] → temb [B, e]. */
+function timeMlpForward(params: TensorMap, emb: tf.Tensor2D, embT: tf.Tensor2D): { temb: tf.Tensor2D; cache: TimeMlpCache } {
+  const e1 = affine(emb, getParameter(params, 'time/linear_1/kernel'), bias(params, 'time/linear_1/bias'));
+  const sg1 = tf.sigmoid(e1);
+  const a1 = tf.mul(e1, sg1) as tf.Tensor2D;
+  const temb = affine(a1, getParameter(params, 'time/linear_2/kernel'), bias(params, 'time/linear_2/bias'));
+  return { temb, cache: { embT, e1, sg1, a1 } };
+}
+
+/** The time MLP's parameter gradients over this thread's rows, from d loss / d temb ([B, e]). */
+function timeMlpBackward(params: TensorMap, sums: BatchSums, dtemb: tf.Tensor2D, c: TimeMlpCache): Map<string, tf.Tensor> {
+  const kernel2 = tf.matMul(tf.transpose(c.a1), dtemb);
+  const bias2 = columnSum(sums, dtemb);
+  const da1 = tf.matMul(dtemb, tf.transpose(getParameter(params, 'time/linear_2/kernel')));
   // silu'(x) = σ·(1 + x·(1 − σ))
-  const de1T = tf.mul(tf.mul(da1T, c.sg1), tf.add(1, tf.mul(c.e1T, tf.sub(1, c.sg1)))) as tf.Tensor2D;
-  setGrad(grads, params, 'time/linear_1/kernel', sums.reduce(tf.matMul(c.embT, tf.transpose(de1T))));
-  setGrad(grads, params, 'time/linear_1/bias', batchSum(sums, de1T));
+  const de1 = tf.mul(tf.mul(da1, c.sg1), tf.add(1, tf.mul(c.e1, tf.sub(1, c.sg1)))) as tf.Tensor2D;
+  const kernel1 = tf.matMul(c.embT, de1);
+  return new Map([
+    ['time/linear_2/kernel', kernel2],
+    ['time/linear_2/bias', bias2],
+    ['time/linear_1/kernel', kernel1],
+    ['time/linear_1/bias', columnSum(sums, de1)],
+  ]);
 }
 
 /**
- * BatchNorm `bn` (batch statistics) folded into the Dense `dense` after it: hT [I, B] → zT [O, B].
+ * BatchNorm `bn` (batch statistics) folded into the Dense `dense` after it: h [B, I] → z [B, O].
  * Also returns the batch moments, kept beyond the enclosing tidy.
  */
 function bnDenseForward(
   params: TensorMap,
   eps: number,
   sums: BatchSums,
-  hT: tf.Tensor2D,
+  h: tf.Tensor2D,
   bn: string,
   dense: string,
-): { zT: tf.Tensor2D; cache: LayerCache; moments: { mean: tf.Tensor; variance: tf.Tensor } } {
-  const I = hT.shape[0];
-  const mean = tf.div(batchSum(sums, hT), sums.total) as tf.Tensor2D;
-  const preVar = tf.sub(tf.div(batchSum(sums, tf.square(hT) as tf.Tensor2D), sums.total), tf.square(mean));
+): { z: tf.Tensor2D; cache: LayerCache; moments: { mean: tf.Tensor; variance: tf.Tensor } } {
+  const I = h.shape[1];
+  const hT = tf.transpose(h) as tf.Tensor2D;
+  const [sumH, sumH2] = sums.reduce([rowSum(sums, hT), rowSum(sums, tf.square(hT) as tf.Tensor2D)]);
+  const mean = tf.div(sumH, sums.total) as tf.Tensor2D;
+  const preVar = tf.sub(tf.div(sumH2, sums.total), tf.square(mean));
   const variance = tf.relu(preVar) as tf.Tensor2D;
   const moments = { mean: tf.keep(mean.reshape([I])), variance: tf.keep(variance.reshape([I])) };
   const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
@@ -248,54 +279,55 @@ function bnDenseForward(
   const W = getParameter(params, `${dense}/kernel`);
   const Wp = tf.mul(W, s) as tf.Tensor2D;
   const O = W.shape[1];
-  const bp = tf.add(tf.matMul(shift.reshape([1, I]), W), getParameter(params, `${dense}/bias`).reshape([1, O])); // [1, O]
-  const zT = tf.add(tf.matMul(tf.transpose(Wp), hT), bp.reshape([O, 1])) as tf.Tensor2D;
-  return { zT, cache: { hT, W, Wp, s, r, shift, mean, varMask: tf.step(preVar) as tf.Tensor2D }, moments };
+  const bp = tf.add(tf.matMul(shift.reshape([1, I]), W).reshape([O]), bias(params, `${dense}/bias`)) as tf.Tensor1D;
+  const z = affine(h, Wp, bp);
+  return { z, cache: { h, hT, W, Wp, s, r, shift, mean, varMask: tf.step(preVar) as tf.Tensor2D }, moments };
 }
 
 /**
- * The folded layer's parameter gradients from dzT ([O, B]); returns d loss / d hT ([I, B], or only
- * rows `fromRow`… of it).
+ * The folded layer's parameter gradients from dz ([B, O]); returns d loss / d h ([B, I], or only
+ * columns `fromColumn`… of it), plus `residual` (the gradient reaching h by the skip connection).
  */
 function bnDenseBackward(
   params: TensorMap,
   grads: Map<string, tf.Tensor>,
   sums: BatchSums,
-  dzT: tf.Tensor2D,
+  dz: tf.Tensor2D,
   c: LayerCache,
   bn: string,
   dense: string,
-  fromRow: number,
+  residual: tf.Tensor2D | undefined,
+  fromColumn: number,
 ): tf.Tensor2D {
   const [I, O] = c.W.shape;
   const { total, reduce } = sums;
-  // (a fresh tensor for O = 1: see the note on matMul's weight cache at the top of the file)
-  const dz = (O === 1 ? tf.mul(dzT, 1).reshape([dzT.shape[1], 1]) : tf.transpose(dzT)) as tf.Tensor2D; // [B, O]
-  const G = reduce(tf.matMul(c.hT, dz)); // Σ_b h ⊗ dz: [I, O]
-  const cz = batchSum(sums, dzT); // Σ_b dz: [O, 1]
-  setGrad(grads, params, `${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz.reshape([1, O]))));
+  // Σ_b h ⊗ dz: [I, O], then Σ_b dz: [1, O] (dz is packed by then)
+  const [G, cz] = reduce([tf.matMul(c.hT, dz), columnSum(sums, dz)]);
+  setGrad(grads, params, `${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz)));
   setGrad(grads, params, `${dense}/bias`, cz);
   // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:
-  const sumDa = tf.matMul(c.W, cz); // Σ_b da: [I, 1]
+  const sumDa = tf.sum(tf.mul(c.W, cz), 1).reshape([I, 1]); // Σ_b da: [I, 1]
   const sumDaH = tf.sum(tf.mul(G, c.W), 1).reshape([I, 1]); // Σ_b da·h
   const S = tf.sub(sumDaH, tf.mul(c.mean, sumDa)); // Σ_b da·(h − mean)
   setGrad(grads, params, `${bn}/scale`, tf.mul(c.r, S));
   setGrad(grads, params, `${bn}/bias`, sumDa);
   // dh = s·da + β·h + γ: β from the variance path, γ from both means
   const beta = tf.mul(tf.mul(tf.mul(c.s, tf.square(c.r)), tf.mul(S, c.varMask)), -1 / total);
-  const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -total)), tf.mul(beta, c.mean));
-  const rows = I - fromRow;
-  const part = <T extends tf.Tensor2D>(x: T) => (fromRow ? (tf.slice(x, [fromRow, 0], [rows, x.shape[1]]) as T) : x);
-  const hT = part(c.hT);
-  const daS = tf.matMul(part(c.Wp), dzT); // (dz·Wpᵀ)ᵀ = s·da, [rows, B]
-  return tf.add(tf.add(daS, tf.mul(hT, part(beta as tf.Tensor2D))), part(gamma as tf.Tensor2D)) as tf.Tensor2D;
+  const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -total)).reshape([I]), tf.mul(beta, c.mean).reshape([I])); // rank 1
+  const cols = I - fromColumn;
+  const part = (v: tf.Tensor) => (fromColumn ? tf.slice(v.reshape([I]), [fromColumn], [cols]) : v.reshape([I])) as tf.Tensor1D;
+  const h = fromColumn ? tf.slice(c.h, [0, fromColumn], [c.h.shape[0], cols]) : c.h;
+  const WpT = tf.transpose(fromColumn ? tf.slice(c.Wp, [fromColumn, 0], [cols, O]) : c.Wp) as tf.Tensor2D; // [O, cols]
+  // dz·Wpᵀ = s·da, with γ fused in as the bias; one addN rather than two adds
+  const terms = [affine(dz, WpT, part(gamma)), tf.mul(h, part(beta))];
+  return tf.addN(residual ? [...terms, residual] : terms) as tf.Tensor2D;
 }
 
 /** GELU in its sigmoid form (gelu.ts), then the dropout mask if any. */
-function geluForward(zT: tf.Tensor2D, mask: tf.Tensor | null): { y: tf.Tensor2D; cache: GeluCache } {
-  const q = tf.square(zT);
-  const sg = tf.sigmoid(tf.mul(tf.add(tf.mul(q, C1), C2), zT));
-  const g = tf.mul(zT, sg);
+function geluForward(z: tf.Tensor2D, mask: tf.Tensor | null): { y: tf.Tensor2D; cache: GeluCache } {
+  const q = tf.square(z);
+  const sg = tf.sigmoid(tf.mul(tf.add(tf.mul(q, C1), C2), z));
+  const g = tf.mul(z, sg);
   return { y: (mask ? tf.mul(g, mask) : g) as tf.Tensor2D, cache: { q, sg, g, mask } };
 }
 

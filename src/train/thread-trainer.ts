@@ -50,7 +50,12 @@ export class ThreadTrainer {
     this.ema = new ParameterEMA(this.model.params, config.emaDecay);
     if (shard) {
       const { reducer } = shard;
-      this.batchShard = { start: shard.start, total: config.batchSize, allReduce: (x) => tf.tensor(reducer.sum(x.dataSync()), x.shape) };
+      const allReduce = (xs: tf.Tensor[]) => {
+        const sums = reducer.sumConcatenated(xs.map((x) => x.dataSync()));
+        let at = 0;
+        return xs.map((x) => tf.tensor(sums.subarray(at, (at += x.size)), x.shape));
+      };
+      this.batchShard = { start: shard.start, total: config.batchSize, allReduce };
     }
   }
 
@@ -88,8 +93,8 @@ export class ThreadTrainer {
     tf.dispose([x0, noise, t]);
     this.model.updateBatchStats(moments);
     disposeMoments(moments);
-    const norm = this.optimizer.apply(this.model.params, grads, lr);
-    tf.dispose([norm, ...grads.values()]);
+    this.optimizer.apply(this.model.params, grads, lr);
+    tf.dispose([...grads.values()]);
     this.ema.update(this.model.params);
     const prev = this.lossSum;
     this.lossSum = prev ? (tf.add(prev, loss) as tf.Scalar) : (tf.clone(loss) as tf.Scalar);
@@ -139,7 +144,6 @@ export class ThreadTrainer {
 
   dispose(): void {
     this.lossSum?.dispose();
-    this.optimizer.dispose();
     this.ema.dispose();
     this.model.dispose();
   }

@@ -37,12 +37,25 @@ export class AllReduce {
 
   /** The elementwise sum of `values` over all workers (every worker must call with the same length). */
   sum(values: ArrayLike<number>): Float32Array {
+    return this.sumConcatenated([values]);
+  }
+
+  /**
+   * The elementwise sum over all workers of `parts` laid end to end, in one exchange (every worker
+   * must call with the same lengths).
+   */
+  sumConcatenated(parts: ArrayLike<number>[]): Float32Array {
     const { workers, capacity } = this.shared;
-    if (values.length > capacity) throw new Error(`AllReduce: ${values.length} values exceed the capacity ${capacity}`);
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    if (length > capacity) throw new Error(`AllReduce: ${length} values exceed the capacity ${capacity}`);
     const base = (this.calls++ % 2) * workers * capacity;
-    this.data.set(values, base + this.index * capacity);
+    let at = base + this.index * capacity;
+    for (const p of parts) {
+      this.data.set(p, at);
+      at += p.length;
+    }
     this.barrier();
-    const out = new Float32Array(values.length);
+    const out = new Float32Array(length);
     for (let w = 0; w < workers; w++) {
       const slot = base + w * capacity;
       for (let i = 0; i < out.length; i++) out[i] += this.data[slot + i];

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { initBackend } from '../../runtime/backend';
+import { largestExchange } from '../../model/backprop';
 import type { TrainLog } from '../config';
 import { createAllReduce } from './allreduce';
 import type { TrainedState, TrainJob, TrainWorkerMessage, WorkerTrainJob } from './job';
@@ -18,9 +19,7 @@ import type { TrainedState, TrainJob, TrainWorkerMessage, WorkerTrainJob } from 
  */
 export async function trainInParallel(job: TrainJob, onLog: (log: TrainLog) => void, signal?: AbortSignal): Promise<TrainedState> {
   const count = job.train.workers;
-  const { width, timeEmbeddingDim: e } = job.model;
-  // the largest sum: a [width, width] weight gradient, or the first Dense's [1 + e, width]
-  const shared = createAllReduce(count, Math.max(width * width, (1 + e) * width, e * e));
+  const shared = createAllReduce(count, largestExchange(job.model));
   const abort = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const onAbort = () => Atomics.store(new Int32Array(abort), 0, 1);
   signal?.addEventListener('abort', onAbort);
