@@ -74,15 +74,15 @@ async function benchTraining(name: BackendName, o: Options, slow: boolean, resul
       results.train.push(r);
       console.log(`  ${name} B=${B} ${g}: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`);
     }
-    if (name === 'wasm') {
-      const r = await benchTrainParallel(B, 2);
+    if (!slow) {
+      const r = await benchTrainParallel(name, B, 2);
       results.trainParallel.push(r);
       console.log(`  ${name} B=${B} fast on ${r.workers} worker threads: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`);
     }
   }
 }
 
-/** Inference and DDPM passes with both predictors; on wasm also the DDPM pass on 2 worker threads. */
+/** Inference and DDPM passes with both predictors, and the DDPM pass on 2 worker threads. */
 async function benchSampling(name: BackendName, o: Options, slow: boolean, results: BenchResults): Promise<void> {
   for (const which of ['folded', 'plain'] as const) {
     resetPeak();
@@ -90,9 +90,9 @@ async function benchSampling(name: BackendName, o: Options, slow: boolean, resul
     results.infer.push(r);
     console.log(`  ${name} ${which} predictor: ${fmt(r.msPerCall, 1)} ms per 10,000 rows; DDPM 10,000 × 1,000: ${fmt(r.ddpmSeconds, 1)} s` + (r.ddpmStepsMeasured < 1000 ? ` (extrapolated from ${r.ddpmStepsMeasured} steps)` : ''));
   }
-  if (name === 'wasm') {
-    const parallel = await benchParallelDdpm(2);
-    results.parallel = parallel;
+  if (!slow) {
+    const parallel = await benchParallelDdpm(name, 2);
+    results.parallelDdpm.push(parallel);
     console.log(`  ${name} folded predictor on ${parallel.workers} worker threads: DDPM 10,000 × 1,000: ${fmt(parallel.seconds, 1)} s (full run)`);
   }
 }
@@ -102,7 +102,8 @@ async function benchBackend(name: BackendName, o: Options, results: BenchResults
   const slow = name === 'cpu';
   await benchTraining(name, o, slow, results);
   await benchSampling(name, o, slow, results);
-  if (name === 'wasm' && o.profile) results.profile = await profileFastStep(o.batches.includes(4096) ? 4096 : o.batches[0]);
+  // the kernel profile is of the first backend measured (the default one unless --backends says otherwise)
+  if (o.profile && !results.profile) results.profile = await profileFastStep(name, o.batches.includes(4096) ? 4096 : o.batches[0]);
 }
 
 async function main(): Promise<void> {
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   const loadStart = printMachine();
   const torch = runTorchReference(o);
   const jax = runJaxReference(o);
-  const results: BenchResults = { backends: [], train: [], trainParallel: [], infer: [] };
+  const results: BenchResults = { backends: [], train: [], trainParallel: [], infer: [], parallelDdpm: [] };
   for (const name of o.backends) await benchBackend(name, o, results);
 
   printTrainTable(results, torch);
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
     train: results.train,
     trainParallel: results.trainParallel,
     infer: results.infer,
+    parallelDdpm: results.parallelDdpm,
     torch: torch.result ?? null,
     torchNote: torch.note,
     jax: jax.result ?? null,

@@ -23,8 +23,8 @@ export interface BenchResults {
   trainParallel: TrainParallelResult[];
   infer: InferResult[];
   /** wasm only: a full DDPM pass on worker threads. */
-  parallel?: ParallelDdpmResult;
-  /** wasm only, unless --no-profile or --quick. */
+  parallelDdpm: ParallelDdpmResult[];
+  /** The first backend measured, unless --no-profile or --quick. */
   profile?: ProfileResult;
 }
 
@@ -68,6 +68,7 @@ export function benchTrain(backend: string, B: number, gradients: GradientMode, 
 }
 
 export interface TrainParallelResult {
+  backend: string;
   batch: number;
   workers: number;
   steps: number;
@@ -76,7 +77,7 @@ export interface TrainParallelResult {
 }
 
 /** The fast step on `workers` threads (data-parallel, src/train/parallel), timed between logs so start-up is excluded. */
-export async function benchTrainParallel(B: number, workers: number): Promise<TrainParallelResult> {
+export async function benchTrainParallel(backend: string, B: number, workers: number): Promise<TrainParallelResult> {
   // fresh workers start on baseline-compiled wasm and JS; the optimising tiers need some steps
   const steps = B <= 1024 ? 80 : B <= 4096 ? 40 : 10;
   const warm = B <= 1024 ? 40 : B <= 4096 ? 20 : 5;
@@ -88,7 +89,7 @@ export async function benchTrainParallel(B: number, workers: number): Promise<Tr
   const last = tr.history[tr.history.length - 1];
   const msPerStep = (1000 * (last.elapsed - startedAt)) / (last.step - warm);
   tr.dispose();
-  return { batch: B, workers, steps, msPerStep, samplesPerS: (B * 1000) / msPerStep };
+  return { backend, batch: B, workers, steps, msPerStep, samplesPerS: (B * 1000) / msPerStep };
 }
 
 export interface InferResult {
@@ -154,20 +155,22 @@ export async function benchInfer(backend: string, which: 'plain' | 'folded', o: 
 }
 
 export interface ParallelDdpmResult {
+  backend: string;
   workers: number;
   seconds: number;
 }
 
 /** A real 10,000 × 1,000-step DDPM pass split by rows over worker threads (src/sample/parallel). */
-export async function benchParallelDdpm(workers: number): Promise<ParallelDdpmResult> {
+export async function benchParallelDdpm(backend: string, workers: number): Promise<ParallelDdpmResult> {
   const tr = benchTrainer({ batchSize: 256, steps: 10 });
   for (let i = 0; i < 3; i++) tr.trainStep();
   const r = await ddpmSampleModel({ model: tr.model, params: tr.ema.values, scheduler, n: 10_000, rng: new Rng(1).fork('bench-sample'), workers });
   tr.dispose();
-  return { workers, seconds: r.seconds };
+  return { backend, workers, seconds: r.seconds };
 }
 
 export interface ProfileResult {
+  backend: string;
   batch: number;
   kernelMs: number;
   byKernel: { name: string; ms: number; calls: number }[];
@@ -175,7 +178,7 @@ export interface ProfileResult {
   matMuls: { a: number[]; b: number[]; ms: number; gflops: number }[];
 }
 
-export async function profileFastStep(B: number): Promise<ProfileResult> {
+export async function profileFastStep(backend: string, B: number): Promise<ProfileResult> {
   const tr = benchTrainer({ batchSize: B, steps: 1000 });
   for (let i = 0; i < 3; i++) tr.trainStep();
   const prof = await tf.profile(() => {
@@ -202,5 +205,5 @@ export async function profileFastStep(B: number): Promise<ProfileResult> {
     })
     .filter((m) => m.ms > 0.5)
     .sort((x, y) => y.ms - x.ms);
-  return { batch: B, kernelMs: byKernel.reduce((s, k) => s + k.ms, 0), byKernel, matMuls };
+  return { backend, batch: B, kernelMs: byKernel.reduce((s, k) => s + k.ms, 0), byKernel, matMuls };
 }

@@ -20,7 +20,7 @@ export function printTrainTable(r: BenchResults, torch: TorchReference): void {
   for (const fast of r.train.filter((x) => x.gradients === 'fast')) {
     const auto = r.train.find((x) => x.backend === fast.backend && x.batch === fast.batch && x.gradients === 'autograd');
     const pt = torchAt(torch, fast.batch);
-    const par = fast.backend === 'wasm' ? r.trainParallel.find((x) => x.batch === fast.batch) : undefined;
+    const par = r.trainParallel.find((x) => x.backend === fast.backend && x.batch === fast.batch);
     rows.push([
       fast.backend,
       fast.batch,
@@ -50,7 +50,7 @@ export function printInferTable(r: BenchResults, torch: TorchReference): void {
       ['backend', 'predictor', 'ms/call', 'rows/s', 'DDPM s', 'measured'],
       [
         ...r.infer.map((x) => [x.backend, x.predictor, fmt(x.msPerCall, 1), fmt(x.rowsPerS), fmt(x.ddpmSeconds, 1), measured(x.ddpmStepsMeasured)]),
-        ...(r.parallel ? [['wasm', `folded, ${r.parallel.workers} workers`, '—', '—', fmt(r.parallel.seconds, 1), 'full run']] : []),
+        ...r.parallelDdpm.map((x) => [x.backend, `folded, ${x.workers} workers`, '—', '—', fmt(x.seconds, 1), 'full run']),
       ],
     ),
   );
@@ -58,11 +58,11 @@ export function printInferTable(r: BenchResults, torch: TorchReference): void {
   console.log(`PyTorch: ${torch.note}`);
 }
 
-/** The fastest training step measured on a backend at a batch size: one thread, or worker threads (wasm). */
+/** The fastest training step measured on a backend at a batch size: one thread, or worker threads. */
 function fastestTraining(r: BenchResults, backend: string, B: number): { ms: number; how: string } | null {
   const options = [
     ...r.train.filter((x) => x.backend === backend && x.batch === B && x.gradients === 'fast').map((x) => ({ ms: x.msPerStep, how: 'fast, 1 thread' })),
-    ...(backend === 'wasm' ? r.trainParallel.filter((x) => x.batch === B).map((x) => ({ ms: x.msPerStep, how: `fast, ${x.workers} worker threads` })) : []),
+    ...r.trainParallel.filter((x) => x.backend === backend && x.batch === B).map((x) => ({ ms: x.msPerStep, how: `fast, ${x.workers} worker threads` })),
   ];
   return options.reduce<{ ms: number; how: string } | null>((best, o) => (best && best.ms <= o.ms ? best : o), null);
 }
@@ -82,7 +82,7 @@ export function targets(r: BenchResults, torch: TorchReference) {
   const at4096 = versusTorch[1];
   const ddpmRuns = [
     ...r.infer.filter((x) => x.backend === backend && x.predictor === 'folded').map((x) => ({ seconds: x.ddpmSeconds, how: x.ddpmStepsMeasured < 1000 ? 'one thread, extrapolated' : 'one thread' })),
-    ...(backend === 'wasm' && r.parallel ? [{ seconds: r.parallel.seconds, how: `${r.parallel.workers} worker threads, full run` }] : []),
+    ...r.parallelDdpm.filter((x) => x.backend === backend).map((x) => ({ seconds: x.seconds, how: `${x.workers} worker threads, full run` })),
   ];
   const ddpm = ddpmRuns.reduce<(typeof ddpmRuns)[number] | null>((best, x) => (best && best.seconds <= x.seconds ? best : x), null);
   return {
@@ -108,7 +108,7 @@ Targets (default backend: ${t.backend ?? 'none'})`);
 
 export function printProfile(profile: BenchResults['profile']): void {
   if (!profile) return;
-  console.log(`\nwasm kernel profile of one fast training step at batch ${profile.batch} (sum ${fmt(profile.kernelMs, 1)} ms)`);
-  console.log('  ' + profile.byKernel.slice(0, 10).map((k) => `${k.name} ${fmt(k.ms, 1)} ms/${k.calls}`).join(', '));
+  console.log(`\n${profile.backend} kernel profile of one fast training step at batch ${profile.batch} (sum ${fmt(profile.kernelMs, 1)} ms)`);
+  console.log('  ' + profile.byKernel.slice(0, 14).map((k) => `${k.name} ${fmt(k.ms, 1)} ms/${k.calls}`).join(', '));
   console.log('  largest matMuls: ' + profile.matMuls.slice(0, 6).map((m) => `[${m.a}]·[${m.b}] ${fmt(m.ms, 1)} ms = ${fmt(m.gflops, 1)} GFLOP/s`).join('; '));
 }
