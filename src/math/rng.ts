@@ -149,25 +149,33 @@ export class Rng {
 
   /**
    * An inverted-dropout mask: each entry is 0 with probability `rate`, else 1 / (1 - rate).
-   * Uses one 32-bit draw per entry (the resolution 2^-32 is far below any rate we use).
+   * The mask takes two draws from this stream, its 64-bit key. Entry i is then the (i mod
+   * DROPOUT_BLOCK)-th draw of block stream ⌊i / DROPOUT_BLOCK⌋, a xoshiro128** stream seeded from
+   * (key, block) (`dropoutBlockStream`), kept where the draw is ≥ rate·2³². So a worker that holds
+   * some rows of a batch draws only their entries (`dropoutMaskPart`), and the stream advances by
+   * two draws per mask whichever entries were drawn.
    */
   dropoutMask(n: number, rate: number): Float32Array {
     return this.dropoutMaskPart(n, rate, 0, n);
   }
 
-  /**
-   * Entries [from, to) of `dropoutMask(n, rate)`, leaving the same state as the whole mask. A
-   * worker that trains on a block of rows draws every row's mask, so that all workers' streams
-   * stay in step, but only computes and stores its own.
-   */
+  /** Entries [from, to) of `dropoutMask(n, rate)`, leaving the same state as the whole mask. */
   dropoutMaskPart(n: number, rate: number, from: number, to: number): Float32Array {
     if (!Number.isInteger(n) || n < 0) throw new Error(`Rng.dropoutMask: n must be an integer ≥ 0, got ${n}`);
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= n)) {
       throw new Error(`Rng.dropoutMaskPart: entries [${from}, ${to}) not within [0, ${n})`);
     }
-    this.skip(from);
-    const out = this.fillDropoutMask(to - from, rate);
-    this.skip(n - to);
+    if (!(rate >= 0 && rate < 1)) throw new Error(`Rng.dropoutMask: rate must be in [0, 1), got ${rate}`);
+    const key: [number, number] = [this.nextUint32(), this.nextUint32()];
+    const out = new Float32Array(to - from);
+    for (let i = from; i < to; ) {
+      const block = Math.floor(i / DROPOUT_BLOCK);
+      const end = Math.min(to, (block + 1) * DROPOUT_BLOCK);
+      const stream = dropoutBlockStream(key, block);
+      stream.skip(i - block * DROPOUT_BLOCK);
+      stream.fillDropoutMask(out.subarray(i - from, end - from), rate);
+      i = end;
+    }
     return out;
   }
 
@@ -196,10 +204,9 @@ export class Rng {
    * xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times
    * faster. Each entry is written as float32 bits, `keep`'s or zero's, selected without a branch.
    */
-  private fillDropoutMask(n: number, rate: number): Float32Array {
-    if (!(rate >= 0 && rate < 1)) throw new Error(`Rng.dropoutMask: rate must be in [0, 1), got ${rate}`);
-    const out = new Float32Array(n);
-    const bits = new Int32Array(out.buffer);
+  private fillDropoutMask(out: Float32Array, rate: number): void {
+    const n = out.length;
+    const bits = new Int32Array(out.buffer, out.byteOffset, n);
     // u ≥ rate·2³² ⇔ u ≥ ⌈rate·2³²⌉ for an integer u; compare as signed int32 after flipping the top bit
     const ceilThreshold = Math.ceil(rate * TWO_POW_32);
     const allDropped = ceilThreshold > 0xffffffff;
@@ -225,8 +232,31 @@ export class Rng {
     this.s1 = s1;
     this.s2 = s2;
     this.s3 = s3;
-    return out;
   }
+}
+
+/** Entries per block stream of a dropout mask. */
+export const DROPOUT_BLOCK = 1024;
+
+/**
+ * The xoshiro128** stream of block `block` of the dropout mask with key `key`: two state words
+ * from splitmix32 of each key word, combined with the block index, so that two blocks share a
+ * stream only if both 32-bit halves coincide.
+ */
+function dropoutBlockStream(key: [number, number], block: number): Rng {
+  const r = new Rng(0, 'dropout-block');
+  const words: number[] = [];
+  for (const start of [(key[0] ^ Math.imul(block, 0x2545f491)) >>> 0, (key[1] + block) >>> 0]) {
+    let state = start;
+    for (let i = 0; i < 2; i++) {
+      const [next, out] = splitmix32(state);
+      state = next;
+      words.push(out);
+    }
+  }
+  if ((words[0] | words[1] | words[2] | words[3]) === 0) words[0] = 1;
+  r.setState({ seed: 0, path: 'dropout-block', words: words as [number, number, number, number], spareNormal: null });
+  return r;
 }
 
 export interface RngState {
