@@ -92,17 +92,19 @@ export class DDPMScheduler {
 
   /** √ᾱ_t·x0 + √(1−ᾱ_t)·noise, per example. */
   addNoise(x0: tf.Tensor, noise: tf.Tensor, timesteps: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const [a, s] = this.gatherCoefficients(timesteps, x0);
-      return tf.add(tf.mul(a, x0), tf.mul(s, noise));
-    });
+    return tf.tidy(() => noisySample(this.gatherCoefficients(timesteps, x0), x0, noise));
   }
 
   /** The v-prediction target √ᾱ_t·noise − √(1−ᾱ_t)·x0. */
   getVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => velocityTarget(this.gatherCoefficients(timesteps, x0), x0, noise));
+  }
+
+  /** addNoise and getVelocity of the same examples, gathering the coefficients once (a training step's inputs). */
+  noisySampleAndVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: tf.Tensor): { xt: tf.Tensor; velocity: tf.Tensor } {
     return tf.tidy(() => {
-      const [a, s] = this.gatherCoefficients(timesteps, x0);
-      return tf.sub(tf.mul(a, noise), tf.mul(s, x0));
+      const c = this.gatherCoefficients(timesteps, x0);
+      return { xt: noisySample(c, x0, noise), velocity: velocityTarget(c, x0, noise) };
     });
   }
 
@@ -188,6 +190,16 @@ export class DDPMScheduler {
     const { sqrtAlphaBar, sqrtOneMinusAlphaBar } = this.coefficientTensors;
     return [tf.gather(sqrtAlphaBar, timesteps).reshape(shape), tf.gather(sqrtOneMinusAlphaBar, timesteps).reshape(shape)];
   }
+}
+
+/** √ᾱ_t·x0 + √(1−ᾱ_t)·noise, from the gathered [√ᾱ_t, √(1−ᾱ_t)] (diffusers' add_noise). */
+function noisySample([a, s]: [tf.Tensor, tf.Tensor], x0: tf.Tensor, noise: tf.Tensor): tf.Tensor {
+  return tf.add(tf.mul(a, x0), tf.mul(s, noise));
+}
+
+/** √ᾱ_t·noise − √(1−ᾱ_t)·x0, from the gathered [√ᾱ_t, √(1−ᾱ_t)] (diffusers' get_velocity). */
+function velocityTarget([a, s]: [tf.Tensor, tf.Tensor], x0: tf.Tensor, noise: tf.Tensor): tf.Tensor {
+  return tf.sub(tf.mul(a, noise), tf.mul(s, x0));
 }
 
 function makeBetas(c: DDPMSchedulerConfig): number[] {
