@@ -15,14 +15,21 @@
 //    hT·dz and of the batch sums hT·1 (Σh, Σh²);
 //  - Σ_b dz is 1ᵀ·dz, right after hT·dz has packed dz;
 //  - GELU is computed in its sigmoid form (gelu.ts), no Tanh or Pow;
-//  - BatchNorm is folded: BN(h)·W + b = h·(s ⊙ W) + (shift·W + b) with s = scale/√(var + eps),
-//    shift = bias − mean·s, so its forward and most of its backward are [F]-sized vector work;
-//    the batch sums Σ_b da and Σ_b da·h come from the [I, O] product hT·dz the weight gradient
-//    needs anyway;
-//  - on worker threads, every batch sum a step needs at one point is added across the workers in
-//    one exchange (each exchange is a barrier): one per BatchNorm forward ([Σh, Σh²]), one per
-//    layer backward ([Σ h ⊗ dz, Σ dz]) and one at the end (the loss and the time MLP's gradients);
+//  - BatchNorm is folded into the Dense after it (batchnorm-fold.ts), and that [features]-sized
+//    algebra runs on the host: the backend computes only the batch sums Σh, Σh² (forward) and
+//    Σ_b h ⊗ dz, Σ_b dz (backward), and the host turns them into the folded weights, the
+//    parameter gradients and the two vectors of d loss / d h. A tiny tfjs op costs ~10–20 µs of
+//    dispatch on tfjs-node, and these were ~250 of them per step;
+//  - on worker threads, those sums are added across the workers on the host, in one exchange per
+//    point of the step where they are needed (each exchange is a barrier): one per BatchNorm
+//    forward, one per layer backward and one at the end (the loss and the time MLP's gradients);
 //  - the sinusoidal embedding rows are gathered on the host (the timesteps are host data).
+//
+// Native TensorFlow (tfjs-node) differs, measured the same way at B 4,096: its matMul transposes
+// either operand within the kernel at no cost, while an explicit transpose of [B, 128] takes ~0.4 ms
+// (as long as a multiply), and its _FusedMatMul with a bias takes ~1.1 ms against ~0.6 + 0.3 ms for
+// matMul then add. So on every backend but wasm (products.ts), hᵀ·x is matMul's transposeA,
+// batch sums are 1ᵀ·x, and biases are added after the product.
 //
 // A wasm-backend pitfall this file avoids: matMul caches its packed right-hand operand by tensor
 // data id, not by shape, so a tensor and a reshape of it (which share the data id) must never
@@ -30,6 +37,8 @@
 // out-of-bounds reads). The same tensor with the same shape as `b` twice is fine (dz above).
 import * as tf from '@tensorflow/tfjs';
 import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from './gelu';
+import { batchMoments, batchNormDenseValues, foldBatchNorm, foldedLayerGrads, transposeRows, type BatchNormDense, type FoldedLayer } from './batchnorm-fold';
+import { affine, packsRightOperand } from './products';
 import { getParameter, type BatchMoments, type TensorMap, type VelocityModel, type VelocityModelConfig } from './model';
 import type { Rng } from '../math/rng';
 
@@ -39,8 +48,8 @@ export interface BatchShard {
   start: number;
   /** Rows of the whole batch. */
   total: number;
-  /** Each tensor summed over the workers, all in one exchange. */
-  allReduce: (xs: tf.Tensor[]) => tf.Tensor[];
+  /** Each array summed over the workers, all in one exchange. */
+  allReduce: (xs: Float32Array[]) => Float32Array[];
 }
 
 export interface FastGradInputs {
@@ -75,7 +84,7 @@ interface BatchSums {
   /** Rows of the whole batch. */
   total: number;
   /** Sums over the workers, in one exchange (the identity on one thread). */
-  reduce: (xs: tf.Tensor[]) => tf.Tensor[];
+  reduce: (xs: Float32Array[]) => Float32Array[];
   /** [B, 1] and [1, B] of ones: batch sums as matMuls. */
   onesColumn: tf.Tensor2D;
   onesRow: tf.Tensor2D;
@@ -84,14 +93,10 @@ interface BatchSums {
 /** What the folded BatchNorm + Dense layer's backward needs from its forward. */
 interface LayerCache {
   h: tf.Tensor2D; // [B, I]
-  hT: tf.Tensor2D; // [I, B]
-  W: tf.Tensor2D;
-  Wp: tf.Tensor2D;
-  s: tf.Tensor2D; // [I, 1]
-  r: tf.Tensor2D; // [I, 1]
-  shift: tf.Tensor2D; // [I, 1]
-  mean: tf.Tensor2D; // [I, 1]
-  varMask: tf.Tensor2D; // [I, 1]: relu'(E[h²] − E[h]²)
+  hT: tf.Tensor2D | null; // [I, B], on wasm only
+  p: BatchNormDense;
+  f: FoldedLayer;
+  moments: { mean: Float32Array; positive: Uint8Array };
 }
 
 interface GeluCache {
@@ -102,7 +107,8 @@ interface GeluCache {
 }
 
 interface TimeMlpCache {
-  embT: tf.Tensor2D;
+  emb: tf.Tensor2D;
+  embT: tf.Tensor2D | null; // on wasm only
   e1: tf.Tensor2D;
   sg1: tf.Tensor;
   a1: tf.Tensor2D;
@@ -121,7 +127,7 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   const B = xt.shape[0];
   // batch statistics and the loss are over the whole batch, of which a shard holds rows
   const total = shard?.total ?? B;
-  const reduce = shard?.allReduce ?? ((xs: tf.Tensor[]) => xs);
+  const reduce = shard?.allReduce ?? ((xs: Float32Array[]) => xs);
   if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`velocityLossAndGrads: x_t must have shape [B, 1], got [${xt.shape}]`);
   if (target.size !== B) throw new Error(`velocityLossAndGrads: target has ${target.size} values for ${B} rows`);
   if (timesteps.length !== B) throw new Error(`velocityLossAndGrads: ${timesteps.length} timesteps for ${B} rows`);
@@ -132,14 +138,14 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   const maskValues = useDropout
     ? Array.from({ length: depth + 1 }, () => inputs.dropoutRng!.dropoutMaskPart(total * width, dropout, start * width, (start + B) * width))
     : [];
-  const emb = gatherEmbedding(model, timesteps);
+  const emb = gatherEmbedding(model, timesteps, packsRightOperand());
 
   const moments: BatchMoments = new Map();
   const grads = new Map<string, tf.Tensor>();
   const loss = tf.tidy(() => {
     const sums: BatchSums = { total, reduce, onesColumn: tf.ones([B, 1]) as tf.Tensor2D, onesRow: tf.ones([1, B]) as tf.Tensor2D };
     const masks = maskValues.map((m) => tf.tensor2d(m, [B, width]));
-    const time = timeMlpForward(params, tf.tensor2d(emb.rows, [B, e]), tf.tensor2d(emb.columns, [e, B]));
+    const time = timeMlpForward(params, tf.tensor2d(emb.rows, [B, e]), emb.columns && tf.tensor2d(emb.columns, [e, B]));
     const h0 = tf.concat([xt, time.temb], 1) as tf.Tensor2D;
 
     // Forward.
@@ -170,9 +176,9 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     const dtemb = layerGrads(geluBackward(dh, firstGelu.cache), first.cache, 'bn_in', 'dense_in', { fromColumn: 1 }); // [B, e]
     // nothing downstream needs the loss or the time MLP's gradients: they share the last exchange
     const timeGrads = timeMlpBackward(params, sums, dtemb, time.cache);
-    const [lossSum, ...timeSums] = reduce([tf.sum(tf.square(diff)), ...timeGrads.values()]);
+    const [lossSum, ...timeSums] = sumOnHost(sums, [tf.sum(tf.square(diff)), ...timeGrads.values()]);
     [...timeGrads.keys()].forEach((name, i) => setGrad(grads, params, name, timeSums[i]));
-    return tf.div(lossSum, total) as tf.Scalar;
+    return tf.scalar(lossSum[0] / total);
   });
   return { loss, grads, moments };
 }
@@ -184,19 +190,22 @@ export function largestExchange(config: VelocityModelConfig): number {
   return Math.max(2 * Math.max(1 + e, width), layer(1 + e, width), layer(width, width), layer(width, 1), 1 + 2 * (e * e + e));
 }
 
-/** The model's sinusoidal embedding rows of `timesteps`, gathered on the host, as [B, e] and as [e, B]. */
-function gatherEmbedding(model: VelocityModel, timesteps: ArrayLike<number>): { rows: Float32Array; columns: Float32Array } {
+/**
+ * The model's sinusoidal embedding rows of `timesteps`, gathered on the host, as [B, e] and, with
+ * `transposed`, also as [e, B].
+ */
+function gatherEmbedding(model: VelocityModel, timesteps: ArrayLike<number>, transposed: boolean): { rows: Float32Array; columns: Float32Array | null } {
   const { timeEmbeddingDim: e, numTimesteps } = model.config;
   const B = timesteps.length;
   const table = model.embeddingValues;
   const rows = new Float32Array(B * e);
-  const columns = new Float32Array(e * B);
+  const columns = transposed ? new Float32Array(e * B) : null;
   for (let b = 0; b < B; b++) {
     const t = timesteps[b];
     if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`velocityLossAndGrads: timestep ${t} out of [0, ${numTimesteps})`);
     const row = table.subarray(t * e, (t + 1) * e);
     rows.set(row, b * e);
-    for (let k = 0; k < e; k++) columns[k * B + b] = row[k];
+    if (columns) for (let k = 0; k < e; k++) columns[k * B + b] = row[k];
   }
   return { rows, columns };
 }
@@ -206,14 +215,25 @@ function rowSum(sums: BatchSums, xT: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(xT, sums.onesColumn);
 }
 
+/** xᵀ·y for batch-major x [B, I] and y [B, K]: [I, K], from xT [I, B] where the backend wants it explicit. */
+function transposedTimes(x: tf.Tensor2D, xT: tf.Tensor2D | null, y: tf.Tensor2D): tf.Tensor2D {
+  if (xT) return tf.matMul(xT, y);
+  return packsRightOperand() ? tf.matMul(tf.transpose(x), y) : tf.matMul(x, y, true, false);
+}
+
 /** Σ over this thread's rows of each feature: [B, F] → [1, F] (cheap once x is packed as a matMul's `b`). */
 function columnSum(sums: BatchSums, x: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(sums.onesRow, x);
 }
 
-/** Record d loss / d `name`, shaped as the parameter, kept beyond the enclosing tidy. */
-function setGrad(grads: Map<string, tf.Tensor>, params: TensorMap, name: string, g: tf.Tensor): void {
-  grads.set(name, tf.keep(g.reshape(getParameter(params, name).shape)));
+/** Record d loss / d `name` from its values, shaped as the parameter, kept beyond the enclosing tidy. */
+function setGrad(grads: Map<string, tf.Tensor>, params: TensorMap, name: string, values: Float32Array): void {
+  grads.set(name, tf.keep(tf.tensor(values, getParameter(params, name).shape)));
+}
+
+/** The tensors' values summed over the whole batch (over the workers, in one exchange), on the host. */
+function sumOnHost(sums: BatchSums, xs: tf.Tensor[]): Float32Array[] {
+  return sums.reduce(xs.map((x) => x.dataSync() as Float32Array));
 }
 
 /** A Dense bias parameter ([O]). */
@@ -221,31 +241,23 @@ function bias(params: TensorMap, name: string): tf.Tensor1D {
   return getParameter(params, name) as tf.Tensor as tf.Tensor1D;
 }
 
-/**
- * x·W + bias for a batch-major x, the bias fused into the product. The bias must have been made
- * with rank 1 (an op's output, not a reshape): the wasm kernel checks the rank its data was made with.
- */
-function affine(x: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: W, bias }) as tf.Tensor2D;
-}
-
 /** FlaxTimestepEmbedding (Dense → SiLU → Dense) on the gathered embedding rows: emb [B, e] → temb [B, e]. */
-function timeMlpForward(params: TensorMap, emb: tf.Tensor2D, embT: tf.Tensor2D): { temb: tf.Tensor2D; cache: TimeMlpCache } {
+function timeMlpForward(params: TensorMap, emb: tf.Tensor2D, embT: tf.Tensor2D | null): { temb: tf.Tensor2D; cache: TimeMlpCache } {
   const e1 = affine(emb, getParameter(params, 'time/linear_1/kernel'), bias(params, 'time/linear_1/bias'));
   const sg1 = tf.sigmoid(e1);
   const a1 = tf.mul(e1, sg1) as tf.Tensor2D;
   const temb = affine(a1, getParameter(params, 'time/linear_2/kernel'), bias(params, 'time/linear_2/bias'));
-  return { temb, cache: { embT, e1, sg1, a1 } };
+  return { temb, cache: { emb, embT, e1, sg1, a1 } };
 }
 
 /** The time MLP's parameter gradients over this thread's rows, from d loss / d temb ([B, e]). */
 function timeMlpBackward(params: TensorMap, sums: BatchSums, dtemb: tf.Tensor2D, c: TimeMlpCache): Map<string, tf.Tensor> {
-  const kernel2 = tf.matMul(tf.transpose(c.a1), dtemb);
+  const kernel2 = transposedTimes(c.a1, null, dtemb);
   const bias2 = columnSum(sums, dtemb);
   const da1 = tf.matMul(dtemb, tf.transpose(getParameter(params, 'time/linear_2/kernel')));
   // silu'(x) = σ·(1 + x·(1 − σ))
   const de1 = tf.mul(tf.mul(da1, c.sg1), tf.add(1, tf.mul(c.e1, tf.sub(1, c.sg1)))) as tf.Tensor2D;
-  const kernel1 = tf.matMul(c.embT, de1);
+  const kernel1 = transposedTimes(c.emb, c.embT, de1);
   return new Map([
     ['time/linear_2/kernel', kernel2],
     ['time/linear_2/bias', bias2],
@@ -256,7 +268,8 @@ function timeMlpBackward(params: TensorMap, sums: BatchSums, dtemb: tf.Tensor2D,
 
 /**
  * BatchNorm `bn` (batch statistics) folded into the Dense `dense` after it: h [B, I] → z [B, O].
- * Also returns the batch moments, kept beyond the enclosing tidy.
+ * The batch sums Σh and Σh² come to the host, where the fold is computed (batchnorm-fold.ts). Also
+ * returns the batch moments, kept beyond the enclosing tidy.
  */
 function bnDenseForward(
   params: TensorMap,
@@ -266,22 +279,15 @@ function bnDenseForward(
   bn: string,
   dense: string,
 ): { z: tf.Tensor2D; cache: LayerCache; moments: { mean: tf.Tensor; variance: tf.Tensor } } {
-  const I = h.shape[1];
-  const hT = tf.transpose(h) as tf.Tensor2D;
-  const [sumH, sumH2] = sums.reduce([rowSum(sums, hT), rowSum(sums, tf.square(hT) as tf.Tensor2D)]);
-  const mean = tf.div(sumH, sums.total) as tf.Tensor2D;
-  const preVar = tf.sub(tf.div(sumH2, sums.total), tf.square(mean));
-  const variance = tf.relu(preVar) as tf.Tensor2D;
-  const moments = { mean: tf.keep(mean.reshape([I])), variance: tf.keep(variance.reshape([I])) };
-  const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
-  const s = tf.mul(r, getParameter(params, `${bn}/scale`).reshape([I, 1])) as tf.Tensor2D;
-  const shift = tf.sub(getParameter(params, `${bn}/bias`).reshape([I, 1]), tf.mul(mean, s)) as tf.Tensor2D;
-  const W = getParameter(params, `${dense}/kernel`);
-  const Wp = tf.mul(W, s) as tf.Tensor2D;
-  const O = W.shape[1];
-  const bp = tf.add(tf.matMul(shift.reshape([1, I]), W).reshape([O]), bias(params, `${dense}/bias`)) as tf.Tensor1D;
-  const z = affine(h, Wp, bp);
-  return { z, cache: { h, hT, W, Wp, s, r, shift, mean, varMask: tf.step(preVar) as tf.Tensor2D }, moments };
+  const p = batchNormDenseValues(params, bn, dense);
+  const hT = packsRightOperand() ? (tf.transpose(h) as tf.Tensor2D) : null;
+  const partial = hT ? [rowSum(sums, hT), rowSum(sums, tf.square(hT) as tf.Tensor2D)] : [columnSum(sums, h), columnSum(sums, tf.square(h) as tf.Tensor2D)];
+  const [sumH, sumH2] = sumOnHost(sums, partial);
+  const m = batchMoments(sumH, sumH2, sums.total);
+  const f = foldBatchNorm(p, m.mean, m.variance, eps);
+  const z = affine(h, tf.tensor2d(f.Wp, [p.I, p.O]), tf.tensor1d(f.bp));
+  const moments = { mean: tf.keep(tf.tensor1d(m.mean)), variance: tf.keep(tf.tensor1d(m.variance)) };
+  return { z, cache: { h, hT, p, f, moments: m }, moments };
 }
 
 /**
@@ -299,27 +305,19 @@ function bnDenseBackward(
   residual: tf.Tensor2D | undefined,
   fromColumn: number,
 ): tf.Tensor2D {
-  const [I, O] = c.W.shape;
-  const { total, reduce } = sums;
-  // Σ_b h ⊗ dz: [I, O], then Σ_b dz: [1, O] (dz is packed by then)
-  const [G, cz] = reduce([tf.matMul(c.hT, dz), columnSum(sums, dz)]);
-  setGrad(grads, params, `${dense}/kernel`, tf.add(tf.mul(G, c.s), tf.mul(c.shift, cz)));
-  setGrad(grads, params, `${dense}/bias`, cz);
-  // da = dz·Wᵀ is the gradient at the BatchNorm's output; its batch sums without forming it:
-  const sumDa = tf.sum(tf.mul(c.W, cz), 1).reshape([I, 1]); // Σ_b da: [I, 1]
-  const sumDaH = tf.sum(tf.mul(G, c.W), 1).reshape([I, 1]); // Σ_b da·h
-  const S = tf.sub(sumDaH, tf.mul(c.mean, sumDa)); // Σ_b da·(h − mean)
-  setGrad(grads, params, `${bn}/scale`, tf.mul(c.r, S));
-  setGrad(grads, params, `${bn}/bias`, sumDa);
-  // dh = s·da + β·h + γ: β from the variance path, γ from both means
-  const beta = tf.mul(tf.mul(tf.mul(c.s, tf.square(c.r)), tf.mul(S, c.varMask)), -1 / total);
-  const gamma = tf.sub(tf.mul(c.s, tf.div(sumDa, -total)).reshape([I]), tf.mul(beta, c.mean).reshape([I])); // rank 1
+  const { I, O } = c.p;
+  // Σ_b h ⊗ dz: [I, O], then Σ_b dz: [O] (on wasm, dz is packed by then)
+  const [G, cz] = sumOnHost(sums, [transposedTimes(c.h, c.hT, dz), columnSum(sums, dz)]);
+  const g = foldedLayerGrads(c.p, c.f, c.moments, G, cz, sums.total);
+  setGrad(grads, params, `${dense}/kernel`, g.kernel);
+  setGrad(grads, params, `${dense}/bias`, g.bias);
+  setGrad(grads, params, `${bn}/scale`, g.scale);
+  setGrad(grads, params, `${bn}/bias`, g.bnBias);
+  // dh = dz·Wpᵀ + β·h + γ, with γ as the product's bias; one addN rather than two adds
   const cols = I - fromColumn;
-  const part = (v: tf.Tensor) => (fromColumn ? tf.slice(v.reshape([I]), [fromColumn], [cols]) : v.reshape([I])) as tf.Tensor1D;
   const h = fromColumn ? tf.slice(c.h, [0, fromColumn], [c.h.shape[0], cols]) : c.h;
-  const WpT = tf.transpose(fromColumn ? tf.slice(c.Wp, [fromColumn, 0], [cols, O]) : c.Wp) as tf.Tensor2D; // [O, cols]
-  // dz·Wpᵀ = s·da, with γ fused in as the bias; one addN rather than two adds
-  const terms = [affine(dz, WpT, part(gamma)), tf.mul(h, part(beta))];
+  const WpT = tf.tensor2d(transposeRows(c.f.Wp, I, O, fromColumn), [O, cols]);
+  const terms = [affine(dz, WpT, tf.tensor1d(g.gamma.subarray(fromColumn))), tf.mul(h, tf.tensor1d(g.beta.subarray(fromColumn)))];
   return tf.addN(residual ? [...terms, residual] : terms) as tf.Tensor2D;
 }
 

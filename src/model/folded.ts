@@ -5,12 +5,14 @@
 //  - the time MLP is evaluated once for every timestep, and its contribution to the first Dense
 //    is precomputed, so a prediction at timestep t starts from one row of a table;
 //  - GELU is computed in its sigmoid form (gelu.ts);
-//  - each layer is one fused matMul + bias.
-// The tfjs-wasm costs behind these choices are measured in backprop.ts's notes.
+//  - each layer is one product with its bias (products.ts).
+// The fold is computed on the host (batchnorm-fold.ts), as in training.
 import * as tf from '@tensorflow/tfjs';
 import type { VelocityPredictor } from '../diffusion/predictor';
 import { geluSigmoid } from './gelu';
+import { batchNormDenseValues, foldBatchNorm } from './batchnorm-fold';
 import { getParameter, type TensorMap, type VelocityModel } from './model';
+import { affine } from './products';
 
 /** An inference-mode predictor whose folded weights the caller may free. */
 export interface FoldedPredictor extends VelocityPredictor {
@@ -53,12 +55,10 @@ export function foldedVelocity(model: VelocityModel, params?: TensorMap): Folded
       const f = current();
       return tf.tidy(() => {
         const c = tf.slice(f.timeRows, [t * width], [width]);
-        let h = geluSigmoid(tf.fused.matMul({ a: xt, b: f.xRow, bias: c }));
+        let h = geluSigmoid(affine(xt, f.xRow, c));
         const n = f.layers.length;
-        for (let i = 0; i < n - 1; i++) {
-          h = tf.add(h, geluSigmoid(tf.fused.matMul({ a: h as tf.Tensor2D, b: f.layers[i].W, bias: f.layers[i].b })));
-        }
-        return tf.fused.matMul({ a: h as tf.Tensor2D, b: f.layers[n - 1].W, bias: f.layers[n - 1].b });
+        for (let i = 0; i < n - 1; i++) h = tf.add(h, geluSigmoid(affine(h as tf.Tensor2D, f.layers[i].W, f.layers[i].b)));
+        return affine(h as tf.Tensor2D, f.layers[n - 1].W, f.layers[n - 1].b);
       }) as tf.Tensor2D;
     },
     dispose: free,
@@ -67,14 +67,10 @@ export function foldedVelocity(model: VelocityModel, params?: TensorMap): Folded
 
 /** BatchNorm `bn` (running statistics) folded into the Dense `dense` after it. */
 function foldLayer(model: VelocityModel, params: TensorMap, bn: string, dense: string): { W: tf.Tensor2D; b: tf.Tensor1D } {
-  const W = getParameter(params, `${dense}/kernel`);
-  const [I, O] = W.shape;
-  const s = tf.mul(tf.rsqrt(tf.add(model.batchStats.get(`${bn}/var`)!, model.config.bnEpsilon)), getParameter(params, `${bn}/scale`));
-  const shift = tf.sub(getParameter(params, `${bn}/bias`), tf.mul(model.batchStats.get(`${bn}/mean`)!, s));
-  const Wp = tf.mul(W, s.reshape([I, 1])) as tf.Tensor2D;
-  // (the fused bias must be created rank 1: the wasm kernel checks the data's original shape)
-  const b = tf.add(tf.matMul(shift.reshape([1, I]), W).reshape([O]), getParameter(params, `${dense}/bias`)) as tf.Tensor1D;
-  return { W: Wp, b };
+  const p = batchNormDenseValues(params, bn, dense);
+  const stat = (name: string) => model.batchStats.get(`${bn}/${name}`)!.dataSync();
+  const f = foldBatchNorm(p, stat('mean'), stat('var'), model.config.bnEpsilon);
+  return { W: tf.tensor2d(f.Wp, [p.I, p.O]), b: tf.tensor1d(f.bp) };
 }
 
 function foldWeights(model: VelocityModel, params: TensorMap): Omit<Folded, 'keys'> {

@@ -50,10 +50,10 @@ export class ThreadTrainer {
     this.ema = new ParameterEMA(this.model.params, config.emaDecay);
     if (shard) {
       const { reducer } = shard;
-      const allReduce = (xs: tf.Tensor[]) => {
-        const sums = reducer.sumConcatenated(xs.map((x) => x.dataSync()));
+      const allReduce = (xs: Float32Array[]) => {
+        const sums = reducer.sumConcatenated(xs);
         let at = 0;
-        return xs.map((x) => tf.tensor(sums.subarray(at, (at += x.size)), x.shape));
+        return xs.map((x) => sums.subarray(at, (at += x.length)));
       };
       this.batchShard = { start: shard.start, total: config.batchSize, allReduce };
     }
