@@ -20,6 +20,13 @@ function registerBackend(name: BackendName): void {
   if (name === 'tensorflow') {
     // TensorFlow logs its CPU features and oneDNN notes at INFO level on load; keep warnings and errors
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+    // One thread per op, run in the calling thread: the cores are used by worker threads instead
+    // (defaultWorkers). TensorFlow's own pool spreads only matMuls, not the elementwise ops that
+    // take most of a training step. Read once, when the library loads; oneDNN's matMuls follow
+    // OMP_NUM_THREADS.
+    process.env.TF_NUM_INTRAOP_THREADS ??= '1';
+    process.env.TF_NUM_INTEROP_THREADS ??= '1';
+    process.env.OMP_NUM_THREADS ??= '1';
     require('@tensorflow/tfjs-node');
   }
   else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
@@ -61,12 +68,12 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
 }
 
 /**
- * The worker threads that train or sample fastest on a backend, where a caller gives none: native
- * TensorFlow runs its own thread pool over every core, so one; WebAssembly and plain JavaScript
- * compute on one thread each in Node, so one per core, up to `most`.
+ * The worker threads that train or sample fastest on a backend, where a caller gives none: one per
+ * core, up to `most`. Every backend computes an op on the calling thread here (WebAssembly and
+ * plain JavaScript in Node; native TensorFlow with TF_NUM_INTRAOP_THREADS=1, see registerBackend).
  */
-export function defaultWorkers(backend: string = tf.getBackend(), most = 2): number {
-  return backend === 'tensorflow' ? 1 : Math.max(1, Math.min(os.availableParallelism(), most));
+export function defaultWorkers(most = 2): number {
+  return Math.max(1, Math.min(os.availableParallelism(), most));
 }
 
 const DESCRIPTIONS: Record<BackendName, string> = {

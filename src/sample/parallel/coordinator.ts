@@ -30,7 +30,7 @@ export interface ModelSampleOptions {
 
 /** DDPM sampling with the trained model, split over worker threads by rows. */
 export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSampleResult> {
-  const workers = Math.max(1, Math.min(o.workers ?? defaultWorkers(undefined, 4), Math.floor(o.n / 256) || 1));
+  const workers = Math.max(1, Math.min(o.workers ?? defaultWorkers(4), Math.floor(o.n / 256) || 1));
   if (workers === 1) {
     const predictor = modelVelocity(o.model, o.params);
     try {
