@@ -151,7 +151,7 @@ export class Rng {
    * An inverted-dropout mask: each entry is 0 with probability `rate`, else 1 / (1 - rate).
    * The mask takes two draws from this stream, its 64-bit key. Entry i is then the (i mod
    * DROPOUT_BLOCK)-th draw of block stream ⌊i / DROPOUT_BLOCK⌋, a xoshiro128** stream seeded from
-   * (key, block) (`dropoutBlockStream`), kept where the draw is ≥ rate·2³². So a worker that holds
+   * (key, block) (`seedDropoutBlock`), kept where the draw is ≥ rate·2³². So a worker that holds
    * some rows of a batch draws only their entries (`dropoutMaskPart`), and the stream advances by
    * two draws per mask whichever entries were drawn.
    */
@@ -166,97 +166,72 @@ export class Rng {
       throw new Error(`Rng.dropoutMaskPart: entries [${from}, ${to}) not within [0, ${n})`);
     }
     if (!(rate >= 0 && rate < 1)) throw new Error(`Rng.dropoutMask: rate must be in [0, 1), got ${rate}`);
-    const key: [number, number] = [this.nextUint32(), this.nextUint32()];
+    const key0 = this.nextUint32();
+    const key1 = this.nextUint32();
     const out = new Float32Array(to - from);
+    const bits = new Int32Array(out.buffer);
+    // u ≥ rate·2³² ⇔ u ≥ ⌈rate·2³²⌉ for an integer u; compared as signed int32 after flipping the top bit
+    const ceilThreshold = Math.ceil(rate * TWO_POW_32);
+    const threshold = (ceilThreshold - 2147483648) | 0;
+    const keepBits = new Int32Array(Float32Array.of(ceilThreshold > 0xffffffff ? 0 : 1 / (1 - rate)).buffer)[0];
     for (let i = from; i < to; ) {
       const block = Math.floor(i / DROPOUT_BLOCK);
       const end = Math.min(to, (block + 1) * DROPOUT_BLOCK);
-      const stream = dropoutBlockStream(key, block);
-      stream.skip(i - block * DROPOUT_BLOCK);
-      stream.fillDropoutMask(out.subarray(i - from, end - from), rate);
+      seedDropoutBlock(key0, key1, block);
+      fillDropoutBits(bits, i - from, end - from, i - block * DROPOUT_BLOCK, threshold, keepBits);
       i = end;
     }
     return out;
   }
 
-  /** Advance the stream by n draws of nextUint32 without computing them. */
-  private skip(n: number): void {
-    let s0 = this.s0 | 0;
-    let s1 = this.s1 | 0;
-    let s2 = this.s2 | 0;
-    let s3 = this.s3 | 0;
-    for (let i = 0; i < n; i++) {
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-    }
-    this.s0 = s0;
-    this.s1 = s1;
-    this.s2 = s2;
-    this.s3 = s3;
-  }
-
-  /**
-   * xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times
-   * faster. Each entry is written as float32 bits, `keep`'s or zero's, selected without a branch.
-   */
-  private fillDropoutMask(out: Float32Array, rate: number): void {
-    const n = out.length;
-    const bits = new Int32Array(out.buffer, out.byteOffset, n);
-    // u ≥ rate·2³² ⇔ u ≥ ⌈rate·2³²⌉ for an integer u; compare as signed int32 after flipping the top bit
-    const ceilThreshold = Math.ceil(rate * TWO_POW_32);
-    const allDropped = ceilThreshold > 0xffffffff;
-    const thr = (ceilThreshold - 2147483648) | 0;
-    const keepBits = new Int32Array(Float32Array.of(allDropped ? 0 : 1 / (1 - rate)).buffer)[0];
-    let s0 = this.s0 | 0;
-    let s1 = this.s1 | 0;
-    let s2 = this.s2 | 0;
-    let s3 = this.s3 | 0;
-    for (let i = 0; i < n; i++) {
-      const x = Math.imul(s1, 5);
-      const flipped = Math.imul((x << 7) | (x >>> 25), 9) ^ -2147483648;
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-      bits[i] = keepBits & -Number(flipped >= thr);
-    }
-    this.s0 = s0;
-    this.s1 = s1;
-    this.s2 = s2;
-    this.s3 = s3;
-  }
 }
 
 /** Entries per block stream of a dropout mask. */
 export const DROPOUT_BLOCK = 1024;
 
+/** State of the block stream being drawn (xoshiro128** words), reused to avoid an allocation per block. */
+const blockState = new Int32Array(4);
+
 /**
- * The xoshiro128** stream of block `block` of the dropout mask with key `key`: two state words
- * from splitmix32 of each key word, combined with the block index, so that two blocks share a
- * stream only if both 32-bit halves coincide.
+ * Seed the xoshiro128** stream of block `block` of the dropout mask with key (key0, key1): two
+ * state words from splitmix32 of each key word combined with the block index, so that two blocks
+ * share a stream only if both 32-bit halves coincide.
  */
-function dropoutBlockStream(key: [number, number], block: number): Rng {
-  const r = new Rng(0, 'dropout-block');
-  const words: number[] = [];
-  for (const start of [(key[0] ^ Math.imul(block, 0x2545f491)) >>> 0, (key[1] + block) >>> 0]) {
+function seedDropoutBlock(key0: number, key1: number, block: number): void {
+  let at = 0;
+  for (const start of [(key0 ^ Math.imul(block, 0x2545f491)) >>> 0, (key1 + block) >>> 0]) {
     let state = start;
     for (let i = 0; i < 2; i++) {
       const [next, out] = splitmix32(state);
       state = next;
-      words.push(out);
+      blockState[at++] = out;
     }
   }
-  if ((words[0] | words[1] | words[2] | words[3]) === 0) words[0] = 1;
-  r.setState({ seed: 0, path: 'dropout-block', words: words as [number, number, number, number], spareNormal: null });
-  return r;
+  if ((blockState[0] | blockState[1] | blockState[2] | blockState[3]) === 0) blockState[0] = 1;
+}
+
+/**
+ * From the seeded block stream: skip `skip` draws, then write entries [start, end) of `bits` as
+ * float32 bits, `keepBits` where the draw (top bit flipped, as int32) is ≥ threshold, else 0.
+ * xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times faster.
+ */
+function fillDropoutBits(bits: Int32Array, start: number, end: number, skip: number, threshold: number, keepBits: number): void {
+  let s0 = blockState[0];
+  let s1 = blockState[1];
+  let s2 = blockState[2];
+  let s3 = blockState[3];
+  for (let i = start - skip; i < end; i++) {
+    const x = Math.imul(s1, 5);
+    const flipped = Math.imul((x << 7) | (x >>> 25), 9) ^ -2147483648;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    if (i >= start) bits[i] = keepBits & -Number(flipped >= threshold);
+  }
 }
 
 export interface RngState {
