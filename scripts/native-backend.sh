@@ -12,7 +12,9 @@
 #      load time. The binding never calls into Python, so a generated stub library defines them:
 #      data symbols as zeroed storage, functions as stubs that abort with their name.
 #   3. deps/ is laid out as tfjs-node's binding.gyp expects (a linker script stands in for
-#      libtensorflow.so), and node-pre-gyp builds tfjs_binding.node against the local Node headers.
+#      libtensorflow.so), the binding's source gets a lock that makes it safe on several worker
+#      threads (scripts/patch-tfjs-binding.js), and node-pre-gyp builds tfjs_binding.node against
+#      the local Node headers.
 #   4. A smoke test loads the backend and multiplies two matrices.
 #
 # Quick when up to date (a stamp in deps/ records the wheel's hash). A failure leaves no binding,
@@ -40,7 +42,7 @@ fail() {
 [ "${TSDIFFUSION_NATIVE:-1}" = 0 ] && { say "skipped (TSDIFFUSION_NATIVE=0)"; exit 0; }
 [ "$(uname -s)/$(uname -m)" = Linux/x86_64 ] || fail "the PyPI wheel used here is for Linux x86_64 only"
 [ -d "$pkg" ] || fail "$pkg is not installed (npm ci installs it as an optional dependency)"
-want=$( { cat "$requirements"; node -p process.versions.napi; } | sha256sum | cut -d' ' -f1)
+want=$( { cat "$requirements" scripts/patch-tfjs-binding.js; node -p process.versions.napi; } | sha256sum | cut -d' ' -f1)
 if [ -f "$pkg/lib/napi-v8/tfjs_binding.node" ] && [ "$(cat "$pkg/deps/stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
@@ -95,6 +97,7 @@ cp "$capi" "$tf/libtensorflow_framework.so.2" "$cache/stub/libpystub.so" "$pkg/d
 ln -s libtensorflow_framework.so.2 "$pkg/deps/lib/libtensorflow_framework.so"
 # binding.gyp links -ltensorflow: this linker script makes that the C API library plus the stub
 echo 'INPUT(_pywrap_tensorflow_internal.so libpystub.so)' > "$pkg/deps/lib/libtensorflow.so"
+node scripts/patch-tfjs-binding.js "$pkg/binding/tfjs_backend.cc" || fail "could not patch tfjs-node's binding source"
 gyp="$(npm prefix -g)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
 [ -f "$gyp" ] || fail "npm's bundled node-gyp is not at $gyp"
 nodedir=$(dirname "$(dirname "$(command -v node)")")
