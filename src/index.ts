@@ -64,5 +64,6 @@ export { coupledCheck, modeChecks } from './notebook/sample-checks';
 export { layout, lineTrace, type Figure } from './notebook/plots';
 export { coupledFigure, histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';
 export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';
-export { modeTableRows, samplerTableRows } from './notebook/sample-tables';
+export { modeTableRows, modeWeights, samplerTableRows } from './notebook/sample-tables';
+export { perMode } from './notebook/tables';
 export { loadDanfo } from './notebook/danfo';

@@ -3,6 +3,12 @@ import type { SampleReport } from '../eval/metrics';
 import { expectedModeStats } from '../eval/mode-expectations';
 import type { GaussianMixture } from '../math/mixture';
 import type { SamplerRow } from '../sample/compare';
+import { perMode } from './tables';
+
+/** A sample set's mode weights as "a / b / c". */
+export function modeWeights(report: SampleReport): string {
+  return perMode(report.modes.map((m) => m.weight));
+}
 
 /**
  * Rows comparing per-mode weight, mean and std of several sample sets with the exact mixture. The
@@ -40,11 +46,11 @@ export function modeTableRows(mixture: GaussianMixture, reports: { label: string
 /** The table of notebook 08: one line per sampler and score. */
 export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): Record<string, string | number>[] {
   const expected = expectedModeStats(mixture);
-  const weightsHeader = `weights (exact sampling ${expected.map((e) => e.weight.toFixed(3)).join(' / ')})`;
-  const stdsHeader = `σ per mode (exact sampling ${expected.map((e) => e.std.toFixed(2)).join(' / ')})`;
+  const weightsHeader = `weights (exact sampling ${perMode(expected.map((e) => e.weight))})`;
+  const stdsHeader = `σ per mode (exact sampling ${perMode(expected.map((e) => e.std), 2)})`;
   return rows.map((r) => {
-    const weights = r.report ? r.report.modes.map((m) => m.weight.toFixed(3)).join(' / ') : '—';
-    const stds = r.report ? r.report.modes.map((m) => m.std.toFixed(2)).join(' / ') : '—';
+    const weights = r.report ? modeWeights(r.report) : '—';
+    const stds = r.report ? perMode(r.report.modes.map((m) => m.std), 2) : '—';
     return {
       sampler: r.sampler,
       score: r.score,

@@ -9,6 +9,7 @@ import type { GaussianMixture } from '../math/mixture';
 import { findSamplerRow, type SamplerRow } from '../sample/compare';
 import { check, type Check } from './checks';
 import { coupledCheck, modeChecks } from './sample-checks';
+import { modeWeights } from './sample-tables';
 
 export interface SamplerCheckOptions {
   /** The score sources' labels, as given to compareSamplers. */
@@ -17,7 +18,7 @@ export interface SamplerCheckOptions {
 }
 
 function weights(r: SamplerRow): string {
-  return r.report ? r.report.modes.map((m) => m.weight.toFixed(3)).join(' / ') : `${r.nonFinite} non-finite`;
+  return r.report ? modeWeights(r.report) : `${r.nonFinite} non-finite`;
 }
 
 function finite(r: SamplerRow): SampleReport {

@@ -43,6 +43,11 @@ export function formatNumber(v: number, digits = 4): string {
   return String(Number(v.toPrecision(digits)));
 }
 
+/** One value per mode as "a / b / c", to `digits` decimals (mode weights, means, σ). */
+export function perMode(values: readonly number[], digits = 3): string {
+  return values.map((v) => v.toFixed(digits)).join(' / ');
+}
+
 /** A table cell as text: numbers by formatNumber, nothing for null or undefined. */
 export function formatCell(v: unknown, digits = 4): string {
   if (v === null || v === undefined) return '';
