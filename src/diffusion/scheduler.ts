@@ -61,6 +61,7 @@ export class DDPMScheduler {
   timesteps: number[];
   numInferenceSteps: number | null = null;
   private coefficientTensors: { sqrtAlphaBar: tf.Tensor1D; sqrtOneMinusAlphaBar: tf.Tensor1D } | null = null;
+  private coefficientValues: { sqrtAlphaBar: Float32Array; sqrtOneMinusAlphaBar: Float32Array } | null = null;
 
   constructor(options: Partial<DDPMSchedulerConfig> = {}) {
     for (const key of Object.keys(options)) {
@@ -100,10 +101,14 @@ export class DDPMScheduler {
     return tf.tidy(() => velocityTarget(this.gatherCoefficients(timesteps, x0), x0, noise));
   }
 
-  /** addNoise and getVelocity of the same examples, gathering the coefficients once (a training step's inputs). */
-  noisySampleAndVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: tf.Tensor): { xt: tf.Tensor; velocity: tf.Tensor } {
+  /**
+   * addNoise and getVelocity of the same examples, gathering the coefficients once (a training
+   * step's inputs). Timesteps given as host integers are looked up on the host, with the same
+   * float32 values.
+   */
+  noisySampleAndVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: tf.Tensor | Int32Array): { xt: tf.Tensor; velocity: tf.Tensor } {
     return tf.tidy(() => {
-      const c = this.gatherCoefficients(timesteps, x0);
+      const c = timesteps instanceof tf.Tensor ? this.gatherCoefficients(timesteps, x0) : this.lookUpCoefficients(timesteps, x0);
       return { xt: noisySample(c, x0, noise), velocity: velocityTarget(c, x0, noise) };
     });
   }
@@ -181,15 +186,48 @@ export class DDPMScheduler {
     }
     if (timesteps.dtype !== 'int32') throw new Error(`timesteps must be int32, got ${timesteps.dtype}`);
     if (!this.coefficientTensors || this.coefficientTensors.sqrtAlphaBar.isDisposed) {
+      const v = this.coefficientTable();
       this.coefficientTensors = tf.tidy(() => ({
-        sqrtAlphaBar: tf.keep(tf.tensor1d(this.alphasCumprod.map(Math.sqrt), 'float32')),
-        sqrtOneMinusAlphaBar: tf.keep(tf.tensor1d(this.alphasCumprod.map((a) => Math.sqrt(1 - a)), 'float32')),
+        sqrtAlphaBar: tf.keep(tf.tensor1d(v.sqrtAlphaBar)),
+        sqrtOneMinusAlphaBar: tf.keep(tf.tensor1d(v.sqrtOneMinusAlphaBar)),
       }));
     }
-    const shape = [x.shape[0], ...new Array<number>(x.rank - 1).fill(1)];
     const { sqrtAlphaBar, sqrtOneMinusAlphaBar } = this.coefficientTensors;
+    const shape = broadcastShape(x);
     return [tf.gather(sqrtAlphaBar, timesteps).reshape(shape), tf.gather(sqrtOneMinusAlphaBar, timesteps).reshape(shape)];
   }
+
+  /** As gatherCoefficients, for timesteps held on the host (no gather kernel, no index upload). */
+  private lookUpCoefficients(timesteps: Int32Array, x: tf.Tensor): [tf.Tensor, tf.Tensor] {
+    const n = x.shape[0];
+    if (timesteps.length !== n) throw new Error(`${timesteps.length} timesteps for x of shape [${x.shape}]`);
+    const v = this.coefficientTable();
+    const N = this.config.numTrainTimesteps;
+    const a = new Float32Array(n);
+    const s = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = timesteps[i];
+      if (!(t >= 0 && t < N)) throw new Error(`timestep ${t} out of [0, ${N})`);
+      a[i] = v.sqrtAlphaBar[t];
+      s[i] = v.sqrtOneMinusAlphaBar[t];
+    }
+    const shape = broadcastShape(x);
+    return [tf.tensor(a, shape), tf.tensor(s, shape)];
+  }
+
+  /** √ᾱ_t and √(1−ᾱ_t) of every timestep, as float32 (cached). */
+  private coefficientTable(): { sqrtAlphaBar: Float32Array; sqrtOneMinusAlphaBar: Float32Array } {
+    this.coefficientValues ??= {
+      sqrtAlphaBar: Float32Array.from(this.alphasCumprod, Math.sqrt),
+      sqrtOneMinusAlphaBar: Float32Array.from(this.alphasCumprod, (a) => Math.sqrt(1 - a)),
+    };
+    return this.coefficientValues;
+  }
+}
+
+/** [B, 1, …]: per-example coefficients that broadcast against x. */
+function broadcastShape(x: tf.Tensor): number[] {
+  return [x.shape[0], ...new Array<number>(x.rank - 1).fill(1)];
 }
 
 /** √ᾱ_t·x0 + √(1−ᾱ_t)·noise, from the gathered [√ᾱ_t, √(1−ᾱ_t)] (diffusers' add_noise). */

@@ -26,7 +26,7 @@ export type GradientFunction = (model: VelocityModel, scheduler: DDPMScheduler, 
 
 /** Hand-written backpropagation; with `shard`, the loss and gradients of the whole batch. */
 export function fastGradients(model: VelocityModel, scheduler: DDPMScheduler, rows: BatchRows, dropoutRng: Rng, shard?: BatchShard): LossAndGrads {
-  const { xt, velocity: target } = scheduler.noisySampleAndVelocity(rows.x0, rows.noise, rows.t) as { xt: tf.Tensor2D; velocity: tf.Tensor2D };
+  const { xt, velocity: target } = scheduler.noisySampleAndVelocity(rows.x0, rows.noise, rows.timesteps) as { xt: tf.Tensor2D; velocity: tf.Tensor2D };
   const result = velocityLossAndGrads(model, { xt, target, timesteps: rows.timesteps, dropoutRng, shard });
   tf.dispose([xt, target]);
   return result;
