@@ -21,7 +21,7 @@ import { benchInfer, benchParallelDdpm, benchTrain, benchTrainParallel, profileF
 import { parseArgs, type Options } from './options';
 import { fmt, printInferTable, printProfile, printTargets, printTrainTable, targets } from './summary';
 import { benchJax, printJaxComparison, type JaxReference } from './jax';
-import { benchTorch, type TorchReference } from './torch';
+import { benchTorch, fasterTorch, type TorchReference } from './torch';
 import { resetPeak } from './timing';
 
 /** Prints the machine and its load; returns the load averages. */
@@ -32,12 +32,12 @@ function printMachine(): number[] {
   return load;
 }
 
-/** PyTorch first, so both sides see the machine in a similar state. */
-function runTorchReference(o: Options): TorchReference {
+/** PyTorch runs before and after the tfjs measurements, so both sides see the machine in a similar state. */
+function runTorchReference(o: Options, label: string): TorchReference {
   if (!o.torch) return { note: 'skipped (--no-torch)' };
-  process.stdout.write('PyTorch reference … ');
+  process.stdout.write(`PyTorch reference (${label}) … `);
   const torch = benchTorch(o);
-  console.log(torch.result ? `torch ${torch.result.torch}, ${torch.result.threads} threads` : torch.note);
+  console.log(torch.result ? `torch ${torch.result.torch}, ${torch.result.threads} threads: ${torch.result.train.map((t) => `B ${t.batch} ${fmt(t.ms_per_step, 1)} ms/step`).join(', ')}` : torch.note);
   return torch;
 }
 
@@ -110,10 +110,12 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = new Date();
   const loadStart = printMachine();
-  const torch = runTorchReference(o);
+  const torchBefore = runTorchReference(o, 'before');
   const jax = runJaxReference(o);
   const results: BenchResults = { backends: [], train: [], trainParallel: [], infer: [], parallelDdpm: [] };
   for (const name of o.backends) await benchBackend(name, o, results);
+  const torchAfter = runTorchReference(o, 'after');
+  const torch = fasterTorch(torchBefore, torchAfter);
 
   printTrainTable(results, torch);
   printInferTable(results, torch);
@@ -134,6 +136,7 @@ async function main(): Promise<void> {
     infer: results.infer,
     parallelDdpm: results.parallelDdpm,
     torch: torch.result ?? null,
+    torchRuns: [torchBefore.result ?? null, torchAfter.result ?? null],
     torchNote: torch.note,
     jax: jax.result ?? null,
     jaxNote: jax.note,

@@ -15,6 +15,21 @@ export interface TorchResult {
 
 export type TorchReference = PeerReference<TorchResult>;
 
+/**
+ * Two PyTorch runs as one reference: each batch size's faster step and the faster forward pass
+ * (the machine's state drifts over a bench run; the ratio then uses PyTorch at its best).
+ */
+export function fasterTorch(a: TorchReference, b: TorchReference): TorchReference {
+  if (!a.result || !b.result) return a.result ? a : b;
+  const faster = <T extends { ms_per_step: number } | { ms: number }>(x: T, y: T, ms: (t: T) => number) => (ms(y) < ms(x) ? y : x);
+  const train = a.result.train.map((t) => {
+    const other = b.result!.train.find((u) => u.batch === t.batch);
+    return other ? faster(t, other, (x) => x.ms_per_step) : t;
+  });
+  const infer = faster(a.result.infer, b.result.infer, (x) => x.ms);
+  return { result: { ...a.result, train, infer }, note: `${a.note}; run before and after tfjs, the faster of the two at each size` };
+}
+
 export function benchTorch(o: Options): TorchReference {
   const py = '/usr/bin/python3';
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
