@@ -16,7 +16,7 @@ const tutorial = (config: Partial<TrainConfig>) => new Trainer(mixture, schedule
 test('the default is the recommended recipe; the tutorial preset keeps the tutorial settings', () => {
   const tr = new Trainer(mixture, scheduler);
   assert.deepEqual(tr.config, { ...RECOMMENDED_TRAINING, workers: defaultWorkers() });
-  // native TensorFlow spreads each op over every core itself; WebAssembly needs a thread per core
+  // every backend computes an op on the calling thread, so the cores are used by a worker per core
   assert.deepEqual([defaultWorkers(), defaultWorkers(1)], [Math.min(2, os.availableParallelism()), 1]);
   assert.deepEqual(tr.model.config, { ...RECOMMENDED_MODEL, numTimesteps: scheduler.numTrainTimesteps });
   assert.equal(tr.model.config.dropout, 0);

@@ -47,7 +47,7 @@ export interface TrainConfig {
  * The recipe this project recommends, and the Trainer's default (notebook 03 explains it and
  * measures it): batch 4096, 16,000 steps (65 M samples), learning rate 1e-3 after 100 warm-up
  * steps decaying linearly to 0, EMA 0.9995. Train it with RECOMMENDED_MODEL. (`workers` is the
- * WebAssembly default; a Trainer given no `workers` uses runtime/backend's defaultWorkers().)
+ * default on 2 cores; a Trainer given no `workers` uses runtime/backend's defaultWorkers().)
  */
 export const RECOMMENDED_TRAINING: TrainConfig = {
   steps: 16000,

@@ -19,7 +19,7 @@ export class Trainer {
 
   /**
    * `config` and `modelConfig` override fields of RECOMMENDED_TRAINING and RECOMMENDED_MODEL;
-   * without `workers`, the backend's defaultWorkers().
+   * without `workers`, defaultWorkers() (one per core, up to 2).
    */
   constructor(
     readonly mixture: GaussianMixture,
