@@ -39,7 +39,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from './gelu';
 import { batchMoments, batchNormDenseValues, foldBatchNorm, foldedLayerGrads, transposeRows, type BatchNormDense, type FoldedLayer } from './batchnorm-fold';
 import { affine, packsRightOperand } from './products';
-import { getParameter, type BatchMoments, type TensorMap, type VelocityModel, type VelocityModelConfig } from './model';
+import { getBias, getParameter, type BatchMoments, type TensorMap, type VelocityModel, type VelocityModelConfig } from './model';
 import type { Rng } from '../math/rng';
 
 /** Data-parallel training: which rows of the whole batch this thread holds, and how to sum over threads. */
@@ -236,17 +236,12 @@ function sumOnHost(sums: BatchSums, xs: tf.Tensor[]): Float32Array[] {
   return sums.reduce(xs.map((x) => x.dataSync() as Float32Array));
 }
 
-/** A Dense bias parameter ([O]). */
-function bias(params: TensorMap, name: string): tf.Tensor1D {
-  return getParameter(params, name) as tf.Tensor as tf.Tensor1D;
-}
-
 /** FlaxTimestepEmbedding (Dense → SiLU → Dense) on the gathered embedding rows: emb [B, e] → temb [B, e]. */
 function timeMlpForward(params: TensorMap, emb: tf.Tensor2D, embT: tf.Tensor2D | null): { temb: tf.Tensor2D; cache: TimeMlpCache } {
-  const e1 = affine(emb, getParameter(params, 'time/linear_1/kernel'), bias(params, 'time/linear_1/bias'));
+  const e1 = affine(emb, getParameter(params, 'time/linear_1/kernel'), getBias(params, 'time/linear_1/bias'));
   const sg1 = tf.sigmoid(e1);
   const a1 = tf.mul(e1, sg1) as tf.Tensor2D;
-  const temb = affine(a1, getParameter(params, 'time/linear_2/kernel'), bias(params, 'time/linear_2/bias'));
+  const temb = affine(a1, getParameter(params, 'time/linear_2/kernel'), getBias(params, 'time/linear_2/bias'));
   return { temb, cache: { emb, embT, e1, sg1, a1 } };
 }
 

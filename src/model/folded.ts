@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { VelocityPredictor } from '../diffusion/predictor';
 import { geluSigmoid } from './gelu';
 import { batchNormDenseValues, foldBatchNorm } from './batchnorm-fold';
-import { getParameter, type TensorMap, type VelocityModel } from './model';
+import { getBias, getParameter, type TensorMap, type VelocityModel } from './model';
 import { affine } from './products';
 
 /** An inference-mode predictor whose folded weights the caller may free. */
@@ -76,12 +76,12 @@ function foldLayer(model: VelocityModel, params: TensorMap, bn: string, dense: s
 function foldWeights(model: VelocityModel, params: TensorMap): Omit<Folded, 'keys'> {
   const { depth, timeEmbeddingDim: e, width } = model.config;
   return tf.tidy(() => {
-    const e1 = tf.fused.matMul({ a: model.embeddingTable, b: getParameter(params, 'time/linear_1/kernel'), bias: getParameter(params, 'time/linear_1/bias') });
+    const e1 = affine(model.embeddingTable, getParameter(params, 'time/linear_1/kernel'), getBias(params, 'time/linear_1/bias'));
     const a1 = tf.mul(e1, tf.sigmoid(e1)) as tf.Tensor2D;
-    const temb = tf.fused.matMul({ a: a1, b: getParameter(params, 'time/linear_2/kernel'), bias: getParameter(params, 'time/linear_2/bias') });
+    const temb = affine(a1, getParameter(params, 'time/linear_2/kernel'), getBias(params, 'time/linear_2/bias'));
     const first = foldLayer(model, params, 'bn_in', 'dense_in');
     const xRow = tf.slice(first.W, [0, 0], [1, width]) as tf.Tensor2D;
-    const timeRows = tf.fused.matMul({ a: temb, b: tf.slice(first.W, [1, 0], [e, width]), bias: first.b }).reshape([-1]) as tf.Tensor1D;
+    const timeRows = affine(temb, tf.slice(first.W, [1, 0], [e, width]), first.b).reshape([-1]) as tf.Tensor1D;
     const layers = [...Array.from({ length: depth }, (_, i) => foldLayer(model, params, `block_${i}/bn`, `block_${i}/dense`)), foldLayer(model, params, 'bn_out', 'dense_out')];
     return { timeRows, xRow, layers };
   });

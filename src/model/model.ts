@@ -192,6 +192,11 @@ export function getParameter(params: TensorMap, name: string): tf.Tensor2D {
   return v as tf.Tensor2D;
 }
 
+/** A Dense bias parameter ([O]), typed as the rank-1 tensor it is. */
+export function getBias(params: TensorMap, name: string): tf.Tensor1D {
+  return getParameter(params, name) as tf.Tensor as tf.Tensor1D;
+}
+
 export function disposeMoments(moments: BatchMoments): void {
   for (const { mean, variance } of moments.values()) tf.dispose([mean, variance]);
 }
