@@ -22,7 +22,7 @@ test('the default is the recommended recipe; the tutorial preset keeps the tutor
   assert.equal(tr.model.config.dropout, 0);
   assert.deepEqual(
     [RECOMMENDED_TRAINING.steps, RECOMMENDED_TRAINING.batchSize, RECOMMENDED_TRAINING.learningRate, RECOMMENDED_TRAINING.warmupSteps, RECOMMENDED_TRAINING.emaDecay, RECOMMENDED_TRAINING.workers],
-    [16000, 4096, 1e-3, 100, 0.9995, 2],
+    [20000, 4096, 1e-3, 100, 0.9995, 2],
   );
   assert.deepEqual(
     [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.decaySteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers],
