@@ -94,8 +94,13 @@ test('addNoise and getVelocity per example, for shapes [B] and [B, 1]', () => {
     assert.deepEqual(xt.shape, shape);
     assert.ok(maxAbsDiff(toArray(xt), want) < 1e-5);
     assert.ok(maxAbsDiff(toArray(v), wantV) < 1e-5);
-    tf.dispose([a, n, t, xt, v]);
+    // the training step's form (host timesteps, looked up on the host) gives the same float32 values
+    const both = s.noisySampleAndVelocity(a, n, Int32Array.from(ts));
+    assert.deepEqual([toArray(both.xt), toArray(both.velocity)], [toArray(xt), toArray(v)]);
+    tf.dispose([a, n, t, xt, v, both.xt, both.velocity]);
   }
+  assert.throws(() => s.noisySampleAndVelocity(tf.ones([4]), tf.ones([4]), Int32Array.of(0, 1, 2, 1000)), /timestep 1000 out of \[0, 1000\)/);
+  assert.throws(() => s.noisySampleAndVelocity(tf.ones([4]), tf.ones([4]), Int32Array.of(0, 1, 2)), /3 timesteps/);
   const bad = tf.tensor1d([1, 2, 3, 4]);
   assert.throws(() => s.addNoise(tf.ones([4]), tf.ones([4]), bad), /int32/);
 });

@@ -102,13 +102,13 @@ export class DDPMScheduler {
   }
 
   /**
-   * addNoise and getVelocity of the same examples, gathering the coefficients once (a training
-   * step's inputs). Timesteps given as host integers are looked up on the host, with the same
-   * float32 values.
+   * addNoise and getVelocity of the same examples (a training step's inputs), with the timesteps
+   * as host integers: the coefficients are looked up once, on the host, with the same float32
+   * values addNoise gathers.
    */
-  noisySampleAndVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: tf.Tensor | Int32Array): { xt: tf.Tensor; velocity: tf.Tensor } {
+  noisySampleAndVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: Int32Array): { xt: tf.Tensor; velocity: tf.Tensor } {
     return tf.tidy(() => {
-      const c = timesteps instanceof tf.Tensor ? this.gatherCoefficients(timesteps, x0) : this.lookUpCoefficients(timesteps, x0);
+      const c = this.lookUpCoefficients(timesteps, x0);
       return { xt: noisySample(c, x0, noise), velocity: velocityTarget(c, x0, noise) };
     });
   }
