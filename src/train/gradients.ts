@@ -15,9 +15,7 @@ export interface BatchRows {
   x0: tf.Tensor2D;
   /** Diffusion noise, [B, 1]. */
   noise: tf.Tensor2D;
-  /** Timesteps, [B]. */
-  t: tf.Tensor1D;
-  /** The same timesteps as host data. */
+  /** Timesteps, [B], as host data. */
   timesteps: Int32Array;
 }
 
@@ -36,13 +34,15 @@ export function fastGradients(model: VelocityModel, scheduler: DDPMScheduler, ro
 export function autogradGradients(model: VelocityModel, scheduler: DDPMScheduler, rows: BatchRows, dropoutRng: Rng, shard?: BatchShard): LossAndGrads {
   if (shard) throw new Error("autograd gradients: data-parallel training needs gradients: 'fast'");
   let moments: BatchMoments | null = null;
+  const t = tf.tensor1d(rows.timesteps, 'int32');
   const vg = tf.variableGrads(() => {
-    const xt = scheduler.addNoise(rows.x0, rows.noise, rows.t) as tf.Tensor2D;
-    const target = scheduler.getVelocity(rows.x0, rows.noise, rows.t);
-    const out = model.forward(xt, rows.t, { training: true, dropoutRng });
+    const xt = scheduler.addNoise(rows.x0, rows.noise, t) as tf.Tensor2D;
+    const target = scheduler.getVelocity(rows.x0, rows.noise, t);
+    const out = model.forward(xt, t, { training: true, dropoutRng });
     moments = out.moments;
     return tf.mean(tf.square(tf.sub(out.output, target))) as tf.Scalar;
   }, [...model.params.values()]);
+  t.dispose();
   // variableGrads keys gradients by tfjs's internal variable names; map them to ours
   const grads = new Map([...model.params].map(([name, v]) => [name, vg.grads[v.name]]));
   return { loss: vg.value, grads, moments: moments! };

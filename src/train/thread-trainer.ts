@@ -86,11 +86,10 @@ export class ThreadTrainer {
     const x0 = tf.tensor2d(batch.x0.subarray(start, end), [B, 1]);
     const noise = tf.tensor2d(batch.noise.subarray(start, end), [B, 1]);
     const timesteps = batch.timesteps.subarray(start, end);
-    const t = tf.tensor1d(timesteps, 'int32');
     const lr = this.learningRate(this.stepCount);
     const gradients = GRADIENT_FUNCTIONS[this.config.gradients];
-    const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, t, timesteps }, this.streams.dropout, this.batchShard);
-    tf.dispose([x0, noise, t]);
+    const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, timesteps }, this.streams.dropout, this.batchShard);
+    tf.dispose([x0, noise]);
     this.model.updateBatchStats(moments);
     disposeMoments(moments);
     this.optimizer.apply(this.model.params, grads, lr);
