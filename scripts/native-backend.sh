@@ -15,7 +15,9 @@
 #      libtensorflow.so), the binding's source gets a lock that makes it safe on several worker
 #      threads (scripts/patch-tfjs-binding.js), and node-pre-gyp builds tfjs_binding.node against
 #      the local Node headers.
-#   4. A smoke test loads the backend and multiplies two matrices.
+#   4. The fused kernels of src/runtime/fused-kernels.cc are compiled against the same
+#      libraries, as a Node addon beside the binding (tsdiffusion_kernels.node).
+#   5. A smoke test loads the backend, multiplies two matrices and runs a fused GELU.
 #
 # Quick when up to date (a stamp in deps/ records the wheel's hash). A failure leaves no binding,
 # so src/runtime/backend.ts falls back to WebAssembly; it is fatal when CI is set, where the tests
@@ -42,7 +44,8 @@ fail() {
 [ "${TSDIFFUSION_NATIVE:-1}" = 0 ] && { say "skipped (TSDIFFUSION_NATIVE=0)"; exit 0; }
 [ "$(uname -s)/$(uname -m)" = Linux/x86_64 ] || fail "the PyPI wheel used here is for Linux x86_64 only"
 [ -d "$pkg" ] || fail "$pkg is not installed (npm ci installs it as an optional dependency)"
-want=$( { cat "$requirements" scripts/patch-tfjs-binding.js; node -p process.versions.napi; } | sha256sum | cut -d' ' -f1)
+kernels=src/runtime/fused-kernels.cc
+want=$( { cat "$requirements" scripts/native-backend.sh scripts/patch-tfjs-binding.js "$kernels"; node -p process.versions.napi; } | sha256sum | cut -d' ' -f1)
 if [ -f "$pkg/lib/napi-v8/tfjs_binding.node" ] && [ "$(cat "$pkg/deps/stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
@@ -105,10 +108,23 @@ nodedir=$(dirname "$(dirname "$(command -v node)")")
 ( cd "$pkg" && npm_config_node_gyp="$gyp" node ../../@mapbox/node-pre-gyp/bin/node-pre-gyp rebuild --build-from-source --nodedir="$nodedir" > build.log 2>&1 ) ||
   fail "node-pre-gyp could not build the binding (see $pkg/build.log)"
 
+say "building the fused kernels of the training step"
+# -ffp-contract=off and no -mfma: the kernels must round exactly as TensorFlow's own AVX build does.
+# -z nodelete: Node unloads a worker thread's addons when it exits, and registering the ops again on
+# the next load would abort TensorFlow (its op registry outlives the addon).
+g++ -std=c++17 -O3 -mavx2 -ffp-contract=off -shared -fPIC -DNODE_GYP_MODULE_NAME=tsdiffusion_kernels \
+  -I"$nodedir/include/node" -I"$pkg/deps/include" "$kernels" -o "$pkg/lib/napi-v8/tsdiffusion_kernels.node" \
+  -L"$pkg/deps/lib" -ltensorflow -Wl,-rpath,'$ORIGIN/../../deps/lib' -Wl,-z,nodelete > "$pkg/kernels.log" 2>&1 ||
+  fail "g++ could not build the fused kernels (see $pkg/kernels.log)"
+
 TF_CPP_MIN_LOG_LEVEL=2 node -e "
 const tf = require('@tensorflow/tfjs-node');
 const product = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]])).arraySync();
 if (JSON.stringify(product) !== '[[19,22],[43,50]]') throw new Error('wrong product ' + JSON.stringify(product));
+require('./$pkg/lib/napi-v8/tsdiffusion_kernels.node');
+const attr = (name, value) => ({ name, type: tf.backend().binding.TF_ATTR_FLOAT, value });
+const [y] = tf.backend().executeMultipleOutputs('TsdGeluForward', [attr('cubic', 0), attr('linear', 0), attr('cubic_slope', 0)], [tf.tensor1d([2]), tf.scalar(0), tf.scalar(0)], 2);
+if (y.dataSync()[0] !== 1) throw new Error('fused GELU of 2 with u = 0 gave ' + y.dataSync()[0] + ', not 1');
 console.log('[native-backend] ready: TensorFlow ' + tf.backend().binding.TF_Version + ' for tfjs-node ' + require('@tensorflow/tfjs-node/package.json').version);
-" || fail "the built backend does not load"
+" || fail "the built backend or its fused kernels do not load"
 echo "$want" > "$pkg/deps/stamp"

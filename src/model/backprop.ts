@@ -29,16 +29,20 @@
 // either operand within the kernel at no cost, while an explicit transpose of [B, 128] takes ~0.4 ms
 // (as long as a multiply), and its _FusedMatMul with a bias takes ~1.1 ms against ~0.6 + 0.3 ms for
 // matMul then add. So on every backend but wasm (products.ts), hᵀ·x is matMul's transposeA,
-// batch sums are 1ᵀ·x, and biases are added after the product.
+// batch sums are 1ᵀ·x, and biases are added after the product. There, too, each layer's GELU,
+// dropout mask and residual add run as one fused op forward and one backward, and each layer's
+// input gradient as one more, where the addon of runtime/fused-kernels.cc is built (19 elementwise
+// ops otherwise), with bit-identical results.
 //
 // A wasm-backend pitfall this file avoids: matMul caches its packed right-hand operand by tensor
 // data id, not by shape, so a tensor and a reshape of it (which share the data id) must never
 // both be the `b` of a matMul; the second product silently reads the first's packing (NaNs or
 // out-of-bounds reads). The same tensor with the same shape as `b` twice is fine (dz above).
 import * as tf from '@tensorflow/tfjs';
-import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from './gelu';
+import { geluBackward, geluForward, type GeluCache } from './gelu';
 import { batchMoments, batchNormDenseValues, foldBatchNorm, foldedLayerGrads, transposeRows, type BatchNormDense, type FoldedLayer } from './batchnorm-fold';
 import { affine, packsRightOperand } from './products';
+import { fusedKernels } from '../runtime/fused-kernels';
 import { getBias, getParameter, type BatchMoments, type TensorMap, type VelocityModel, type VelocityModelConfig } from './model';
 import type { Rng } from '../math/rng';
 
@@ -99,13 +103,6 @@ interface LayerCache {
   moments: { mean: Float32Array; positive: Uint8Array };
 }
 
-interface GeluCache {
-  q: tf.Tensor; // z²
-  sg: tf.Tensor; // σ(u)
-  g: tf.Tensor; // z·σ(u), before dropout
-  mask: tf.Tensor | null;
-}
-
 interface TimeMlpCache {
   emb: tf.Tensor2D;
   embT: tf.Tensor2D | null; // on wasm only
@@ -151,15 +148,15 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
     // Forward.
     const first = bnDenseForward(params, eps, sums, h0, 'bn_in', 'dense_in');
     moments.set('bn_in', first.moments);
-    const firstGelu = geluForward(first.z, masks[0] ?? null);
+    const firstGelu = geluForward(first.z, masks[0] ?? null, null);
     let h = firstGelu.y;
     const blocks: { layer: LayerCache; gelu: GeluCache }[] = [];
     for (let i = 0; i < depth; i++) {
       const { z, cache, moments: m } = bnDenseForward(params, eps, sums, h, `block_${i}/bn`, `block_${i}/dense`);
       moments.set(`block_${i}/bn`, m);
-      const gl = geluForward(z, masks[i + 1] ?? null);
+      const gl = geluForward(z, masks[i + 1] ?? null, h);
       blocks.push({ layer: cache, gelu: gl.cache });
-      h = tf.add(h, gl.y) as tf.Tensor2D;
+      h = gl.y;
     }
     const last = bnDenseForward(params, eps, sums, h, 'bn_out', 'dense_out');
     moments.set('bn_out', last.moments);
@@ -312,21 +309,11 @@ function bnDenseBackward(
   const cols = I - fromColumn;
   const h = fromColumn ? tf.slice(c.h, [0, fromColumn], [c.h.shape[0], cols]) : c.h;
   const WpT = tf.tensor2d(transposeRows(c.f.Wp, I, O, fromColumn), [O, cols]);
-  const terms = [affine(dz, WpT, tf.tensor1d(g.gamma.subarray(fromColumn))), tf.mul(h, tf.tensor1d(g.beta.subarray(fromColumn)))];
+  const gamma = tf.tensor1d(g.gamma.subarray(fromColumn));
+  const beta = tf.tensor1d(g.beta.subarray(fromColumn));
+  // one fused op on native TensorFlow (the same sums in the same order), else three
+  const fused = fusedKernels();
+  if (fused) return fused.layerInputGrad(tf.matMul(dz, WpT), gamma, h, beta, residual ?? null);
+  const terms = [affine(dz, WpT, gamma), tf.mul(h, beta)];
   return tf.addN(residual ? [...terms, residual] : terms) as tf.Tensor2D;
-}
-
-/** GELU in its sigmoid form (gelu.ts), then the dropout mask if any. */
-function geluForward(z: tf.Tensor2D, mask: tf.Tensor | null): { y: tf.Tensor2D; cache: GeluCache } {
-  const q = tf.square(z);
-  const sg = tf.sigmoid(tf.mul(tf.add(tf.mul(q, C1), C2), z));
-  const g = tf.mul(z, sg);
-  return { y: (mask ? tf.mul(g, mask) : g) as tf.Tensor2D, cache: { q, sg, g, mask } };
-}
-
-/** d/dz [z·σ(u)] = σ + z·σ·(1 − σ)·(C2 + 3·C1·z²), with u = C2·z + C1·z³. */
-function geluBackward(dy: tf.Tensor2D, c: GeluCache): tf.Tensor2D {
-  const dg = c.mask ? tf.mul(dy, c.mask) : dy;
-  const slope = tf.add(c.sg, tf.mul(tf.mul(c.g, tf.sub(1, c.sg)), tf.add(tf.mul(c.q, 3 * C1), C2)));
-  return tf.mul(dg, slope) as tf.Tensor2D;
 }

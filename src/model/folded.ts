@@ -57,7 +57,7 @@ export function foldedVelocity(model: VelocityModel, params?: TensorMap): Folded
         const c = tf.slice(f.timeRows, [t * width], [width]);
         let h = geluSigmoid(affine(xt, f.xRow, c));
         const n = f.layers.length;
-        for (let i = 0; i < n - 1; i++) h = tf.add(h, geluSigmoid(affine(h as tf.Tensor2D, f.layers[i].W, f.layers[i].b)));
+        for (let i = 0; i < n - 1; i++) h = geluSigmoid(affine(h as tf.Tensor2D, f.layers[i].W, f.layers[i].b), h);
         return affine(h as tf.Tensor2D, f.layers[n - 1].W, f.layers[n - 1].b);
       }) as tf.Tensor2D;
     },

@@ -2,6 +2,7 @@
 // else plain JavaScript. TSDIFFUSION_BACKEND=tensorflow|wasm|cpu overrides the choice.
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { fusedKernelsError } from './fused-kernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ENV = 'TSDIFFUSION_BACKEND';
@@ -84,13 +85,15 @@ const DESCRIPTIONS: Record<BackendName, string> = {
 
 /**
  * One calm line for notebooks and logs, e.g. "tfjs 4.22.0 backend: wasm (WebAssembly; native
- * TensorFlow is not installed)". Why a skipped backend failed is in info.tried, and in the line
- * only with `details`.
+ * TensorFlow is not installed)" or "tfjs 4.22.0 backend: tensorflow (native TensorFlow; fused
+ * kernels)". Why a skipped backend failed is in info.tried, and in the line only with `details`.
  */
 export function describeBackend(info: BackendInfo, { details = false }: { details?: boolean } = {}): string {
   const skipped = info.tried.map((t) => (details ? `${DESCRIPTIONS[t.name]} unavailable: ${t.error}` : `${DESCRIPTIONS[t.name]} is not installed`));
   const why = info.reason.startsWith('forced') ? info.reason : skipped.join(', ');
-  return `tfjs ${tf.version.tfjs} backend: ${info.name} (${[DESCRIPTIONS[info.name], why].filter(Boolean).join('; ')})`;
+  const fused = info.name === 'tensorflow' && tf.getBackend() === 'tensorflow' ? fusedKernelsError() : null;
+  const kernels = info.name !== 'tensorflow' ? '' : fused ? `fused kernels off: ${fused}` : 'fused kernels';
+  return `tfjs ${tf.version.tfjs} backend: ${info.name} (${[DESCRIPTIONS[info.name], kernels, why].filter(Boolean).join('; ')})`;
 }
 
 function parseEnv(value: string | undefined): BackendName | undefined {
