@@ -8,7 +8,7 @@ import { DROPOUT_BLOCK, Rng } from '../src/math/rng';
 import { modelVelocity, plainModelVelocity } from '../src/model/predictors';
 import { TUTORIAL_TRAINING, type GradientMode } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
-import { maxAbsDiff, toArray, useBackend, tutorialProblem } from './helpers';
+import { maxAbsDiff, toArray, trainingBatch, useBackend, tutorialProblem } from './helpers';
 
 before(useBackend);
 const { mixture, scheduler } = tutorialProblem();
@@ -36,19 +36,7 @@ function perturbedModel(config: ConstructorParameters<typeof VelocityModel>[0], 
   return m;
 }
 
-function batch(B: number, seed: number) {
-  const r = new Rng(seed).fork('batch');
-  const x0 = tf.tensor2d(mixture.sample(B, r.fork('data')), [B, 1]);
-  const noise = tf.tensor2d(r.fork('noise').normals(B), [B, 1]);
-  const tHost = r.fork('t').ints(B, scheduler.numTrainTimesteps);
-  const t = tf.tensor1d(tHost, 'int32');
-  const xt = scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
-  const target = scheduler.getVelocity(x0, noise, t) as tf.Tensor2D;
-  tf.dispose([x0, noise]);
-  return { xt, target, t, tHost };
-}
-
-function autogradReference(m: VelocityModel, b: ReturnType<typeof batch>, dropoutRng?: Rng) {
+function autogradReference(m: VelocityModel, b: ReturnType<typeof trainingBatch>, dropoutRng?: Rng) {
   let moments = null as ReturnType<VelocityModel['forward']>['moments'] | null;
   const { value, grads } = tf.variableGrads(() => {
     const out = m.forward(b.xt, b.t, { training: true, dropoutRng });
@@ -65,7 +53,7 @@ for (const { label, config, B } of [
 ]) {
   test(`fast gradients equal tf.variableGrads of the plain forward (${label})`, () => {
     const m = perturbedModel(config, 11);
-    const b = batch(B, 2);
+    const b = trainingBatch(B, 2);
     const ref = autogradReference(m, b, new Rng(5).fork('dropout'));
     const rng = new Rng(5).fork('dropout');
     const fast = velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost, dropoutRng: rng });
@@ -104,7 +92,7 @@ for (const { label, config, B } of [
 
 test('fast gradients: no tensor leaks, and errors for missing dropout streams and bad timesteps', () => {
   const m = perturbedModel({}, 3);
-  const b = batch(32, 1);
+  const b = trainingBatch(32, 1);
   const before = tf.memory().numTensors;
   const r = velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost, dropoutRng: new Rng(1).fork('d') });
   const kept = 1 + r.grads.size + 2 * r.moments.size;

@@ -15,7 +15,7 @@ import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import { TUTORIAL_TRAINING } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';
-import { skipUnlessCI, tutorialProblem, useBackend } from './helpers';
+import { skipUnlessCI, trainingBatch, tutorialProblem, useBackend } from './helpers';
 
 let backend = '';
 before(async () => {
@@ -113,16 +113,8 @@ test('the fused layer input gradient equals bias add, multiply and addN bit for 
 
 test('the training step gives the same loss, gradients and moments bit for bit with the fused kernels on and off', (ctx) => {
   if (!kernels(ctx)) return;
-  const { mixture, scheduler } = tutorialProblem();
   const m = new VelocityModel({ dropout: 0.1 }, new Rng(4).fork('init'));
-  const r = new Rng(9);
-  const B = 512;
-  const x0 = tf.tensor2d(mixture.sample(B, r.fork('data')), [B, 1]);
-  const noise = tf.tensor2d(r.fork('noise').normals(B), [B, 1]);
-  const timesteps = r.fork('t').ints(B, scheduler.numTrainTimesteps);
-  const t = tf.tensor1d(timesteps, 'int32');
-  const xt = scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
-  const target = scheduler.getVelocity(x0, noise, t) as tf.Tensor2D;
+  const { xt, target, t, tHost: timesteps } = trainingBatch(512, 9);
   const run = (on: boolean) => {
     setFusedKernelsEnabled(on);
     try {
@@ -140,7 +132,7 @@ test('the training step gives the same loss, gradients and moments bit for bit w
     assert.deepEqual(differences(fused.moments.get(name)!.variance, variance), [], `${name} variance`);
   }
   for (const out of [fused, ops]) tf.dispose([out.loss, ...out.grads.values(), ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
-  tf.dispose([x0, noise, t, xt, target]);
+  tf.dispose([t, xt, target]);
   m.dispose();
 });
 

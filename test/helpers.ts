@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { GaussianMixture } from '../src/math/mixture';
+import { Rng } from '../src/math/rng';
 import { initBackend } from '../src/runtime/backend';
 import { findPython } from '../scripts/runner/jupyter-env';
 
@@ -16,6 +17,23 @@ export async function useBackend(): Promise<string> {
 /** The tutorial's problem: the mixture of data/mixture.json and its scheduler (fresh objects each call). */
 export function tutorialProblem(): { mixture: GaussianMixture; scheduler: DDPMScheduler } {
   return { mixture: GaussianMixture.default(), scheduler: new DDPMScheduler(TUTORIAL_SCHEDULER) };
+}
+
+/**
+ * A training batch of the tutorial's problem: x_t [B, 1], the v-target [B, 1] and the timesteps (as
+ * a tensor and as host data), all from `seed`.
+ */
+export function trainingBatch(B: number, seed: number): { xt: tf.Tensor2D; target: tf.Tensor2D; t: tf.Tensor1D; tHost: Int32Array } {
+  const { mixture, scheduler } = tutorialProblem();
+  const r = new Rng(seed).fork('batch');
+  const x0 = tf.tensor2d(mixture.sample(B, r.fork('data')), [B, 1]);
+  const noise = tf.tensor2d(r.fork('noise').normals(B), [B, 1]);
+  const tHost = r.fork('t').ints(B, scheduler.numTrainTimesteps);
+  const t = tf.tensor1d(tHost, 'int32');
+  const xt = scheduler.addNoise(x0, noise, t) as tf.Tensor2D;
+  const target = scheduler.getVelocity(x0, noise, t) as tf.Tensor2D;
+  tf.dispose([x0, noise]);
+  return { xt, target, t, tHost };
 }
 
 export function toArray(t: tf.Tensor): number[] {
