@@ -87,7 +87,7 @@ struct FlushDenormals {
   ~FlushDenormals() { _mm_setcsr(saved); }
 };
 
-// y = residual + z·σ(u)·mask and σ(u), u = (cubic·z² + linear)·z; the order of backprop.ts's ops.
+// y = residual + z·σ(u)·mask and σ(u), u = (cubic·z² + linear)·z; the order of gelu.ts's ops.
 template <bool Masked, bool Residual>
 void gelu_forward_rows(const Coefficients& k, const float* z, const float* mask, const float* residual, float* y, float* sg, int64_t n) {
   const __m256 cubic = _mm256_set1_ps(k.cubic), linear = _mm256_set1_ps(k.linear);
@@ -110,7 +110,7 @@ void gelu_forward_rows(const Coefficients& k, const float* z, const float* mask,
   }
 }
 
-// dz = (dy·mask)·(σ + (z·σ)·(1 − σ)·(cubic_slope·z² + linear)); the order of backprop.ts's ops.
+// dz = (dy·mask)·(σ + (z·σ)·(1 − σ)·(cubic_slope·z² + linear)); the order of gelu.ts's ops.
 template <bool Masked>
 void gelu_backward_rows(const Coefficients& k, const float* dy, const float* z, const float* sg, const float* mask, float* dz, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
