@@ -25,14 +25,11 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 
 /**
  * The same GELU in the sigmoid form, plus a residual if given: residual + z·σ((GELU_SIGMOID_CUBIC·z²
- * + GELU_SIGMOID_LINEAR)·z). On native TensorFlow one fused op (runtime/fused-kernels.cc) with
- * bit-identical results.
+ * + GELU_SIGMOID_LINEAR)·z). The training step's forward below, without dropout and keeping none
+ * of what its backward needs.
  */
-export function geluSigmoid(z: tf.Tensor, residual: tf.Tensor | null = null): tf.Tensor {
-  const fused = fusedKernels();
-  if (fused) return tf.tidy(() => fused.geluForward(z, null, residual, COEFFICIENTS).y);
-  const g = tf.mul(z, tf.sigmoid(tf.mul(tf.add(tf.mul(tf.square(z), GELU_SIGMOID_CUBIC), GELU_SIGMOID_LINEAR), z)));
-  return residual ? tf.add(residual, g) : g;
+export function geluSigmoid(z: tf.Tensor2D, residual: tf.Tensor2D | null = null): tf.Tensor2D {
+  return tf.tidy(() => geluForward(z, null, residual).y);
 }
 
 /** What the training step's GELU backward needs from its forward. */

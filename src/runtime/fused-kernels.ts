@@ -74,7 +74,7 @@ function load(): { kernels: FusedKernels | null; error: string | null } {
         const float = (name: string, value: number) => ({ name, type: node.binding.TF_ATTR_FLOAT, value });
         const k = attrs as unknown as Partial<GeluCoefficients>;
         const opAttrs = k.cubic === undefined ? [] : [float('cubic', k.cubic), float('linear', k.linear!), float('cubic_slope', 3 * k.cubic)];
-        return node.executeMultipleOutputs(kernelName, opAttrs, inputs.map((name) => given[name] ?? none), numOutputs);
+        return node.executeMultipleOutputs(kernelName, opAttrs, inputs.map((name) => given[name]!), numOutputs);
       },
     });
   if (!tf.getKernel('TsdGeluForward', 'tensorflow')) {
@@ -83,7 +83,7 @@ function load(): { kernels: FusedKernels | null; error: string | null } {
     register('TsdLayerInputGrad', ['p', 'gamma', 'h', 'beta', 'residual'], 1);
   }
   const run = (name: string, inputs: Record<string, tf.Tensor | null>, k?: GeluCoefficients) => {
-    const given = Object.fromEntries(Object.entries(inputs).filter(([, t]) => t !== null)) as tf.NamedTensorMap;
+    const given = Object.fromEntries(Object.entries(inputs).map(([key, t]) => [key, t ?? none])) as tf.NamedTensorMap;
     return tf.engine().runKernel(name, given, k ? { cubic: k.cubic, linear: k.linear } : {}) as unknown as tf.Tensor[];
   };
   const kernels: FusedKernels = {
