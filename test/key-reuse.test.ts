@@ -40,7 +40,7 @@ test('key-reuse closed form agrees with simulation: marginal, optimal predictor,
 });
 
 test('Trainer with diffusionNoise "data-draw" uses the data draw as noise; "independent" does not', () => {
-  const config = { steps: 1, batchSize: 256, seed: 3 };
+  const config = { steps: 1, batchSize: 256, seed: 3, target: 'plain' as const };
   const reuse = new Trainer(mixture, scheduler, { ...config, diffusionNoise: 'data-draw' }).drawBatch();
   const plain = new Trainer(mixture, scheduler, config).drawBatch();
   const isOwnDraw = (x: number, z: number) => mixture.means.some((m, k) => Math.abs(m + mixture.stds[k] * z - x) < 1e-5);

@@ -3,7 +3,7 @@
 // per mode (weight, mean, std against exact sampling at n, KS) and against the exact velocity on
 // the same noise (the coupled distance). Used to choose and justify notebook 03's recipe.
 //
-//   node dist/scripts/bench/train-eval.js '{"steps": 3000, "batchSize": 4096, "learningRate": 1e-3}' ['{"dropout": 0}'] [--seeds 2] [--n 10000] [--save DIR]
+//   node dist/scripts/bench/train-eval.js '{"steps": 3000, "batchSize": 4096, "learningRate": 1e-3}' ['{"dropout": 0}'] [--seeds 2] [--n 10000] [--large-n 100000] [--save DIR]
 // --save keeps the trained model as a checkpoint in DIR (for notebook 04: its checkpointDir).
 import { oracleVelocity } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
@@ -33,6 +33,8 @@ async function main() {
   const saveAt = args.indexOf('--save');
   const saveDir = saveAt >= 0 ? args.splice(saveAt, 2)[1] : null;
   const n = flag('--n', 10000);
+  // one more pass of the first sampling seed at a larger n (e.g. 100,000: bars √10 times tighter); 0: none
+  const largeN = flag('--large-n', 0);
   const train = JSON.parse(args[0] ?? '{}');
   const backend = await initBackend();
   const mixture = GaussianMixture.default();
@@ -48,14 +50,18 @@ async function main() {
   const ev = evaluateModel(trainer.model, scheduler, mixture, { params: trainer.ema.values, perTimestep: 50, seed: 7 });
   if (saveDir) saveCheckpoint(saveDir, trainer.model, trainer.ema.values, { train: trainer.config, scheduler: scheduler.config, excessLoss: ev.excess, bayesOptimalLoss: bayes, trainSeconds, backend: backend.name });
   const samples = [];
-  for (let s = 0; s < seeds; s++) {
-    const stream = () => new Rng(100 + s).fork('sample');
+  const passes = Array.from({ length: seeds }, (_, s) => ({ seed: 100 + s, n }));
+  if (largeN > 0) passes.push({ seed: 100, n: largeN });
+  for (const { seed: s, n } of passes) {
+    const stream = () => new Rng(s).fork('sample');
     const { samples: xs } = await ddpmSampleModel({ model: trainer.model, params: trainer.ema.values, scheduler, n, rng: stream() });
     const exact = await ddpmSample({ predictor: oracleVelocity(mixture, scheduler), scheduler, n, rng: stream() });
     const r = compareWithMixture(xs, mixture);
     const coupled = coupledComparison(xs, exact.samples);
     const judged = judgeSamples(r, mixture);
     samples.push({
+      samplingSeed: s,
+      n,
       weights: r.modes.map((m) => round(m.weight)),
       means: r.modes.map((m) => round(m.mean, 3)),
       stds: r.modes.map((m) => round(m.std, 3)),

@@ -8,6 +8,7 @@ import type { BatchMoments, VelocityModel } from '../model/model';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import type { Rng } from '../math/rng';
 import type { GradientMode } from './config';
+import type { TargetFunction } from './targets';
 
 /** This thread's rows of one batch. */
 export interface BatchRows {
@@ -17,6 +18,16 @@ export interface BatchRows {
   noise: tf.Tensor2D;
   /** Timesteps, [B], as host data. */
   timesteps: Int32Array;
+  /** The rows' regression targets from their x_t values (./targets); absent: the plain velocity. */
+  target?: TargetFunction;
+}
+
+/** The network's input x_t and its regression target for `rows`, [B, 1] each. */
+function inputAndTarget(scheduler: DDPMScheduler, rows: BatchRows): { xt: tf.Tensor2D; target: tf.Tensor2D } {
+  const { xt, velocity } = scheduler.noisySampleAndVelocity(rows.x0, rows.noise, rows.timesteps) as { xt: tf.Tensor2D; velocity: tf.Tensor2D };
+  if (!rows.target) return { xt, target: velocity };
+  velocity.dispose();
+  return { xt, target: tf.tensor2d(rows.target(xt.dataSync() as Float32Array), xt.shape) };
 }
 
 /** The loss mean((v̂(x_t, t) − v)²) of `rows`, its gradient for every parameter and the batch moments. */
@@ -24,7 +35,7 @@ export type GradientFunction = (model: VelocityModel, scheduler: DDPMScheduler, 
 
 /** Hand-written backpropagation; with `shard`, the loss and gradients of the whole batch. */
 export function fastGradients(model: VelocityModel, scheduler: DDPMScheduler, rows: BatchRows, dropoutRng: Rng, shard?: BatchShard): LossAndGrads {
-  const { xt, velocity: target } = scheduler.noisySampleAndVelocity(rows.x0, rows.noise, rows.timesteps) as { xt: tf.Tensor2D; velocity: tf.Tensor2D };
+  const { xt, target } = inputAndTarget(scheduler, rows);
   const result = velocityLossAndGrads(model, { xt, target, timesteps: rows.timesteps, dropoutRng, shard });
   tf.dispose([xt, target]);
   return result;
@@ -35,14 +46,13 @@ export function autogradGradients(model: VelocityModel, scheduler: DDPMScheduler
   if (shard) throw new Error("autograd gradients: data-parallel training needs gradients: 'fast'");
   let moments: BatchMoments | null = null;
   const t = tf.tensor1d(rows.timesteps, 'int32');
+  const { xt, target } = inputAndTarget(scheduler, rows);
   const vg = tf.variableGrads(() => {
-    const xt = scheduler.addNoise(rows.x0, rows.noise, t) as tf.Tensor2D;
-    const target = scheduler.getVelocity(rows.x0, rows.noise, t);
     const out = model.forward(xt, t, { training: true, dropoutRng });
     moments = out.moments;
     return tf.mean(tf.square(tf.sub(out.output, target))) as tf.Scalar;
   }, [...model.params.values()]);
-  t.dispose();
+  tf.dispose([t, xt, target]);
   // variableGrads keys gradients by tfjs's internal variable names; map them to ours
   const grads = new Map([...model.params].map(([name, v]) => [name, vg.grads[v.name]]));
   return { loss: vg.value, grads, moments: moments! };

@@ -11,6 +11,7 @@ import { disposeMoments, VelocityModel, type VelocityModelConfig } from '../mode
 import { assignValues, tensorValues } from '../model/tensor-values';
 import { learningRateSchedule, validateTrainConfig, type TrainConfig, type TrainLog } from './config';
 import { GRADIENT_FUNCTIONS } from './gradients';
+import { targetFunction } from './targets';
 import { AdamW, learningRateAt, ParameterEMA } from './optim';
 import type { AllReduce } from './parallel/allreduce';
 import type { TrainedState } from './parallel/job';
@@ -86,9 +87,10 @@ export class ThreadTrainer {
     const x0 = tf.tensor2d(batch.x0.subarray(start, end), [B, 1]);
     const noise = tf.tensor2d(batch.noise.subarray(start, end), [B, 1]);
     const timesteps = batch.timesteps.subarray(start, end);
+    const target = targetFunction(this.config.target, { mixture: this.mixture, scheduler: this.scheduler, referenceSize: this.config.referenceSize }, batch, start, end);
     const lr = this.learningRate(this.stepCount);
     const gradients = GRADIENT_FUNCTIONS[this.config.gradients];
-    const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, timesteps }, this.streams.dropout, this.batchShard);
+    const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, timesteps, target }, this.streams.dropout, this.batchShard);
     tf.dispose([x0, noise]);
     this.model.updateBatchStats(moments);
     disposeMoments(moments);
