@@ -95,9 +95,9 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   const declared = declaredParameters(read('03-training'))!;
   assert.deepEqual(
     [...declared.values()].map((d) => [d.name, d.types]),
-    [['steps', ['number']], ['batchSize', ['number']], ['learningRate', ['number']], ['warmupSteps', ['number']], ['holdSteps', ['number']],
-      ['emaDecay', ['number']], ['dropout', ['number']], ['seed', ['number']], ['workers', ['number', 'null']], ['logEvery', ['number']],
-      ['evalPerTimestep', ['number']], ['lossMargin', ['number']], ['checkpointDir', ['string']]],
+    [['steps', ['number']], ['batchSize', ['number']], ['target', ['string']], ['referenceSize', ['number']], ['learningRate', ['number']],
+      ['warmupSteps', ['number']], ['holdSteps', ['number']], ['emaDecay', ['number']], ['dropout', ['number']], ['seed', ['number']],
+      ['workers', ['number', 'null']], ['logEvery', ['number']], ['evalPerTimestep', ['number']], ['gateSamples', ['number']], ['checkpointDir', ['string']]],
   );
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 4000, workers: null, checkpointDir: '/x' }), []);
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 'many', workers: true, step: 5 }), [
@@ -107,12 +107,13 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   ].map((line) => line.replace('STEPS', String(declared.get('steps')!.source.match(/= ([\d_]+);/)![1]))));
   // ranges from the declarations' comments: counts are integers, sizes positive, every number finite
   const tooMuch = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
-  fs.writeFileSync(tooMuch, '{"03-training": {"batchSize": 2.5, "seed": 1e999, "lossMargin": -1, "emaDecay": 1}}');
+  fs.writeFileSync(tooMuch, '{"03-training": {"batchSize": 2.5, "seed": 1e999, "gateSamples": 99, "emaDecay": 1, "target": "noisy"}}');
   assert.deepEqual(overrideProblems('03-training', declared, loadParams(parseArgs(['--params', tooMuch]), ['03-training']).params['03-training']), [
     '03-training: parameter "batchSize" = 2.5 must be integer >= 2 (declared `let batchSize = BATCH; // integer >= 2`)',
     '03-training: parameter "seed" = Infinity must be a finite number (declared `let seed = 1; // integer >= 0`)',
-    '03-training: parameter "lossMargin" = -1 must be > 0 (declared `let lossMargin = 0.01; // > 0`)',
+    '03-training: parameter "gateSamples" = 99 must be integer >= 100 (declared `let gateSamples = 2000; // integer >= 100`)',
     '03-training: parameter "emaDecay" = 1 must be in [0, 1) (declared `let emaDecay = EMA; // in [0, 1)`)',
+    `03-training: parameter "target" = "noisy" must be one of 'plain', 'reference', 'exact' (declared \`let target = 'exact'; // one of 'plain', 'reference', 'exact'\`)`,
   ].map((line) => line.replace('BATCH', declared.get('batchSize')!.source.match(/= ([\d_]+);/)![1]).replace('EMA', declared.get('emaDecay')!.source.match(/= ([\d.]+);/)![1])));
   const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-')), 'p.json');
   fs.writeFileSync(bad, '{"04-sampling": 5}');
@@ -140,7 +141,7 @@ test('withParameterDefaults writes new defaults into a copy of the parameters ce
   const cell03 = withParameterDefaults('03-training', nb03, { workers: 1 }).cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
   const lines03 = (Array.isArray(cell03.source) ? cell03.source.join('') : cell03.source).split('\n');
   assert.ok(lines03.includes('let workers: number | null = 1; // integer in [1, 16]'), lines03.join('\n'));
-  assert.ok(lines03.includes('let lossMargin = 0.01; // > 0'), 'other parameters keep their defaults');
+  assert.ok(lines03.includes('let gateSamples = 2000; // integer >= 100'), 'other parameters keep their defaults');
   assert.equal(JSON.stringify(nb), before, 'the notebook given is not changed');
   assert.throws(() => withParameterDefaults('04-sampling', nb, { nSamples: 10 }), /"nSamples" = 10 must be integer >= 500/);
 });

@@ -21,12 +21,12 @@ test('the default is the recommended recipe; the tutorial preset keeps the tutor
   assert.deepEqual(tr.model.config, { ...RECOMMENDED_MODEL, numTimesteps: scheduler.numTrainTimesteps });
   assert.equal(tr.model.config.dropout, 0);
   assert.deepEqual(
-    [RECOMMENDED_TRAINING.steps, RECOMMENDED_TRAINING.batchSize, RECOMMENDED_TRAINING.learningRate, RECOMMENDED_TRAINING.warmupSteps, RECOMMENDED_TRAINING.emaDecay, RECOMMENDED_TRAINING.workers],
-    [20000, 4096, 1e-3, 100, 0.9995, 2],
+    [RECOMMENDED_TRAINING.steps, RECOMMENDED_TRAINING.batchSize, RECOMMENDED_TRAINING.learningRate, RECOMMENDED_TRAINING.warmupSteps, RECOMMENDED_TRAINING.emaDecay, RECOMMENDED_TRAINING.workers, RECOMMENDED_TRAINING.target],
+    [4800, 4096, 3e-3, 100, 0.998, 2, 'exact'],
   );
   assert.deepEqual(
-    [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.decaySteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers],
-    [5000, 262_144, 3e-4, 500, 5000, 0.9, 1],
+    [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.decaySteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers, TUTORIAL_TRAINING.target],
+    [5000, 262_144, 3e-4, 500, 5000, 0.9, 1, 'plain'],
   );
   // optax.linear_schedule(3e-4, 0, 5000, 500): held for 500 steps, then 5000 steps of decay, so the
   // tutorial's last step (4999) still has 3.0e-5, not 0

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/runtime/backend';
-import { benchInfer, benchParallelDdpm, benchTrain, benchTrainParallel, profileFastStep, type BenchResults } from './measurements';
+import { benchInfer, benchParallelDdpm, benchRegressionTargets, benchTrain, benchTrainParallel, profileFastStep, type BenchResults } from './measurements';
 import { parseArgs, type Options } from './options';
 import { fmt, printInferTable, printProfile, printTargets, printTrainTable, targets } from './summary';
 import { benchJax, printJaxComparison, type JaxReference } from './jax';
@@ -102,8 +102,13 @@ async function benchBackend(name: BackendName, o: Options, results: BenchResults
   const slow = name === 'cpu';
   await benchTraining(name, o, slow, results);
   await benchSampling(name, o, slow, results);
-  // the kernel profile is of the first backend measured (the default one unless --backends says otherwise)
+  // the kernel profile and the targets' cost are of the first backend measured (the default one unless --backends says otherwise)
   if (o.profile && !results.profile) results.profile = await profileFastStep(name, o.batches.includes(4096) ? 4096 : o.batches[0]);
+  if (!slow && !results.regressionTargets) {
+    results.regressionTargets = await benchRegressionTargets(name, o.batches.includes(4096) ? 4096 : o.batches[0]);
+    const plain = results.regressionTargets[0].msPerStep;
+    console.log(`  ${name} regression targets, B=${results.regressionTargets[0].batch} on 2 worker threads: ${results.regressionTargets.map((t) => `${t.target} ${fmt(t.msPerStep, 1)} ms (${fmt(t.msPerStep / plain, 2)}×)`).join(', ')}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -141,6 +146,7 @@ async function main(): Promise<void> {
     jax: jax.result ?? null,
     jaxNote: jax.note,
     targets: met,
+    regressionTargets: results.regressionTargets ?? null,
     profile: results.profile ?? null,
   };
   fs.mkdirSync(path.dirname(o.out), { recursive: true });

@@ -26,6 +26,8 @@ export interface BenchResults {
   parallelDdpm: ParallelDdpmResult[];
   /** The first backend measured, unless --no-profile or --quick. */
   profile?: ProfileResult;
+  /** The first backend measured: the step with each regression target. */
+  regressionTargets?: TargetStepResult[];
 }
 
 const mixture = GaussianMixture.default();
@@ -77,11 +79,11 @@ export interface TrainParallelResult {
 }
 
 /** The fast step on `workers` threads (data-parallel, src/train/parallel), timed between logs so start-up is excluded. */
-export async function benchTrainParallel(backend: string, B: number, workers: number): Promise<TrainParallelResult> {
+export async function benchTrainParallel(backend: string, B: number, workers: number, config: Partial<TrainConfig> = {}): Promise<TrainParallelResult> {
   // fresh workers start on baseline-compiled wasm and JS; the optimising tiers need some steps
   const steps = B <= 1024 ? 80 : B <= 4096 ? 40 : 10;
   const warm = B <= 1024 ? 40 : B <= 4096 ? 20 : 5;
-  const tr = benchTrainer({ batchSize: B, steps: warm + steps, logEvery: warm, workers });
+  const tr = benchTrainer({ ...config, batchSize: B, steps: warm + steps, logEvery: warm, workers });
   let startedAt = 0;
   await tr.run((log) => {
     if (log.step === warm) startedAt = log.elapsed;
@@ -90,6 +92,25 @@ export async function benchTrainParallel(backend: string, B: number, workers: nu
   const msPerStep = (1000 * (last.elapsed - startedAt)) / (last.step - warm);
   tr.dispose();
   return { backend, batch: B, workers, steps, msPerStep, samplesPerS: (B * 1000) / msPerStep };
+}
+
+export interface TargetStepResult {
+  backend: string;
+  batch: number;
+  /** 'plain', 'exact' or 'reference (R = …)'. */
+  target: string;
+  msPerStep: number;
+}
+
+/** The 2-worker step with each regression target (src/train/targets.ts): what a variance-reduced target costs. */
+export async function benchRegressionTargets(backend: string, B: number): Promise<TargetStepResult[]> {
+  const variants: Partial<TrainConfig>[] = [{ target: 'plain' }, { target: 'exact' }, { target: 'reference', referenceSize: Math.min(512, B) }, { target: 'reference', referenceSize: B }];
+  const out: TargetStepResult[] = [];
+  for (const v of variants) {
+    const r = await benchTrainParallel(backend, B, 2, v);
+    out.push({ backend, batch: B, target: v.target === 'reference' ? `reference (R = ${v.referenceSize})` : v.target!, msPerStep: r.msPerStep });
+  }
+  return out;
 }
 
 export interface InferResult {

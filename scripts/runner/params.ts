@@ -73,6 +73,8 @@ export interface DeclaredParameter {
   /** JSON types an override may have; null when the default is an expression we cannot type. */
   types: JsonType[] | null;
   range?: NumberRange;
+  /** The strings a string parameter takes, from a comment such as `// one of 'plain', 'exact'`. */
+  choices?: string[];
 }
 
 const NUMBER = String.raw`[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:e[+-]?\d+)?`;
@@ -91,6 +93,12 @@ function parseRange(comment: string): NumberRange | undefined {
     range.high = { value: num(m[6]), inclusive: m[7] === ']' };
   }
   return range;
+}
+
+/** `one of 'a', 'b'` → ['a', 'b']; undefined for any other comment. */
+function parseChoices(comment: string): string[] | undefined {
+  const m = /^\s*one of\s+((?:'[^']*'\s*,?\s*(?:or\s+)?)+)$/.exec(comment);
+  return m ? [...m[1].matchAll(/'([^']*)'/g)].map((x) => x[1]) : undefined;
 }
 
 /** Why `v` is outside `range` (every number must be finite), or null when it is inside. */
@@ -147,7 +155,8 @@ export function declaredParameters(nb: NotebookJson): Map<string, DeclaredParame
     const literal = literalType(expr);
     const types = m[2] !== undefined ? annotationTypes(m[2]) : literal ? [literal] : null;
     const range = comment === undefined ? undefined : parseRange(comment);
-    found.set(m[1], { name: m[1], source: line.trim(), types, ...(range ? { range } : {}) });
+    const choices = comment === undefined ? undefined : parseChoices(comment);
+    found.set(m[1], { name: m[1], source: line.trim(), types, ...(range ? { range } : {}), ...(choices ? { choices } : {}) });
   }
   return found;
 }
@@ -164,6 +173,8 @@ export function overrideProblems(notebook: string, declared: Map<string, Declare
       problems.push(`${notebook}: unknown parameter "${name}"; its parameters cell declares ${[...declared.keys()].join(', ') || 'none'}`);
     } else if (d.types && !d.types.includes(jsonType(value))) {
       problems.push(`${notebook}: parameter "${name}" must be ${d.types.join(' or ')} (declared \`${d.source}\`), got ${JSON.stringify(value)} (${jsonType(value)})`);
+    } else if (typeof value === 'string' && d.choices && !d.choices.includes(value)) {
+      problems.push(`${notebook}: parameter "${name}" = ${JSON.stringify(value)} must be one of ${d.choices.map((c) => `'${c}'`).join(', ')} (declared \`${d.source}\`)`);
     } else {
       const numbers = typeof value === 'number' ? [value] : Array.isArray(value) ? value.filter((x): x is number => typeof x === 'number') : [];
       for (const v of numbers) {
