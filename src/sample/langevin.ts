@@ -24,11 +24,25 @@ export function langevin(o: LangevinOptions): Float64Array {
   if (!Number.isInteger(o.steps) || o.steps < 0) throw new Error(`langevin: steps must be an integer ≥ 0, got ${o.steps}`);
   const x = Float64Array.from(o.init);
   const noiseScale = Math.sqrt(2 * o.stepSize);
+  // A chain that has diverged (inf or NaN) cannot come back, so the score is evaluated only on
+  // the live ones; every chain still draws its noise, so the live chains' numbers do not depend
+  // on which others diverged.
+  let live: Int32Array | null = null; // null: all chains
   for (let s = 0; s < o.steps; s++) {
-    // once every chain has diverged (inf or NaN) no step can bring one back
-    if (s % 100 === 0 && s > 0 && x.every((v) => !Number.isFinite(v))) break;
-    const g = o.score(x);
-    for (let i = 0; i < x.length; i++) x[i] += o.stepSize * g[i] + noiseScale * o.rng.normal();
+    if (s % 100 === 0 && s > 0) {
+      const finite = Int32Array.from(x.keys()).filter((i) => Number.isFinite(x[i]));
+      if (finite.length === 0) break;
+      live = finite.length === x.length ? null : finite;
+    }
+    if (live === null) {
+      const g = o.score(x);
+      for (let i = 0; i < x.length; i++) x[i] += o.stepSize * g[i] + noiseScale * o.rng.normal();
+    } else {
+      const g = o.score(Float64Array.from(live, (i) => x[i]));
+      const step = new Float64Array(x.length).fill(NaN);
+      live.forEach((i, k) => (step[i] = o.stepSize * g[k]));
+      for (let i = 0; i < x.length; i++) x[i] += step[i] + noiseScale * o.rng.normal();
+    }
   }
   return x;
 }
