@@ -90,22 +90,23 @@ export function scheduleFigure(scheduler: DDPMScheduler): Figure {
 }
 
 /**
- * Training loss per logging window minus the Bayes-optimal loss, on a log axis, so the approach to
- * the floor stays visible. Windows whose minibatch noise takes them under the floor have no point
- * on the log axis; their count is in the legend.
+ * Training loss per logging window minus its floor, on a log axis, so the approach to the floor
+ * stays visible. The floor is the Bayes-optimal loss for the plain target and 0 for the exact one,
+ * whose loss is the network's error alone. Windows whose minibatch noise takes them under the
+ * floor have no point on the log axis; their count is in the legend.
  */
-export function lossFigure(history: TrainLog[], bayesOptimal: number, opts: { evalLoss?: number } = {}): Figure {
+export function lossFigure(history: TrainLog[], floor: number, opts: { evalLoss?: number } = {}): Figure {
   const steps = history.map((h) => h.step);
   const last = steps.length ? steps[steps.length - 1] : 1;
-  const above = history.map((h) => (h.loss > bayesOptimal ? h.loss - bayesOptimal : NaN)); // NaN: no point on a log axis
+  const above = history.map((h) => (h.loss > floor ? h.loss - floor : NaN)); // NaN: no point on a log axis
   const below = above.filter(Number.isNaN).length;
-  const data = [
-    lineTrace(steps, above, `training loss − optimum ${bayesOptimal.toFixed(3)} (window mean${below ? `; ${below} windows under the optimum` : ''})`, { color: HIST_COLOR, extra: { connectgaps: false } }),
-  ];
+  const what = floor === 0 ? 'training loss' : `training loss − floor ${floor.toFixed(3)}`;
+  const data = [lineTrace(steps, above, `${what} (window mean${below ? `; ${below} windows under the floor` : ''})`, { color: HIST_COLOR, extra: { connectgaps: false } })];
   if (opts.evalLoss !== undefined) {
-    data.push(lineTrace([last], [opts.evalLoss - bayesOptimal], `EMA model, exact excess ${(opts.evalLoss - bayesOptimal).toFixed(4)}`, { mode: 'markers', color: '#2ca02c', extra: { marker: { size: 10 } } }));
+    data.push(lineTrace([last], [opts.evalLoss - floor], `EMA model, exact excess ${(opts.evalLoss - floor).toFixed(4)}`, { mode: 'markers', color: '#2ca02c', extra: { marker: { size: 10 } } }));
   }
-  return { data, layout: layout({ title: 'v-prediction loss above the Bayes-optimal loss', xTitle: 'step', yTitle: 'loss − optimum', logY: true }) };
+  const title = floor === 0 ? 'Training loss' : 'v-prediction loss above the Bayes-optimal loss';
+  return { data, layout: layout({ title, xTitle: 'step', yTitle: floor === 0 ? 'loss' : 'loss − floor', logY: true }) };
 }
 
 /**
