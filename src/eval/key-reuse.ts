@@ -33,9 +33,14 @@ function velocityPerMode(mixture: GaussianMixture, xt: number, alphaBar: number)
   });
 }
 
-/** E[v | x_t] and Var[v | x_t] under key reuse. */
-export function keyReuseVelocityMoments(mixture: GaussianMixture, xt: number, alphaBar: number): { mean: number; variance: number } {
-  const r = keyReuseMarginal(mixture, alphaBar).responsibilities(xt);
+/** E[v | x_t] and Var[v | x_t] under key reuse (`marginal`: keyReuseMarginal at alphaBar, if already built). */
+export function keyReuseVelocityMoments(
+  mixture: GaussianMixture,
+  xt: number,
+  alphaBar: number,
+  marginal = keyReuseMarginal(mixture, alphaBar),
+): { mean: number; variance: number } {
+  const r = marginal.responsibilities(xt);
   const v = velocityPerMode(mixture, xt, alphaBar);
   let mean = 0;
   let second = 0;
@@ -48,15 +53,21 @@ export function keyReuseVelocityMoments(mixture: GaussianMixture, xt: number, al
 
 /** The best possible loss of a network trained with the reused key, overall and per timestep. */
 export function keyReuseOptimalLoss(mixture: GaussianMixture, scheduler: DDPMScheduler, { points = 4001 } = {}): { loss: number; perTimestep: number[] } {
-  const perTimestep = scheduler.alphasCumprod.map((ab) =>
-    mixtureExpectation(keyReuseMarginal(mixture, ab), (x) => keyReuseVelocityMoments(mixture, x, ab).variance, points),
-  );
+  const perTimestep = scheduler.alphasCumprod.map((ab) => {
+    const marginal = keyReuseMarginal(mixture, ab);
+    return mixtureExpectation(marginal, (x) => keyReuseVelocityMoments(mixture, x, ab, marginal).variance, points);
+  });
   return { loss: perTimestep.reduce((a, b) => a + b, 0) / perTimestep.length, perTimestep };
 }
 
 /** The velocity a perfect network trained with the reused key would predict. */
 export function keyReuseOracle(mixture: GaussianMixture, scheduler: DDPMScheduler): VelocityPredictor {
-  return closedFormVelocity(scheduler, (x, alphaBar) => keyReuseVelocityMoments(mixture, x, alphaBar).mean);
+  // a sampler asks for one timestep's rows at a time: build that step's marginal once, not per row
+  let step = { alphaBar: NaN, marginal: mixture };
+  return closedFormVelocity(scheduler, (x, alphaBar) => {
+    if (step.alphaBar !== alphaBar) step = { alphaBar, marginal: keyReuseMarginal(mixture, alphaBar) };
+    return keyReuseVelocityMoments(mixture, x, alphaBar, step.marginal).mean;
+  });
 }
 
 function coefficients(alphaBar: number): [number, number] {
