@@ -37,6 +37,7 @@ export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveChe
 export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
 export { Trainer } from './train/trainer';
 export { TARGET_KINDS, type TargetKind } from './train/targets';
+export { gradientNoise, type GradientNoiseBand } from './train/gradient-noise';
 
 // eval
 export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, type ModeStats, type SampleReport } from './eval/metrics';
@@ -47,7 +48,6 @@ export { judgeSamples } from './eval/sample-bars';
 export { coupledComparison, type CoupledComparison } from './eval/coupled';
 export { lastTenthMeanLoss } from './eval/training-curve';
 export { evaluateModel, scoreErrors, type ScoreError } from './eval/evaluate';
-export { gradientNoise, type GradientNoiseBand } from './eval/gradient-noise';
 export { keyReuseMarginal, keyReuseOptimalLoss, keyReuseOracle, keyReuseVelocityMoments } from './eval/key-reuse';
 
 // sample

@@ -53,7 +53,7 @@ export interface TrainConfig {
 
 /**
  * The recipe this project recommends, and the Trainer's default (notebook 03 explains it and
- * measures it): the exact target E[v | x_t], batch 4096, 4,800 steps (20 M samples), learning rate
+ * measures it): the exact target E[v | x_t], batch 4096, 4,800 steps (19.7 M samples), learning rate
  * 3e-3 after 100 warm-up steps decaying linearly to 0, EMA 0.998. Train it with RECOMMENDED_MODEL.
  * (`workers` is the default on 2 cores; a Trainer given no `workers` uses runtime/backend's
  * defaultWorkers().)

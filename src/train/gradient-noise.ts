@@ -1,15 +1,15 @@
 // Where a training step's information goes: for mini-batches whose timesteps lie in one band, how
 // large is the gradient they agree on (the signal) against how far one mini-batch's gradient
 // strays from it (the noise)? With the plain v-target most of the loss is the target's own
-// variance (./optimal-loss), and it shows up as gradient noise, most of all at large t; the
-// variance-reduced targets (src/train/targets.ts) remove it.
+// variance (src/eval/optimal-loss.ts), and it shows up as gradient noise, most of all at large t; the
+// variance-reduced targets (./targets) remove it.
 import * as tf from '@tensorflow/tfjs';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import type { GaussianMixture } from '../math/mixture';
 import { Rng } from '../math/rng';
 import { disposeMoments, type VelocityModel } from '../model/model';
-import { fastGradients } from '../train/gradients';
-import { targetFunction, type TargetKind } from '../train/targets';
+import { fastGradients } from './gradients';
+import { targetFunction, type TargetKind } from './targets';
 
 export interface GradientNoiseBand {
   /** Timesteps [from, to). */
