@@ -1,10 +1,10 @@
 // What the network regresses onto at each training row. All three have the same expectation given
 // x_t, E[v | x_t], so they train toward the same function; they differ in how noisy one row is.
-//   plain:     v = √ᾱ·ε − √(1−ᾱ)·x0, the row's own velocity (Salimans & Ho 2022). Nearly all of its
-//              variance is the x0 that x_t cannot reveal: at large t it is the data's whole spread.
+//   plain:     v = √ᾱ·ε − √(1−ᾱ)·x0, the row's own velocity (Salimans & Ho 2022). Its variance
+//              given x_t is what x_t cannot reveal: at large t the data's whole spread, at small t ε.
 //   reference: E[v | x_t] under the empirical distribution of a reference batch of data points, the
 //              row's own x0 included (Xu et al. 2023, "Stable Target Field for Reduced Variance
-//              Score Estimation in Diffusion Models", eq. 6). Uses data samples only, so it works
+//              Score Estimation in Diffusion Models"). Uses data samples only, so it works
 //              for real data; it tends to the exact target as the reference grows.
 //   exact:     E[v | x_t] under the mixture itself, in closed form. Only possible because the data
 //              distribution is known: the limit the reference target approaches.
@@ -98,7 +98,7 @@ export class ReferenceBatch {
 
 /**
  * The stable-target E[v | x_t] of rows of one batch. Row i's reference is the first
- * `reference.size` rows of the batch, which contain its own x0 when `batchRow(i)` < that size, and
+ * `reference.size` rows of the batch, which contain its own x0 when firstBatchRow + i < that size, and
  * otherwise get it added.
  */
 export function referenceTargets(
