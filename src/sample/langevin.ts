@@ -34,17 +34,17 @@ export function langevin(o: LangevinOptions): Float64Array {
       if (finite.length === 0) break;
       live = finite.length === x.length ? null : finite;
     }
-    if (live === null) {
-      const g = o.score(x);
-      for (let i = 0; i < x.length; i++) x[i] += o.stepSize * g[i] + noiseScale * o.rng.normal();
-    } else {
-      const g = o.score(Float64Array.from(live, (i) => x[i]));
-      const step = new Float64Array(x.length).fill(NaN);
-      live.forEach((i, k) => (step[i] = o.stepSize * g[k]));
-      for (let i = 0; i < x.length; i++) x[i] += step[i] + noiseScale * o.rng.normal();
-    }
+    const g = live === null ? o.score(x) : scatter(live, o.score(Float64Array.from(live, (i) => x[i])), x.length);
+    for (let i = 0; i < x.length; i++) x[i] += o.stepSize * g[i] + noiseScale * o.rng.normal();
   }
   return x;
+}
+
+/** `values` placed at `indices` of an array of `length`, NaN elsewhere. */
+function scatter(indices: Int32Array, values: ArrayLike<number>, length: number): Float64Array {
+  const out = new Float64Array(length).fill(NaN);
+  indices.forEach((i, k) => (out[i] = values[k]));
+  return out;
 }
 
 export interface AnnealedLangevinOptions {
