@@ -157,14 +157,10 @@ test('native-backend.sh --check: an intact copy of the backend passes, a truncat
 
 const buildTools = ['gcc', 'g++', 'make', 'readelf'];
 const noTools =
-  (process.platform !== 'linux' || process.arch !== 'x64') ? 'Linux x86_64' :
-  buildTools.some((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) && `${buildTools.join(', ')} (scripts/system-deps.sh)`;
+  process.platform !== 'linux' || process.arch !== 'x64'
+    ? 'Linux x86_64'
+    : buildTools.some((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) && `${buildTools.join(', ')} (scripts/system-deps.sh)`;
 
-/**
- * Runs native-backend.sh in `project` with stand-ins for what needs the network or minutes: its
- * Python "downloads" a wheel and "unpacks" `capi` as the C API library (an empty framework library,
- * no headers), and node-pre-gyp "builds" a binding. CI is set, so a failure exits 1.
- */
 /** A shared library compiled from C `source` (undefined functions and data are left to the loader). */
 function library(t: test.TestContext, source: string): string {
   const dir = tempDir(t, 'tsd-capi-');
@@ -174,6 +170,11 @@ function library(t: test.TestContext, source: string): string {
   return path.join(dir, 'capi.so');
 }
 
+/**
+ * Runs native-backend.sh in `project` with stand-ins for what needs the network or minutes: its
+ * Python "downloads" a wheel and "unpacks" `capi` as the C API library (an empty framework library,
+ * no headers), and node-pre-gyp "builds" a binding. CI is set, so a failure exits 1.
+ */
 function fakeBuild(project: { root: string; script: string }, capi: string): SpawnSyncReturns<string> {
   const python = path.join(project.root, '.venv', 'bin', 'python');
   fs.mkdirSync(path.dirname(python), { recursive: true });
