@@ -1,7 +1,8 @@
 #!/bin/sh
 # Creates .venv-reference/ with the pinned reference stack of requirements/reference.txt (JAX on
 # the CPU, Flax, optax, diffusers with its Flax scheduler), through scripts/python-env.sh: quick
-# when up to date, rebuilt when the pins or the Python change, loud and non-zero on any failure.
+# when up to date, rebuilt when the pins or the Python change, loud and non-zero on any failure,
+# which leaves the .venv-reference/ that was there as it was.
 # Only npm run reference, npm run reference:seed-run and npm run bench use it; the tests read the
 # committed fixtures and never need Python.
 #
