@@ -52,6 +52,7 @@ test('range comments take 2^k bounds and a bound by another parameter of the cel
 test('the chapters\' parameters cells declare the limits the code enforces: seeds below 2^32, workers at most the batch, sample counts at most 1,000,000', () => {
   for (const name of ['01-data', '02-forward-process', '03-training', '04-sampling', '05-langevin', '06-score-sde', '07-key-reuse', '08-samplers']) {
     const declared = declaredParameters(read(name))!;
+    for (const d of declared.values()) if (d.range?.atMost) assert.ok(declared.has(d.range.atMost), `${name}: ${d.source} names no parameter of the cell`);
     for (const seed of ['seed', 'trainSeed'].filter((s) => declared.has(s))) {
       assert.deepEqual(problems(name, { [seed]: 2 ** 32 - 1 }), [], `${name} ${seed}`);
       assert.match(problems(name, { [seed]: 2 ** 32 }).join('\n'), new RegExp(`"${seed}" = 4294967296 must be integer in \\[0, 2\\^32\\)`), name);
