@@ -131,3 +131,24 @@ test('chapterMixture: the chapters take three components and say so for any othe
   assert.throws(() => chapterMixture(two), /two\.json: the chapters are written for a mixture of 3 components \(left, middle, right\); this one has 2/);
   assert.equal(chapterMixture().numComponents, 3);
 });
+
+test('chapterMixture refuses a valid mixture the chapters cannot compute with, naming the field and its range', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mix-'));
+  const file = path.join(dir, 'mixture.json');
+  const load = (spec: Partial<{ weights: number[]; means: number[]; stds: number[] }>) => {
+    fs.writeFileSync(file, JSON.stringify({ weights: W, means: MU, stds: SD, ...spec }));
+    return () => chapterMixture(file);
+  };
+  const at = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // each of these gave NaN before: in the exact per-mode std (the first two), in an empty mode's
+  // mean and std (the third), in the training loss (the last)
+  assert.throws(load({ stds: [1e-8, 0.5, 2] }), new RegExp(`^Error: ${at}: stds\\[0\\] = 1\\.00e-8 is too narrow for this mixture: every std must be at least 0\\.0001 × its largest \\|mean\\| or std \\(6\\), so ≥ 0\\.0006; narrower, float32 rounding becomes part of the spread the chapters measure, and the exact per-mode std loses its digits \\(to NaN\\)$`));
+  assert.throws(load({ stds: [1, 0.5, 1e12] }), /stds\[0\] = 1 is too narrow .*\n.*stds\[1\] = 0\.5 is too narrow .*\(1,000,000,000,000\), so ≥ 100,000,000;/);
+  assert.throws(load({ weights: [0.4, 1e-12, 0.6 - 1e-12] }), new RegExp(`^Error: ${at}: component 2 \\(weights\\[1\\] = 1\\.00e-12, means\\[1\\] = 0, stds\\[1\\] = 0\\.5\\) is the most likely component for 0 % of draws; the chapters judge each mode from as few as 500 samples and need at least 2 % in every mode, or its mean and std come out NaN: raise weights\\[1\\], or move means\\[1\\] away from the other components$`));
+  assert.throws(load({ means: [-1e20, 0, 1e20], stds: [1e17, 1e17, 2e17] }), /means\[0\] = -1\.00e\+20 and stds\[0\] = 1\.00e\+17 reach \|mean\| \+ 12·std = 1\.01e\+20; the chapters need at most 3\.60e\+16 \(training sums the squares of 262,144 draws in float32, which overflows beyond it\)/);
+  // ordinary mixtures, far apart or wide or narrow, still load
+  for (const spec of [{}, { means: [-100, 0, 100] }, { stds: [0.05, 0.05, 20] }, { means: [-100, 0, 100], stds: [0.05, 0.05, 20] }, { weights: [0.45, 0.05, 0.5] }]) {
+    assert.equal(load(spec)().numComponents, 3, JSON.stringify(spec));
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -92,3 +92,17 @@ test('a short run: the loss falls well below its start and toward the Bayes-opti
   assert.ok(last > 12.19 - 1.5, 'a training loss far below the optimum means leaked information');
   tr.dispose();
 });
+
+test('a run whose loss turns non-finite stops at that step and says why, on one thread and on two', async () => {
+  const diverged = /^Error: Training stopped at step (\d+) of 300: the loss is (NaN|Infinity|-Infinity), so the parameters have diverged \(learning rate 1\.00e\+30 at this step, peak learningRate 1e\+30\)\. The usual cause is a learning rate too high/;
+  for (const workers of [1, 2]) {
+    const tr = tutorial({ steps: 300, batchSize: 32, logEvery: 100, learningRate: 1e30, holdSteps: 300, workers });
+    const logs: number[] = [];
+    let message = '';
+    await assert.rejects(tr.run((log) => logs.push(log.loss)), (e: Error) => ((message = String(e)), diverged.test(message)));
+    // the first update with that learning rate already overflows: stopped within the first few steps, before any log
+    assert.ok(Number(diverged.exec(message)![1]) <= 5, message);
+    assert.deepEqual(logs, [], `workers ${workers}`);
+    tr.dispose();
+  }
+});

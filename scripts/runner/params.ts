@@ -8,10 +8,32 @@ import type { Options } from './options';
 /** Overrides per notebook: {"04-sampling": {"nSamples": 2000}}. */
 export type Params = Record<string, Record<string, unknown>>;
 
+/** Keys that name an object's prototype rather than a notebook or a parameter: refused in a params file. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * `value` with every object rebuilt without a prototype, so that no key of an untrusted file can
+ * reach Object.prototype (assigning `merged["__proto__"]` would swap the merged object's prototype).
+ * Throws on a key in PROTOTYPE_KEYS; `at` is where `value` sits in the file, for the message.
+ */
+function prototypeFree(value: unknown, at: string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => prototypeFree(v, [...at, String(i)]));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of Object.entries(value)) {
+    if (PROTOTYPE_KEYS.has(k)) {
+      const where = at.length ? `inside ${at.map((a) => JSON.stringify(a)).join(' > ')}` : 'at the top level';
+      throw new Error(`key "${k}" ${where} is not allowed (it names an object's prototype, not a notebook or a parameter): remove it`);
+    }
+    out[k] = prototypeFree(v, [...at, k]);
+  }
+  return out;
+}
+
 function readParams(file: string): Params {
   let p: Params;
   try {
-    p = JSON.parse(fs.readFileSync(file, 'utf8'));
+    p = prototypeFree(JSON.parse(fs.readFileSync(file, 'utf8')), []) as Params;
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
@@ -25,10 +47,10 @@ function readParams(file: string): Params {
 
 /** Overrides per notebook: ci-params.json (with --ci), then --params on top. Creates ci-params.json if absent. */
 export function loadParams(o: Options, notebooks: string[]): { params: Params; config: string } {
-  const merged: Params = {};
+  const merged: Params = Object.create(null);
   const configs: string[] = [];
   const add = (p: Params) => {
-    for (const [nb, values] of Object.entries(p)) merged[nb] = { ...(merged[nb] ?? {}), ...values };
+    for (const [nb, values] of Object.entries(p)) merged[nb] = Object.assign(Object.create(null), merged[nb], values);
   };
   if (o.ci) {
     const file = path.join(o.notebooksDir, 'ci-params.json');
@@ -55,7 +77,8 @@ type JsonType = 'number' | 'string' | 'boolean' | 'null' | 'array' | 'object';
 
 /**
  * The values a number parameter (or each number of an array parameter) may take, from a trailing
- * comment on its line: `// integer >= 1`, `// > 0`, `// in [0, 1)`, `// integer in [2, 1000]`.
+ * comment on its line: `// integer >= 1`, `// > 0`, `// in [0, 1)`, `// integer in [0, 2^32)`, and
+ * a bound by another parameter of the cell: `// integer in [1, 16] and <= batchSize`.
  */
 export interface NumberRange {
   /** As written in the comment. */
@@ -63,6 +86,8 @@ export interface NumberRange {
   integer: boolean;
   low?: { value: number; inclusive: boolean };
   high?: { value: number; inclusive: boolean };
+  /** The parameter whose value this one may not exceed. */
+  atMost?: string;
 }
 
 /** One `let name = default;` line of a parameters cell. */
@@ -75,15 +100,18 @@ export interface DeclaredParameter {
   range?: NumberRange;
   /** The strings a string parameter takes, from a comment such as `// one of 'plain', 'exact'`. */
   choices?: string[];
+  /** The default when it is a number literal (for the bounds other parameters take from it). */
+  numberDefault?: number;
 }
 
-const NUMBER = String.raw`[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:e[+-]?\d+)?`;
+// a number literal, or a power of two written 2^k
+const NUMBER = String.raw`(?:2\^\d+|[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:e[+-]?\d+)?)`;
 
 function parseRange(comment: string): NumberRange | undefined {
-  const num = (s: string) => Number(s.replace(/_/g, ''));
-  const m = new RegExp(String.raw`^(integer)?\s*(?:(>=|>|<=|<)\s*(${NUMBER})|in\s*([[(])\s*(${NUMBER})\s*,\s*(${NUMBER})\s*([\])]))?\s*$`, 'i').exec(comment.trim());
+  const num = (s: string) => (s.startsWith('2^') ? 2 ** Number(s.slice(2)) : Number(s.replace(/_/g, '')));
+  const m = new RegExp(String.raw`^(integer)?\s*(?:(>=|>|<=|<)\s*(${NUMBER})|in\s*([[(])\s*(${NUMBER})\s*,\s*(${NUMBER})\s*([\])]))?(?:\s+and\s+<=\s*([A-Za-z_$][\w$]*))?\s*$`, 'i').exec(comment.trim());
   if (!m || (!m[1] && !m[2] && !m[4])) return undefined;
-  const range: NumberRange = { text: comment.trim(), integer: !!m[1] };
+  const range: NumberRange = { text: comment.trim(), integer: !!m[1], ...(m[8] ? { atMost: m[8] } : {}) };
   if (m[2]) {
     const bound = { value: num(m[3]), inclusive: m[2].endsWith('=') };
     if (m[2].startsWith('>')) range.low = bound;
@@ -156,7 +184,8 @@ export function declaredParameters(nb: NotebookJson): Map<string, DeclaredParame
     const types = m[2] !== undefined ? annotationTypes(m[2]) : literal ? [literal] : null;
     const range = comment === undefined ? undefined : parseRange(comment);
     const choices = comment === undefined ? undefined : parseChoices(comment);
-    found.set(m[1], { name: m[1], source: line.trim(), types, ...(range ? { range } : {}), ...(choices ? { choices } : {}) });
+    const numberDefault = literal === 'number' ? Number(expr.trim().replace(/_/g, '')) : undefined;
+    found.set(m[1], { name: m[1], source: line.trim(), types, ...(range ? { range } : {}), ...(choices ? { choices } : {}), ...(numberDefault !== undefined ? { numberDefault } : {}) });
   }
   return found;
 }
@@ -182,6 +211,16 @@ export function overrideProblems(notebook: string, declared: Map<string, Declare
         // JSON.stringify writes an infinite number as null: show it as the parser read it
         if (why) problems.push(`${notebook}: parameter "${name}" = ${Number.isFinite(v) ? v : String(v)} ${why} (declared \`${d.source}\`)`);
       }
+    }
+  }
+  // bounds by another parameter (`and <= batchSize`), on the values the run will have
+  const valueOf = (name: string) => (name in overrides ? overrides[name] : declared.get(name)?.numberDefault);
+  for (const d of declared.values()) {
+    const other = d.range?.atMost;
+    if (!other || !(d.name in overrides || other in overrides)) continue;
+    const [v, bound] = [valueOf(d.name), valueOf(other)];
+    if (typeof v === 'number' && typeof bound === 'number' && v > bound) {
+      problems.push(`${notebook}: parameter "${d.name}" = ${v} must be at most ${other} = ${bound} (declared \`${d.source}\`)`);
     }
   }
   return problems;

@@ -16,6 +16,9 @@ import { AdamW, learningRateAt, ParameterEMA } from './optim';
 import type { AllReduce } from './parallel/allreduce';
 import type { TrainedState } from './parallel/job';
 
+/** Training reached a non-finite loss: a problem with the configuration or the data, not a bug. */
+export class TrainingDiverged extends Error {}
+
 /** One worker of a data-parallel run: it computes rows [start, end) of each batch. */
 export interface TrainingShard {
   start: number;
@@ -92,6 +95,14 @@ export class ThreadTrainer {
     const gradients = GRADIENT_FUNCTIONS[this.config.gradients];
     const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, timesteps, target }, this.streams.dropout, this.batchShard);
     tf.dispose([x0, noise]);
+    // A non-finite loss poisons every parameter at this update: stop here rather than run the
+    // remaining steps on NaN. (The fast gradients' loss is already on the host; reading it is free.)
+    const value = loss.dataSync()[0];
+    if (!Number.isFinite(value)) {
+      tf.dispose([loss, ...grads.values()]);
+      disposeMoments(moments);
+      throw new TrainingDiverged(this.divergedMessage(value));
+    }
     this.model.updateBatchStats(moments);
     disposeMoments(moments);
     this.optimizer.apply(this.model.params, grads, lr);
@@ -153,6 +164,17 @@ export class ThreadTrainer {
   private aborted(signal?: AbortSignal): boolean {
     if (this.shard) return this.shard.reducer.sum([signal?.aborted ? 1 : 0])[0] > 0;
     return signal?.aborted ?? false;
+  }
+
+  /** Why training stopped at this step, and what to change. */
+  private divergedMessage(loss: number): string {
+    const c = this.config;
+    return (
+      `Training stopped at step ${this.stepCount + 1} of ${c.steps}: the loss is ${loss}, so the parameters have diverged ` +
+      `(learning rate ${this.learningRate(this.stepCount).toExponential(2)} at this step, peak learningRate ${c.learningRate}). ` +
+      'The usual cause is a learning rate too high (the recipes use 3e-3 or less): lower learningRate, or give it more warmupSteps. ' +
+      'If a small learning rate diverges too, check the data: a mixture with means or stds of extreme size overflows float32.'
+    );
   }
 
   private takeMeanLoss(): number {

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { initBackend } from '../../runtime/backend';
 import { largestExchange } from '../../model/backprop';
 import type { TrainLog } from '../config';
+import { TrainingDiverged } from '../thread-trainer';
 import { createAllReduce } from './allreduce';
 import type { TrainedState, TrainJob, TrainWorkerMessage, WorkerTrainJob } from './job';
 
@@ -46,6 +47,8 @@ export async function trainInParallel(job: TrainJob, onLog: (log: TrainLog) => v
             w.on('message', (m: TrainWorkerMessage) => {
               if (m.type === 'log') onLog(m.log);
               else if (m.type === 'done') resolve(m.state);
+              // every worker sees the same (all-reduced) loss, so each reports the divergence alike
+              else if (m.type === 'diverged') reject(new TrainingDiverged(m.message));
               else reject(new Error(`training worker: ${m.message}`));
             });
             w.on('error', reject);

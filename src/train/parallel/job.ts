@@ -37,4 +37,6 @@ export interface TrainedState {
 export type TrainWorkerMessage =
   | { type: 'log'; log: TrainLog }
   | { type: 'done'; state: TrainedState | null }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** A TrainingDiverged error: its message is for the user, without the worker's stack. */
+  | { type: 'diverged'; message: string };

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../../runtime/backend';
 import { GaussianMixture } from '../../math/mixture';
 import { DDPMScheduler } from '../../diffusion/scheduler';
-import { ThreadTrainer } from '../thread-trainer';
+import { ThreadTrainer, TrainingDiverged } from '../thread-trainer';
 import { AllReduce } from './allreduce';
 import type { TrainWorkerMessage, WorkerTrainJob } from './job';
 
@@ -26,4 +26,7 @@ async function main() {
   post({ type: 'done', state: job.index === 0 ? trainer.exportState() : null });
 }
 
-main().catch((e: unknown) => post({ type: 'error', message: e instanceof Error ? e.stack ?? e.message : String(e) }));
+main().catch((e: unknown) => {
+  if (e instanceof TrainingDiverged) post({ type: 'diverged', message: e.message });
+  else post({ type: 'error', message: e instanceof Error ? e.stack ?? e.message : String(e) });
+});
