@@ -102,7 +102,7 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 4000, workers: null, checkpointDir: '/x' }), []);
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 'many', workers: true, step: 5 }), [
     '03-training: parameter "steps" must be number (declared `let steps = STEPS; // integer >= 1`), got "many" (string)',
-    '03-training: parameter "workers" must be number or null (declared `let workers: number | null = null; // integer in [1, 16]`), got true (boolean)',
+    '03-training: parameter "workers" must be number or null (declared `let workers: number | null = null; // integer in [1, 16] and <= batchSize`), got true (boolean)',
     `03-training: unknown parameter "step"; its parameters cell declares ${[...declared.keys()].join(', ')}`,
   ].map((line) => line.replace('STEPS', String(declared.get('steps')!.source.match(/= ([\d_]+);/)![1]))));
   // ranges from the declarations' comments: counts are integers, sizes positive, every number finite
@@ -110,8 +110,8 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
   fs.writeFileSync(tooMuch, '{"03-training": {"batchSize": 2.5, "seed": 1e999, "gateSamples": 99, "emaDecay": 1, "target": "noisy"}}');
   assert.deepEqual(overrideProblems('03-training', declared, loadParams(parseArgs(['--params', tooMuch]), ['03-training']).params['03-training']), [
     '03-training: parameter "batchSize" = 2.5 must be integer >= 2 (declared `let batchSize = BATCH; // integer >= 2`)',
-    '03-training: parameter "seed" = Infinity must be a finite number (declared `let seed = 1; // integer >= 0`)',
-    '03-training: parameter "gateSamples" = 99 must be integer >= 100 (declared `let gateSamples = 2000; // integer >= 100`)',
+    '03-training: parameter "seed" = Infinity must be a finite number (declared `let seed = 1; // integer in [0, 2^32)`)',
+    '03-training: parameter "gateSamples" = 99 must be integer in [100, 1_000_000] (declared `let gateSamples = 2000; // integer in [100, 1_000_000]`)',
     '03-training: parameter "emaDecay" = 1 must be in [0, 1) (declared `let emaDecay = EMA; // in [0, 1)`)',
     `03-training: parameter "target" = "noisy" must be one of 'plain', 'reference', 'exact' (declared \`let target = 'exact'; // one of 'plain', 'reference', 'exact'\`)`,
   ].map((line) => line.replace('BATCH', declared.get('batchSize')!.source.match(/= ([\d_]+);/)![1]).replace('EMA', declared.get('emaDecay')!.source.match(/= ([\d.]+);/)![1])));
@@ -134,16 +134,16 @@ test('withParameterDefaults writes new defaults into a copy of the parameters ce
   const copy = withParameterDefaults('04-sampling', nb, { nSamples: 1000, checkpointDir: '/tmp/x', seed: 7 });
   const cell = copy.cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
   const lines = (Array.isArray(cell.source) ? cell.source.join('') : cell.source).split('\n');
-  assert.ok(lines.includes('let nSamples = 1000; // integer >= 500'), lines.join('\n'));
+  assert.ok(lines.includes('let nSamples = 1000; // integer in [500, 1_000_000]'), lines.join('\n'));
   assert.ok(lines.includes('let checkpointDir = "/tmp/x";'));
-  assert.ok(lines.includes('let seed = 7; // integer >= 0'));
+  assert.ok(lines.includes('let seed = 7; // integer in [0, 2^32)'));
   const nb03 = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', '03-training.ipynb'), 'utf8'));
   const cell03 = withParameterDefaults('03-training', nb03, { workers: 1 }).cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
   const lines03 = (Array.isArray(cell03.source) ? cell03.source.join('') : cell03.source).split('\n');
-  assert.ok(lines03.includes('let workers: number | null = 1; // integer in [1, 16]'), lines03.join('\n'));
-  assert.ok(lines03.includes('let gateSamples = 2000; // integer >= 100'), 'other parameters keep their defaults');
+  assert.ok(lines03.includes('let workers: number | null = 1; // integer in [1, 16] and <= batchSize'), lines03.join('\n'));
+  assert.ok(lines03.includes('let gateSamples = 2000; // integer in [100, 1_000_000]'), 'other parameters keep their defaults');
   assert.equal(JSON.stringify(nb), before, 'the notebook given is not changed');
-  assert.throws(() => withParameterDefaults('04-sampling', nb, { nSamples: 10 }), /"nSamples" = 10 must be integer >= 500/);
+  assert.throws(() => withParameterDefaults('04-sampling', nb, { nSamples: 10 }), /"nSamples" = 10 must be integer in \[500, 1_000_000\]/);
 });
 
 test('runner: a missing notebook name is an error before anything runs', () => {
