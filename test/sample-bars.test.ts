@@ -1,7 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { compareWithMixture } from '../src/eval/metrics';
-import { judgeSamples, ksBar } from '../src/eval/sample-bars';
+import { compareWithMixture, ksStatistic, ksStatisticTo } from '../src/eval/metrics';
+import { expectedModeStats, modeStatsOfPoints } from '../src/eval/mode-expectations';
+import { judgeSamples, judgeSamplesAgainst, ksBar, pointsTarget } from '../src/eval/sample-bars';
+import { normCdf, normQuantile } from '../src/math/normal';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 
@@ -41,4 +43,34 @@ test('ksBar: the Kolmogorov tail of 4 standard errors, shrinking like 1/√n', (
   assert.ok(Math.abs(ksBar(10_000) - 0.0227) < 2e-4);
   assert.ok(Math.abs(ksBar(40_000) / ksBar(10_000) - 0.5) < 0.01);
   assert.throws(() => ksBar(0), /positive integer/);
+});
+
+test('normQuantile inverts normCdf; ksStatisticTo and modeStatsOfPoints on a quantile set agree with the closed forms', () => {
+  for (const p of [1e-6, 0.025, 0.3, 0.5, 0.9, 1 - 1e-9]) assert.ok(Math.abs(normCdf(normQuantile(p)) - p) < 1e-12 * Math.max(1, p / (1 - p)), String(p));
+  assert.throws(() => normQuantile(1), /\(0, 1\)/);
+  // the mixture's own quantiles stand for the mixture: KS to them ≈ KS to its CDF, and their per-mode statistics ≈ the exact ones
+  const count = 20_000;
+  const quantiles = Float64Array.from({ length: count }, (_, i) => {
+    let [lo, hi] = mixture.span(12);
+    for (let it = 0; it < 60; it++) {
+      const mid = 0.5 * (lo + hi);
+      if (mixture.cdf(mid) < (i + 0.5) / count) lo = mid;
+      else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+  });
+  const samples = mixture.sample(5_000, new Rng(4).fork('ks'));
+  assert.ok(Math.abs(ksStatisticTo(samples, quantiles) - ksStatistic(samples, mixture)) <= 1 / count + 1e-9);
+  const shifted = Float32Array.from(samples, (x) => x + 0.5);
+  assert.ok(ksStatisticTo(shifted, quantiles) > 0.05);
+  const fromPoints = modeStatsOfPoints(quantiles, mixture);
+  expectedModeStats(mixture).forEach((e, k) => {
+    assert.ok(Math.abs(fromPoints[k].weight - e.weight) < 1e-4, `mode ${k + 1} weight`);
+    assert.ok(Math.abs(fromPoints[k].mean - e.mean) < 1e-3, `mode ${k + 1} mean`);
+    assert.ok(Math.abs(fromPoints[k].std - e.std) < 2e-3, `mode ${k + 1} std`);
+  });
+  // judged against the points, exact samples pass and the shifted ones fail
+  const target = pointsTarget('the quantiles', quantiles, mixture);
+  assert.deepEqual(judgeSamplesAgainst(samples, mixture, target).filter((j) => !j.pass), []);
+  assert.ok(judgeSamplesAgainst(shifted, mixture, target).some((j) => !j.pass && j.name === 'mode 3 mean'));
 });

@@ -4,15 +4,31 @@ import { compareWithMixture } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { evaluateCheck } from '../src/notebook/checks';
-import { samplerChecks } from '../src/notebook/sampler-checks';
+import { discretisationBiases, samplerChecks } from '../src/notebook/sampler-checks';
 import type { SamplerKind, SamplerRow } from '../src/sample/compare';
 
 const mixture = GaussianMixture.default();
 const n = 10_000;
 
-function row(kind: SamplerKind, score: string, samples: Float32Array, evaluations = 1000): SamplerRow {
-  const diverged = samples.every(Number.isNaN);
-  return { kind, sampler: `${kind} ${evaluations}`, score, n: samples.length, evaluations, seconds: 0, nonFinite: diverged ? samples.length : 0, report: diverged ? null : compareWithMixture(samples, mixture), samples };
+function row(kind: SamplerKind, score: string, samples: Float32Array, evaluations = 1000, reference?: Float32Array): SamplerRow {
+  const finite = samples.filter(Number.isFinite);
+  const report = finite.length * 2 >= samples.length ? compareWithMixture(finite, mixture) : null;
+  return { kind, sampler: `${kind} ${evaluations}`, score, n: samples.length, evaluations, seconds: 0, nonFinite: samples.length - finite.length, report, samples, ...(reference ? { reference } : {}) };
+}
+
+/** A DDIM with few steps, as a distribution: the right mode 0.2 too far left (about 7 standard errors of its mean at n = 10,000). */
+const biased = new GaussianMixture({ weights: [...mixture.weights], means: [mixture.means[0], mixture.means[1], mixture.means[2] - 0.2], stds: [...mixture.stds] });
+/** Its "reference": the biased mixture's quantiles (i + ½)/count, as a deterministic sampler's outputs for the quantiles of its noise would be. */
+function quantilesOf(m: GaussianMixture, count: number): Float32Array {
+  return Float32Array.from({ length: count }, (_, i) => {
+    let [lo, hi] = m.span(12);
+    for (let it = 0; it < 60; it++) {
+      const mid = 0.5 * (lo + hi);
+      if (m.cdf(mid) < (i + 0.5) / count) lo = mid;
+      else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+  });
 }
 
 /** Exact draws for every sampler, a stuck plain Langevin, and trained DDPM and Heun rows made from the exact ones. */
@@ -22,9 +38,10 @@ function rows(trained: (exact: Float32Array) => Float32Array): SamplerRow[] {
   const heun = draw('heun');
   // plain Langevin from N(0, 1) keeps too little of the left mode
   const stuck = new GaussianMixture({ weights: [0.15, 0.2, 0.65], means: [...mixture.means], stds: [...mixture.stds] }).sample(n, new Rng(11).fork('plain'));
+  const reference = quantilesOf(biased, 20_000);
   return [
     row('ddpm', 'exact', ddpm),
-    row('ddim', 'exact', draw('ddim 50'), 50),
+    row('ddim', 'exact', biased.sample(n, new Rng(11).fork('ddim 50')), 50, reference),
     row('heun', 'exact', heun, 100),
     row('plain-langevin', 'exact', stuck, 5000),
     row('ddpm', 'trained', trained(ddpm)),
@@ -35,13 +52,31 @@ function rows(trained: (exact: Float32Array) => Float32Array): SamplerRow[] {
 
 const failing = (checks: ReturnType<typeof samplerChecks>) => checks.filter((c) => !evaluateCheck(c)).map((c) => c.name);
 
-test('samplerChecks: every mode of every exact and trained row, DDIM with few steps held to W1 only, and coupled checks', () => {
-  const checks = samplerChecks(rows((x) => Float32Array.from(x, (v) => v + 0.01)), mixture, { exact: 'exact', trained: 'trained' });
+test('samplerChecks: every mode of every exact and trained row, a deterministic sampler against its own output, and coupled checks', () => {
+  const all = rows((x) => Float32Array.from(x, (v) => v + 0.01));
+  const checks = samplerChecks(all, mixture, { exact: 'exact', trained: 'trained' });
   assert.deepEqual(failing(checks), []);
   const names = checks.map((c) => c.name);
   assert.ok(names.includes('exact: ddpm 1000: mode 2 std') && names.includes('trained: heun 100: KS statistic'));
-  assert.ok(!names.some((n) => n.startsWith('exact: ddim 50: mode')), 'DDIM with 50 steps is judged by W1 only');
   assert.ok(names.includes('trained vs exact: ddpm 1000: W1 to the exact run on the same noise'));
+  // the biased DDIM passes against its own output distribution, and would fail against exact sampling
+  const ddim = checks.find((c) => c.name === 'exact: ddim 50: mode 3 mean')!;
+  assert.match(ddim.detail ?? '', /ddim 50 with the exact score: 5\.8/);
+  const withoutReference = all.map((r) => (r.kind === 'ddim' ? { ...r, reference: undefined } : r));
+  const againstExact = failing(samplerChecks(withoutReference, mixture, { exact: 'exact', trained: 'trained' }));
+  assert.ok(againstExact.includes('exact: ddim 50: mode 3 mean') && againstExact.every((c) => c.startsWith('exact: ddim 50')), againstExact.join('; '));
+  // its bias is reported in standard errors of exact sampling at n, without sampling noise
+  const [bias] = discretisationBiases(all, mixture, 'exact');
+  assert.equal(bias.worst.name, 'mode 3 mean');
+  assert.ok(bias.worst.standardErrors < -6 && bias.worst.standardErrors > -8, String(bias.worst.standardErrors));
+});
+
+test('samplerChecks: plain Langevin that reproduced the mixture, or trained rows with non-finite samples, fail', () => {
+  const fixed = rows((x) => x).map((r) => (r.kind === 'plain-langevin' && r.score === 'exact' ? row('plain-langevin', 'exact', mixture.sample(n, new Rng(12)), 5000) : r));
+  assert.deepEqual(failing(samplerChecks(fixed, mixture, { exact: 'exact', trained: 'trained' })), ["exact: plain Langevin fails exact sampling's bars (worst |error| ÷ bar)"]);
+  const broken = rows((x) => Float32Array.from(x, (v, i) => (i % 100 === 0 ? NaN : v)));
+  const failed = failing(samplerChecks(broken, mixture, { exact: 'exact', trained: 'trained' }));
+  assert.ok(failed.includes('trained: ddpm 1000: non-finite samples') && failed.includes('trained: heun 100: non-finite samples'), failed.join('; '));
 });
 
 test('samplerChecks: a trained model with a middle mode 20 % too wide fails its middle-mode checks, and only trained checks fail', () => {

@@ -132,6 +132,21 @@ export function ksStatistic(samples: ArrayLike<number>, mixture: GaussianMixture
   return d;
 }
 
+/** Two-sample Kolmogorov-Smirnov statistic sup |F_n − G|, with G the empirical CDF of `reference`. */
+export function ksStatisticTo(samples: ArrayLike<number>, reference: ArrayLike<number>): number {
+  const x = sortedCopy(samples);
+  const r = sortedCopy(reference);
+  let [i, j, d] = [0, 0, 0];
+  // walk both sorted sets; at each distinct value compare the two CDFs just after it
+  while (i < x.length && j < r.length) {
+    const v = Math.min(x[i], r[j]);
+    while (i < x.length && x[i] === v) i++;
+    while (j < r.length && r[j] === v) j++;
+    d = Math.max(d, Math.abs(i / x.length - j / r.length));
+  }
+  return Math.max(d, 1 - j / r.length, 1 - i / x.length);
+}
+
 export interface SampleReport {
   modes: ModeStats[];
   maxWeightError: number;

@@ -6,6 +6,7 @@
 // becomes 0.496, the right mode's mean 6 becomes 6.032), which exact samples show too.
 import type { GaussianMixture } from '../math/mixture';
 import { normPartialMoments } from '../math/normal';
+import { assignModes } from './metrics';
 
 export interface ModeExpectation {
   /** Probability that an exact draw is assigned to the mode. */
@@ -39,6 +40,22 @@ export function expectedModeStats(mixture: GaussianMixture): ModeExpectation[] {
     const variance = m2 / m0 - mean * mean;
     const centralMoment4 = m4 / m0 - 4 * mean * (m3 / m0) + 6 * mean * mean * (m2 / m0) - 3 * mean ** 4;
     return { weight: m0, mean, std: Math.sqrt(variance), centralMoment4 };
+  });
+}
+
+/**
+ * The same expectations for a distribution given by equally weighted points, such as a
+ * deterministic sampler's outputs for the quantiles of its starting noise: the per-mode weight,
+ * mean, std and fourth central moment of the points under the same assignment rule.
+ */
+export function modeStatsOfPoints(points: ArrayLike<number>, mixture: GaussianMixture): ModeExpectation[] {
+  const labels = assignModes(points, mixture);
+  return Array.from({ length: mixture.numComponents }, (_, k) => {
+    const mine = Float64Array.from(Array.prototype.filter.call(points, (_: number, i: number) => labels[i] === k) as number[]);
+    const m = mine.length;
+    const mean = mine.reduce((a, x) => a + x, 0) / m;
+    const central = (p: number) => mine.reduce((a, x) => a + (x - mean) ** p, 0) / m;
+    return { weight: m / points.length, mean, std: Math.sqrt(central(2)), centralMoment4: central(4) };
   });
 }
 

@@ -7,8 +7,8 @@
 // 1,000-sample check only one 27 % too wide. The KS bar has the same tail probability under
 // Kolmogorov's limit law, P(√n·D > x) ≈ 2·exp(−2x²), with Stephens' finite-n correction.
 import type { GaussianMixture } from '../math/mixture';
-import type { SampleReport } from './metrics';
-import { expectedModeStats, modeStandardErrors } from './mode-expectations';
+import { ksStatistic, ksStatisticTo, modeStats, type ModeStats, type SampleReport } from './metrics';
+import { expectedModeStats, modeStandardErrors, modeStatsOfPoints, type ModeExpectation } from './mode-expectations';
 
 /** Standard errors a statistic of exact samples may stray. */
 export const STANDARD_ERRORS = 4;
@@ -40,11 +40,32 @@ export interface Judgement {
   pass: boolean;
 }
 
-/** Every mode's weight, mean and std, and the KS statistic, against exact sampling at the report's n. */
-export function judgeSamples(report: SampleReport, mixture: GaussianMixture, z = STANDARD_ERRORS): Judgement[] {
-  const n = report.modes.reduce((a, m) => a + m.count, 0);
-  const expected = expectedModeStats(mixture);
-  const errors = modeStandardErrors(expected, n);
+/**
+ * What a set of samples is judged against: exact sampling from the mixture, or the output
+ * distribution of a deterministic sampler, given by its outputs for the quantiles of its noise.
+ */
+export interface SampleTarget {
+  /** For messages: "exact sampling", "DDIM 50 steps with the exact score", … */
+  name: string;
+  modes: ModeExpectation[];
+  /** The KS statistic of samples against the target. */
+  ks: (samples: ArrayLike<number>) => number;
+  /** Extra room for KS: how far the target's own CDF may be off (1/N for N points). */
+  ksSlack: number;
+}
+
+export function exactSampling(mixture: GaussianMixture): SampleTarget {
+  return { name: 'exact sampling', modes: expectedModeStats(mixture), ks: (s) => ksStatistic(s, mixture), ksSlack: 0 };
+}
+
+/** A distribution given by equally weighted points (which must cover it: thousands at least). */
+export function pointsTarget(name: string, points: ArrayLike<number>, mixture: GaussianMixture): SampleTarget {
+  const sorted = Float64Array.from(points).sort();
+  return { name, modes: modeStatsOfPoints(sorted, mixture), ks: (s) => ksStatisticTo(s, sorted), ksSlack: 1 / sorted.length };
+}
+
+function judgeStats(modes: ModeStats[], ks: number, n: number, target: SampleTarget, z: number): Judgement[] {
+  const errors = modeStandardErrors(target.modes, n);
   const judge = (name: string, value: number, want: number, bar: number): Judgement => ({
     name,
     value,
@@ -54,11 +75,22 @@ export function judgeSamples(report: SampleReport, mixture: GaussianMixture, z =
     pass: Math.abs(value - want) <= bar,
   });
   return [
-    ...report.modes.flatMap((m, k) => [
-      judge(`mode ${k + 1} weight`, m.weight, expected[k].weight, z * errors[k].weight),
-      judge(`mode ${k + 1} mean`, m.mean, expected[k].mean, z * errors[k].mean),
-      judge(`mode ${k + 1} std`, m.std, expected[k].std, z * errors[k].std),
+    ...modes.flatMap((m, k) => [
+      judge(`mode ${k + 1} weight`, m.weight, target.modes[k].weight, z * errors[k].weight),
+      judge(`mode ${k + 1} mean`, m.mean, target.modes[k].mean, z * errors[k].mean),
+      judge(`mode ${k + 1} std`, m.std, target.modes[k].std, z * errors[k].std),
     ]),
-    judge('KS statistic', report.ks, 0, ksBar(n, z)),
+    judge('KS statistic', ks, 0, ksBar(n, z) + target.ksSlack),
   ];
+}
+
+/** Every mode's weight, mean and std, and the KS statistic, against exact sampling at the report's n. */
+export function judgeSamples(report: SampleReport, mixture: GaussianMixture, z = STANDARD_ERRORS): Judgement[] {
+  const n = report.modes.reduce((a, m) => a + m.count, 0);
+  return judgeStats(report.modes, report.ks, n, exactSampling(mixture), z);
+}
+
+/** The same judgement against any target: the bars are the target's standard errors at n. */
+export function judgeSamplesAgainst(samples: ArrayLike<number>, mixture: GaussianMixture, target: SampleTarget, z = STANDARD_ERRORS): Judgement[] {
+  return judgeStats(modeStats(samples, mixture), target.ks(samples), samples.length, target, z);
 }

@@ -39,6 +39,25 @@ export function normCdf(z: number): number {
   return 0.5 * erfc(-z / Math.SQRT2);
 }
 
+/** Φ⁻¹(p) for p in (0, 1), by Newton's method on Φ (a few steps from a bisection start). */
+export function normQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new Error(`normQuantile: p must be in (0, 1), got ${p}`);
+  let [lo, hi] = [-40, 40];
+  for (let i = 0; i < 12; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (normCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  let z = 0.5 * (lo + hi);
+  for (let i = 0; i < 6; i++) z -= (normCdf(z) - p) / normPdf(z);
+  return z;
+}
+
+/** The n quantiles Φ⁻¹((i + ½)/n): a stratified stand-in for n standard normal draws. */
+export function normalQuantiles(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => normQuantile((i + 0.5) / n));
+}
+
 /** ∫_{-∞}^{z} Φ(u) du = zΦ(z) + φ(z): the integral of the CDF, used for exact Wasserstein distances. */
 export function normCdfIntegral(z: number): number {
   return z * normCdf(z) + normPdf(z);

@@ -2,6 +2,7 @@
 // scored against the exact mixture: the table of notebook 08.
 import { compareWithMixture, type SampleReport } from '../eval/metrics';
 import type { GaussianMixture } from '../math/mixture';
+import { normalQuantiles } from '../math/normal';
 import { Rng } from '../math/rng';
 import { annealedLangevin, geometricSigmas, langevin } from './langevin';
 import { ddpmSample } from './ddpm';
@@ -15,6 +16,12 @@ export interface SamplerSettings {
   heunSteps: number;
   /** Predictor steps of the predictor–corrector sampler (one corrector step each). */
   pcSteps: number;
+  /**
+   * Starting points whose outputs describe what a deterministic sampler gives with the exact
+   * score (the quantiles of N(0, 1), each pushed through the sampler): the target its rows are
+   * judged against, free of sampling noise.
+   */
+  referencePoints: number;
   /** The tutorial's Langevin: step size and steps, from N(0, 1), with the score at t = 0. */
   langevinStepSize: number;
   langevinSteps: number;
@@ -35,6 +42,7 @@ export const DEFAULT_SAMPLERS: SamplerSettings = {
   ddimSteps: [50, 100],
   heunSteps: 50,
   pcSteps: 500,
+  referencePoints: 20_000,
   langevinStepSize: 0.01,
   langevinSteps: 5000,
   langevinChains: 1000,
@@ -62,6 +70,12 @@ export interface SamplerRow {
   /** Null when fewer than half of the samples are finite. */
   report: SampleReport | null;
   samples: Float32Array;
+  /**
+   * Deterministic samplers only, when compareSamplers was given the exact velocity: this
+   * sampler's outputs with it for the quantiles of its starting noise (sorted), i.e. the
+   * distribution it produces, discretisation error included.
+   */
+  reference?: Float32Array;
 }
 
 export interface ScoreSource {
@@ -81,9 +95,10 @@ function counted(score: ScoreFn): ScoreFn & { calls: number } {
 
 /** The samplers in table order: name, and a run on one score source. */
 function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
-  type Run = (p: VelocityPredictor, n: number, rng: Rng) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
+  type Run = (p: VelocityPredictor, n: number, rng: Pick<Rng, 'normals'>) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
   if (!(Number.isInteger(s.langevinChains) && s.langevinChains >= 1)) throw new Error(`compareSamplers: langevinChains must be a positive integer, got ${s.langevinChains}`);
-  const list: { kind: SamplerKind; name: string; run: Run }[] = [
+  type StochasticRun = (p: VelocityPredictor, n: number, rng: Rng) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
+  const list: ({ kind: SamplerKind; name: string; deterministic: true; run: Run } | { kind: SamplerKind; name: string; deterministic?: false; run: StochasticRun })[] = [
     {
       kind: 'ddpm',
       name: `DDPM ancestral, ${scheduler.numTrainTimesteps} steps`,
@@ -91,11 +106,13 @@ function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
     },
     ...s.ddimSteps.map((steps) => ({
       kind: 'ddim' as const,
+      deterministic: true as const,
       name: `DDIM (probability-flow ODE, Euler), ${steps} steps`,
       run: (async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps, solver: 'euler' })) as Run,
     })),
     {
       kind: 'heun',
+      deterministic: true,
       name: `probability-flow ODE, Heun, ${s.heunSteps} steps`,
       run: async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps: s.heunSteps, solver: 'heun' }),
     },
@@ -137,12 +154,14 @@ function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
  * Runs every sampler on every score source, timing each run, and compares the samples with the
  * mixture. Each sampler's stream is forked from `rng` by sampler only, so its runs on sources of
  * the same n share their noise draw for draw (common random numbers): a trained run can be
- * compared with the exact run sample by sample (src/eval/coupled.ts).
+ * compared with the exact run sample by sample (src/eval/coupled.ts). Given `exact`, the exact
+ * velocity, each deterministic sampler's rows carry its output distribution with it (`reference`).
  */
 export async function compareSamplers(o: {
   mixture: GaussianMixture;
   scheduler: DDPMScheduler;
   sources: ScoreSource[];
+  exact?: VelocityPredictor;
   rng: Rng;
   settings?: Partial<SamplerSettings>;
   onRow?: (row: SamplerRow, done: number, total: number) => void;
@@ -153,6 +172,11 @@ export async function compareSamplers(o: {
   const total = list.length * o.sources.length;
   for (const [i, sampler] of list.entries()) {
     const stream = o.rng.fork(`sampler ${i}`).getState();
+    let reference: Float32Array | null = null;
+    if (sampler.deterministic && o.exact) {
+      const quantiles = normalQuantiles(settings.referencePoints);
+      reference = Float32Array.from((await sampler.run(o.exact, quantiles.length, { normals: () => quantiles })).samples).sort();
+    }
     for (const source of o.sources) {
       const rng = Rng.fromState(stream);
       const start = performance.now();
@@ -169,6 +193,7 @@ export async function compareSamplers(o: {
         nonFinite: samples.length - finite.length,
         report: finite.length * 2 >= samples.length ? compareWithMixture(finite, o.mixture) : null,
         samples: Float32Array.from(samples),
+        ...(reference ? { reference } : {}),
       };
       rows.push(row);
       o.onRow?.(row, rows.length, total);
