@@ -196,6 +196,29 @@ test('writers saving into one folder at the same moment always leave one of thei
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+test('a load while saves into the same folder switch checkpoints always loads one of them whole', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-race-'));
+  const dir = path.join(root, 'one');
+  const saves = 60;
+  const writing = runNode([path.join(__dirname, 'fixtures', 'save-checkpoints.js'), root, '0', '1', `${saves}`, 'one']);
+  let done = false;
+  void writing.then(() => (done = true));
+  let loads = 0;
+  while (!done) {
+    if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+      const c = loadCheckpoint(dir);
+      assert.deepEqual(toArray(c.model.params.get('dense_out/bias')!), [c.metadata.trial]);
+      c.dispose();
+      loads++;
+    }
+    await new Promise(setImmediate);
+  }
+  const r = await writing;
+  assert.equal(r.code, 0, r.output);
+  assert.ok(loads > 10, `${loads} loads`);
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
 test('a save removes only its own earlier weights, never other files in the folder', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-'));
   const foreign: Record<string, string> = {

@@ -206,8 +206,15 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
     if (saved !== value) throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
   }
   const weightsPath = path.join(dir, manifest.weights.file);
-  if (!fs.existsSync(weightsPath)) throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
-  const bytes = fs.readFileSync(weightsPath);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(weightsPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    // a save may have switched to new weights and removed these since manifest.json was read
+    if (fs.readFileSync(manifestPath, 'utf8') !== text) return loadCheckpoint(dir, expectedConfig);
+    throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
+  }
   if (bytes.length !== manifest.weights.byteLength) {
     throw new CheckpointError(
       `${weightsPath} has ${bytes.length} bytes but manifest.json says ${manifest.weights.byteLength}: ` +
