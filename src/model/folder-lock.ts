@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const LOCK_FILE = 'checkpoint.lock';
+const LOCK_FILE = 'checkpoint.lock';
 const POLL_MS = 10;
 
 interface Holder {
