@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../src/runtime/backend';
-import { saveCheckpoint } from '../src/model/checkpoint';
+import { manifestText, saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import type { Report } from '../scripts/runner/report';
@@ -56,14 +56,18 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
   fs.truncateSync(weights, fs.statSync(weights).size - 1000);
   const mismatched = make('mismatched');
   const manifestFile = path.join(mismatched, 'manifest.json');
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
-  manifest.modelConfig.width = 64; // the manifest now describes another architecture than its weights
-  fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+  const { manifestSha256: _, ...manifest } = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  manifest.modelConfig.width = 64; // another architecture than its weights, with a valid checksum (as other model code might save)
+  fs.writeFileSync(manifestFile, manifestText(manifest));
+  const damaged = make('damaged');
+  const damagedFile = path.join(damaged, 'manifest.json');
+  fs.writeFileSync(damagedFile, fs.readFileSync(damagedFile, 'utf8').replace('"depth": 3', '"depth": 2'));
   model.dispose();
 
   const cases: [string, RegExp][] = [
     [path.join(dir, 'missing'), /^Error: no checkpoint at \S+missing \(missing manifest.json\)/],
     [truncated, /^Error: \S+weights-[0-9a-f]{16}\.bin has \d+ bytes but manifest.json says \d+: the file is truncated/],
+    [damaged, /^Error: checkpoint \S+damaged: manifest.json is damaged \(its checksum does not match its content\): it was changed after it was saved$/],
     [mismatched, /^Error: \S+mismatched: tensor \S+ has shape \[[\d,]+\], the model the manifest describes \(width 64, depth 3, time embedding 32\) needs/],
   ];
   for (const [checkpointDir, what] of cases) {
@@ -91,13 +95,16 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('notebook 03 saves a model that failed its checks beside checkpointDir, never over it', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, () => {
+test('notebook 03 saves a model that failed its checks beside checkpointDir, never over it', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, async () => {
   assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-save-'));
   const checkpointDir = path.join(dir, 'velocity');
   // a model the user trained before: it must survive a run whose model fails its checks
-  fs.mkdirSync(checkpointDir);
-  fs.writeFileSync(path.join(checkpointDir, 'manifest.json'), '{"earlier": true}');
+  const model = new VelocityModel({ width: 16, depth: 2 }, new Rng(1).fork('init'));
+  saveCheckpoint(checkpointDir, model, model.params, { earlier: true });
+  model.dispose();
+  const earlier = fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8');
   const params = path.join(dir, 'params.json');
   // a 20-step model's samples fail the save gate's per-mode bars
   fs.writeFileSync(params, JSON.stringify({ '03-training': { steps: 20, batchSize: 64, workers: 1, logEvery: 10, evalPerTimestep: 1, gateSamples: 500, checkpointDir } }));
@@ -108,7 +115,7 @@ test('notebook 03 saves a model that failed its checks beside checkpointDir, nev
   assert.equal(r.status, 1, r.stdout + r.stderr);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')) as Report;
   assert.equal(report.notebooks[0].status, 'checks-failed');
-  assert.equal(fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8'), '{"earlier": true}');
+  assert.equal(fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8'), earlier);
   assert.ok(fs.existsSync(path.join(`${checkpointDir}-failed`, 'manifest.json')), 'the failed model is kept beside it');
   fs.rmSync(dir, { recursive: true, force: true });
 });

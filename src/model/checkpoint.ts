@@ -1,13 +1,16 @@
 // Checkpoints: parameters, EMA parameters, BatchNorm statistics and configuration in a folder:
 // manifest.json and the weights file it names. The manifest records the weights' size and
-// SHA-256, so a load either restores everything exactly or fails with an error that says what is
-// wrong.
+// SHA-256, and its own SHA-256, so a load either restores everything exactly or fails with an
+// error that says what is wrong: a change to any byte of either file is caught.
 //
 // A save never leaves the folder without a loadable checkpoint: the weights are written in full
 // (every byte counted) and fsynced under a temporary name, then renamed to a file named by their
 // checksum; the new manifest is written the same way and renamed over manifest.json, the one
-// step that switches checkpoints; only then are weights files that no manifest names removed. A crash or a full disk at
-// any point leaves the previous manifest and its weights in place, and the save throws.
+// step that switches checkpoints; only then are the weights files of earlier saves removed. A
+// crash or a full disk at any point leaves the previous manifest and its weights in place, and the
+// save throws. Saves into one folder take turns (folder-lock.ts), so no save removes the weights
+// that another one's manifest names. A save removes only files this project wrote, weights files
+// named by their own checksum, and never replaces a manifest.json that is not a checkpoint's.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,9 +18,11 @@ import * as tf from '@tensorflow/tfjs';
 import { VelocityModel, type TensorMap, type VelocityModelConfig } from './model';
 import { Rng } from '../math/rng';
 import { assignFrom } from './variables';
+import { lockFolder } from './folder-lock';
 
 const FORMAT = 'tsdiffusion-checkpoint';
-const VERSION = 1;
+/** Version 2 added manifestSha256. */
+const VERSION = 2;
 const GROUPS = ['params', 'ema', 'batchStats'] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -38,6 +43,8 @@ interface Manifest {
   metadata: Record<string, unknown>;
   weights: { file: string; byteLength: number; sha256: string };
   tensors: TensorEntry[];
+  /** SHA-256 of the manifest without this field, as manifestText writes it. */
+  manifestSha256: string;
 }
 
 export interface LoadedCheckpoint {
@@ -82,33 +89,51 @@ export function saveCheckpoint(
   }
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
   const digest = sha256(bytes);
-  const manifest: Manifest = {
+  const weightsFile = `weights-${digest.slice(0, 16)}.bin`;
+  const text = manifestText({
     format: FORMAT,
     version: VERSION,
     modelConfig: model.config,
     metadata,
-    weights: { file: `weights-${digest.slice(0, 16)}.bin`, byteLength: bytes.length, sha256: digest },
+    weights: { file: weightsFile, byteLength: bytes.length, sha256: digest },
     tensors,
-  };
+  });
   assertWritableDirectory(dir);
   const temporary = (file: string) => path.join(dir, `${file}.${process.pid}.tmp`);
+  let unlock = () => {};
   try {
+    unlock = lockFolder(dir);
     // (a save of identical weights renames over the file of the same name, with the same bytes)
-    writeFully(temporary(manifest.weights.file), bytes);
-    fs.renameSync(temporary(manifest.weights.file), path.join(dir, manifest.weights.file));
-    writeFully(temporary('manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)));
+    writeFully(temporary(weightsFile), bytes);
+    fs.renameSync(temporary(weightsFile), path.join(dir, weightsFile));
+    writeFully(temporary('manifest.json'), Buffer.from(text));
     fs.renameSync(temporary('manifest.json'), path.join(dir, 'manifest.json'));
     syncDirectory(dir);
   } catch (e) {
-    for (const file of [manifest.weights.file, 'manifest.json']) fs.rmSync(temporary(file), { force: true });
+    for (const file of [weightsFile, 'manifest.json']) fs.rmSync(temporary(file), { force: true });
+    unlock();
     throw new CheckpointError(`could not save the checkpoint to ${dir}: ${(e as Error).message}. The previous checkpoint there, if any, is unchanged.`);
   }
-  removeUnreferencedWeights(dir, manifest.weights.file);
+  try {
+    removeEarlierWeights(dir, weightsFile);
+  } finally {
+    unlock();
+  }
 }
 
 /**
- * Throws unless `dir` exists (it is created if needed) and a file can be written in it: a
- * training run checks this before it starts, not after minutes of work.
+ * The text of manifest.json for `content`: it ends with the SHA-256 of the text without that
+ * field, so any change to the file is detected on load.
+ */
+export function manifestText(content: Omit<Manifest, 'manifestSha256'>): string {
+  const manifestSha256 = sha256(Buffer.from(JSON.stringify(content, null, 2)));
+  return JSON.stringify({ ...content, manifestSha256 }, null, 2);
+}
+
+/**
+ * Throws unless a checkpoint can be saved to `dir`: it exists (it is created if needed), a file can
+ * be written in it, and it holds no manifest.json other than a checkpoint's (a save replaces that
+ * file). A training run checks this before it starts, not after minutes of work.
  */
 export function assertWritableDirectory(dir: string): void {
   const probe = path.join(dir, `.write-test.${process.pid}`);
@@ -119,6 +144,20 @@ export function assertWritableDirectory(dir: string): void {
     throw new CheckpointError(`cannot write to ${dir}: ${(e as Error).message}`);
   }
   fs.rmSync(probe, { force: true });
+  const manifestPath = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifestPath)) return;
+  let format: unknown;
+  try {
+    format = JSON.parse(fs.readFileSync(manifestPath, 'utf8'))?.format;
+  } catch {
+    format = 'not valid JSON';
+  }
+  if (format !== FORMAT) {
+    throw new CheckpointError(
+      `${manifestPath} is not a checkpoint's manifest (format: ${JSON.stringify(format)}), and a checkpoint save would replace it: ` +
+        'move that file away, or save to another folder',
+    );
+  }
 }
 
 /**
@@ -140,22 +179,42 @@ export function loadTrainedCheckpoint(dir: string): LoadedCheckpoint {
 export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityModelConfig>): LoadedCheckpoint {
   const manifestPath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestPath)) throw new CheckpointError(`no checkpoint at ${dir} (missing manifest.json)`);
+  const text = fs.readFileSync(manifestPath, 'utf8');
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+    manifest = JSON.parse(text) as Manifest;
   } catch (e) {
-    throw new CheckpointError(`${manifestPath} is not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError(`${manifestPath} is damaged: it is not valid JSON (${(e as Error).message})`);
   }
-  if (manifest.format !== FORMAT || manifest.version !== VERSION) {
-    throw new CheckpointError(`${manifestPath}: expected ${FORMAT} version ${VERSION}, got ${manifest.format} version ${manifest.version}`);
+  const expected = `expected ${FORMAT} version ${VERSION}, got ${manifest?.format} version ${manifest?.version}`;
+  // A damaged byte can change the format or the checksum's name, not both: either says the file is ours.
+  const hasChecksum = typeof manifest?.manifestSha256 === 'string';
+  if (manifest?.format !== FORMAT && !hasChecksum) throw new CheckpointError(`${manifestPath}: ${expected}`);
+  if (manifest.version === 1 && !hasChecksum) {
+    throw new CheckpointError(
+      `${manifestPath} is in the format of an earlier version of this project (version 1), whose manifest.json has no checksum of its own: ` +
+        'a change to it could not be detected, so it is not loaded. Save the model again.',
+    );
   }
+  const { manifestSha256: _, ...content } = manifest;
+  if (manifestText(content) !== text) {
+    throw new CheckpointError(`checkpoint ${dir}: manifest.json is damaged (its checksum does not match its content): it was changed after it was saved`);
+  }
+  if (manifest.version !== VERSION) throw new CheckpointError(`${manifestPath}: ${expected}`);
   for (const [key, value] of Object.entries(expectedConfig ?? {})) {
     const saved = manifest.modelConfig[key as keyof VelocityModelConfig];
     if (saved !== value) throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
   }
   const weightsPath = path.join(dir, manifest.weights.file);
-  if (!fs.existsSync(weightsPath)) throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
-  const bytes = fs.readFileSync(weightsPath);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(weightsPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    // a save may have switched to new weights and removed these since manifest.json was read
+    if (fs.readFileSync(manifestPath, 'utf8') !== text) return loadCheckpoint(dir, expectedConfig);
+    throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
+  }
   if (bytes.length !== manifest.weights.byteLength) {
     throw new CheckpointError(
       `${weightsPath} has ${bytes.length} bytes but manifest.json says ${manifest.weights.byteLength}: ` +
@@ -244,10 +303,16 @@ function syncDirectory(dir: string): void {
   }
 }
 
-/** Weights files of earlier saves that the current manifest no longer names. */
-function removeUnreferencedWeights(dir: string, keep: string): void {
+/**
+ * Remove the weights files of earlier saves, all but `keep` (run under the folder's lock). A file
+ * counts as one only if its name is weights-<the first 16 hex digits of its content's SHA-256>.bin:
+ * other programs' files are left alone.
+ */
+function removeEarlierWeights(dir: string, keep: string): void {
   for (const name of fs.readdirSync(dir)) {
-    if (name !== keep && /^weights(-[0-9a-f]{16})?\.bin$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+    const digest = /^weights-([0-9a-f]{16})\.bin$/.exec(name)?.[1];
+    const file = path.join(dir, name);
+    if (digest && name !== keep && sha256(fs.readFileSync(file)).startsWith(digest)) fs.rmSync(file);
   }
 }
 
