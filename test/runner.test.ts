@@ -367,9 +367,39 @@ test('runner: a full output disk is one clear error, and no partial files', { sk
     assert.equal(r.status, 1, log);
     assert.doesNotMatch(log, /Traceback/);
     const report: Report = JSON.parse(fs.readFileSync(path.join(disk, 'report.json'), 'utf8'));
-    assert.match(report.notebooks[0].error ?? '', /cannot write \S+01-pass\.ipynb\S*: No space left on device/);
+    assert.match(report.notebooks[0].error ?? '', /cannot write \S+01-pass\.ipynb\S*: disk full \(ENOSPC\)/);
     const files = fs.readdirSync(path.join(disk, 'notebooks'));
     assert.deepEqual(files, [], 'no truncated notebook or temporary file is left');
+  } finally {
+    releaseDisk(disk);
+  }
+});
+
+/** The runner on the fixtures, into `out`, waited for; its exit status and all it printed. */
+function runRunner(args: string[], timeout = 110_000): { status: number | null; log: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--no-browser', ...args], {
+    cwd: REPO_ROOT, encoding: 'utf8', timeout,
+  });
+  return { status: r.status, log: r.stdout + r.stderr, stderr: r.stderr };
+}
+
+test('runner: a full disk during the HTML export is one error naming the file; nothing truncated, the run goes on', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, (t) => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  // the executed notebook and nbconvert's raw export fit; the offline export, with MathJax inlined (2.3 MB), does not
+  const disk = smallDisk('1m');
+  if (!disk) return t.skip('mount needs root');
+  try {
+    const r = runRunner(['03', '05', '--out', disk]);
+    assert.equal(r.status, 1, r.log);
+    assert.doesNotMatch(r.log, /Traceback|\n\s+at /);
+    const report: Report = JSON.parse(fs.readFileSync(path.join(disk, 'report.json'), 'utf8'));
+    const [exported, next] = report.notebooks;
+    assert.equal(exported.error, `HTML export failed: cannot write ${disk}/html/03-check-fails.html: disk full (ENOSPC)`);
+    assert.equal(next.name, '05-broken-json', 'the next notebook still ran');
+    assert.equal(r.log.split('disk full').length - 1, 1, 'said once');
+    assert.deepEqual(fs.readdirSync(path.join(disk, 'html')), [], 'no truncated export, no temporary file');
+    assert.deepEqual(fs.readdirSync(path.join(disk, 'notebooks')), ['03-check-fails.ipynb']);
+    JSON.parse(fs.readFileSync(path.join(disk, 'notebooks', '03-check-fails.ipynb'), 'utf8'));
   } finally {
     releaseDisk(disk);
   }

@@ -15,6 +15,7 @@ the others pass the notebook or write no executed notebook. So this script:
 * writes a small JSON result for the runner, and exits 1 if the notebook failed.
 """
 import argparse
+import errno
 import json
 import os
 import sys
@@ -26,6 +27,10 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json'
 META_MIME = 'application/vnd.tsdiffusion.meta+json'  # e.g. {"backend": "wasm"}
+
+
+def describe_os_error(e):
+    return 'disk full (ENOSPC)' if e.errno == errno.ENOSPC else (e.strerror or str(e))
 
 
 def source_of(cell):
@@ -166,7 +171,7 @@ def main():
         write_outputs(nb, result, args)
     except OSError as e:
         # a full disk or a missing folder: one line, not a chained traceback; no half-written file
-        sys.stderr.write('execute_notebook.py: cannot write %s: %s\n' % (e.filename or 'the outputs', e.strerror or e))
+        sys.stderr.write('execute_notebook.py: cannot write %s: %s\n' % (e.filename or 'the outputs', describe_os_error(e)))
         for path in (args.output, args.html, args.result):
             if path and os.path.exists(path):
                 os.remove(path)
@@ -179,21 +184,24 @@ def write_outputs(nb, result, args):
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     write_whole(args.output, lambda f: nbformat.write(nb, f))
     if args.html:
+        # a failed export is reported with the run's result, which the runner still needs
         try:
             export_html(nb, args.html)
-        except OSError:
-            raise
+        except OSError as e:
+            result['htmlError'] = 'cannot write %s: %s' % (e.filename, describe_os_error(e))
         except Exception as e:
             result['htmlError'] = '%s: %s' % (type(e).__name__, e)
     write_whole(args.result, lambda f: json.dump(result, f, indent=1))
 
 
 def write_whole(path, write):
-    """Write to a temporary file, then rename it to `path`, so a failed write leaves no partial file."""
+    """Write to a temporary file, fsync it, then rename it to `path`, so a failed write leaves no partial file."""
     tmp = '%s.%d.tmp' % (path, os.getpid())
     try:
         with open(tmp, 'w', encoding='utf-8') as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):

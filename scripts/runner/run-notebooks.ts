@@ -5,7 +5,8 @@
 //
 // NAME is a notebook's base name or a prefix of it (`04` finds `04-sampling`).
 // Outputs: OUT/notebooks/NAME.ipynb (executed, even when a cell failed),
-// OUT/html/NAME.html (self-contained), OUT/screenshots/NAME.png, OUT/report.json.
+// OUT/html/NAME.html (self-contained), OUT/screenshots/NAME.png, OUT/report.json; notebooks,
+// exports and report are saved whole or not at all.
 // Exit status 1 if any notebook failed, any check failed, any export did not render, or
 // (--repeat) a second run gave a different check value.
 // Every notebook is run even after a failure, so one run reports everything; an
@@ -51,7 +52,11 @@ async function runAll(names: string[], o: Options, out: string, env: JupyterEnv,
     const p = params[name] ?? {};
     const shown = Object.keys(p).length ? ` with ${JSON.stringify(p)}` : '';
     console.log(`[run-notebooks] ${name}${shown} ...`);
-    const n = await executeNotebook(name, o, out, env, p, exportHtml);
+    const started = Date.now();
+    // whatever goes wrong with one notebook (a full disk, ...) is its error; the others still run
+    const n = await executeNotebook(name, o, out, env, p, exportHtml).catch(
+      (e): ExecutedNotebook => ({ name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [], error: (e as Error).message }),
+    );
     if (n.backend && !report.backend) report.backend = n.backend;
     delete n.backend;
     console.log(`[run-notebooks] ${name}: ${n.status} in ${n.seconds.toFixed(1)} s`);
@@ -83,7 +88,7 @@ async function checkHtmlExports(report: Report, o: Options): Promise<void> {
   }
 }
 
-export async function run(o: Options): Promise<{ report: Report; passed: boolean; reportFile: string }> {
+export async function run(o: Options): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
   const names = selectNotebooks(notebookNames(o.notebooksDir), o.names);
   if (names.length === 0) throw new Error(`no notebooks in ${o.notebooksDir}`);
   const { params, config } = loadParams(o, names);
@@ -102,19 +107,29 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
   if (interruption) report.interrupted = interruption;
   else if (o.updateBaseline) console.log(`[run-notebooks] baseline updated: ${updateBaseline(report, o.baselines)}`);
   else report.baseline = compareWithBaseline(report, o.baselines) ?? undefined;
-  const written = writeReport(report, o.out);
+  // what cannot be saved (a full disk) is said once, and the summary is still printed
+  let written;
+  try {
+    written = writeReport(report, o.out);
+  } catch (e) {
+    return { report, passed: false, reportWhere: `NOT WRITTEN (${(e as Error).message})` };
+  }
   if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
   const chapters = notebookNames(o.notebooksDir).sort().map((n) => chapterOf(path.join(o.notebooksDir, `${n}.ipynb`)));
-  console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
-  return { report, passed: reportPassed(report), reportFile: written.file };
+  try {
+    console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
+  } catch (e) {
+    console.error(`[run-notebooks] ${(e as Error).message}`);
+  }
+  return { report, passed: reportPassed(report), reportWhere: written.file };
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   stopOnSignals();
-  const { report, passed, reportFile } = await run(o);
-  console.log(formatRunEnd(report, reportFile));
+  const { report, passed, reportWhere } = await run(o);
+  console.log(formatRunEnd(report, reportWhere));
   if (interruption) return 128 + os.constants.signals[interruption];
   return passed ? 0 : 1;
 }
