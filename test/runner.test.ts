@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
-import { assertInstalled, hasJupyter, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
+import { assertInstalled, hasJupyter, readOnlyDisk, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems, withParameterDefaults } from '../scripts/runner/params';
@@ -382,6 +382,43 @@ function runRunner(args: string[], timeout = 110_000): { status: number | null; 
   });
   return { status: r.status, log: r.stdout + r.stderr, stderr: r.stderr };
 }
+
+test('runner: an output folder whose notebooks/ is the source folder is refused before anything is removed', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-clobber-'));
+  const sources = path.join(dir, 'notebooks');
+  fs.mkdirSync(sources);
+  for (const f of ['01-pass.ipynb', '03-check-fails.ipynb']) fs.copyFileSync(path.join(REPO_ROOT, 'test/fixtures/notebooks', f), path.join(sources, f));
+  const before = fs.readdirSync(sources).map((f) => fs.readFileSync(path.join(sources, f), 'utf8'));
+  const run = (notebooks: string, names: string[]) =>
+    spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), ...names, '--notebooks', notebooks, '--out', '.', '--no-browser'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  // the issue's `--out .`: OUT/notebooks is the source folder, for every notebook
+  const all = run('notebooks', []);
+  assert.equal(all.status, 2, all.stdout + all.stderr);
+  assert.equal(all.stderr.trim(), '[run-notebooks] --out . would write over the source notebooks notebooks/01-pass.ipynb, notebooks/03-check-fails.ipynb. ' +
+    "Nothing was run or removed. Choose another --out (the default is build): OUT/notebooks must not be the notebooks' folder notebooks.");
+  // the same folder under another name (a symlink), one notebook
+  fs.symlinkSync('notebooks', path.join(dir, 'linked'));
+  const one = run('linked', ['03']);
+  assert.equal(one.status, 2, one.stdout + one.stderr);
+  assert.match(one.stderr, /would write over the source notebooks linked\/03-check-fails\.ipynb \(as notebooks\/03-check-fails\.ipynb\)\. Nothing was run or removed/);
+  assert.deepEqual(fs.readdirSync(sources).map((f) => fs.readFileSync(path.join(sources, f), 'utf8')), before, 'the sources are untouched');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['linked', 'notebooks'], 'nothing was written');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('runner: an output folder on a read-only file system is one error naming it and the cause', (t) => {
+  const disk = readOnlyDisk();
+  if (!disk) return t.skip('mount needs root');
+  try {
+    for (const out of [path.join(disk, 'build', 'ci'), disk]) {
+      const r = runRunner(['01', '--out', out], 60_000);
+      assert.equal(r.status, 2, r.log);
+      assert.equal(r.stderr.trim(), `[run-notebooks] cannot write to --out ${out}: read-only file system (EROFS)`);
+    }
+  } finally {
+    releaseDisk(disk);
+  }
+});
 
 test('runner: a full disk during the HTML export is one error naming the file; nothing truncated, the run goes on', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, (t) => {
   assertInstalled(!hasJupyter() && 'a Python with nbclient');

@@ -31,7 +31,7 @@ interface PyResult {
 }
 
 /** What one run of notebook `name` writes under `out`. */
-function outputFiles(name: string, out: string) {
+export function outputFiles(name: string, out: string) {
   return {
     executed: path.join(out, 'notebooks', `${name}.ipynb`),
     html: path.join(out, 'html', `${name}.html`),

@@ -6,7 +6,8 @@
 // NAME is a notebook's base name or a prefix of it (`04` finds `04-sampling`).
 // Outputs: OUT/notebooks/NAME.ipynb (executed, even when a cell failed),
 // OUT/html/NAME.html (self-contained), OUT/screenshots/NAME.png, OUT/report.json; notebooks,
-// exports and report are saved whole or not at all.
+// exports and report are saved whole or not at all. One run at a time per OUT: OUT/run-notebooks.lock names the run holding
+// it. An OUT whose notebooks/ is the notebooks' folder is refused before anything is written.
 // Exit status 1 if any notebook failed, any check failed, any export did not render, or
 // (--repeat) a second run gave a different check value.
 // Every notebook is run even after a failure, so one run reports everything; an
@@ -15,10 +16,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromiumPath, checkHtmlFiles, formatHtmlCheck } from './check-html';
-import { executeNotebook, interruptActiveNotebook, type ExecutedNotebook } from './execute';
+import { executeNotebook, interruptActiveNotebook, outputFiles, type ExecutedNotebook } from './execute';
 import { ensureJupyter, type JupyterEnv } from './jupyter-env';
 import { notebookNames } from './notebook-file';
 import { parseArgs, selectNotebooks, type Options } from './options';
+import { claimOutputFolder, overwrittenSources } from './out-folder';
 import { loadParams, type Params } from './params';
 import { compareWithBaseline, updateBaseline } from './baseline';
 import { chapterOf, writeSite } from './site';
@@ -88,10 +90,33 @@ async function checkHtmlExports(report: Report, o: Options): Promise<void> {
   }
 }
 
+/** Refuses, before anything is removed or written, outputs that would land on source notebooks. */
+function assertSourcesSafe(o: Options, names: string[]): void {
+  const outs = o.repeat ? [o.out, path.join(o.out, 'repeat')] : [o.out];
+  const clashes = overwrittenSources(o.notebooksDir, outs.flatMap((out) => names.flatMap((n) => Object.values(outputFiles(n, out)))));
+  if (clashes.length) {
+    throw new Error(
+      `--out ${o.out} would write over the source notebooks ${clashes.join(', ')}. Nothing was run or removed. ` +
+        `Choose another --out (the default is build): OUT/notebooks must not be the notebooks' folder ${o.notebooksDir}.`,
+    );
+  }
+}
+
 export async function run(o: Options): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
   const names = selectNotebooks(notebookNames(o.notebooksDir), o.names);
   if (names.length === 0) throw new Error(`no notebooks in ${o.notebooksDir}`);
+  assertSourcesSafe(o, names);
   const { params, config } = loadParams(o, names);
+  const release = claimOutputFolder(o.out);
+  try {
+    return await runIn(o, names, params, config);
+  } finally {
+    release();
+  }
+}
+
+/** The run, in an output folder it holds. */
+async function runIn(o: Options, names: string[], params: Params, config: string): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
   const env = ensureJupyter(o.out);
   console.log(`[run-notebooks] python ${env.python}, kernel spec ${env.kernelJson}, config ${config}`);
 
