@@ -107,3 +107,12 @@ export function readOnlyDisk(): string | null {
   if (process.env.CI) throw new Error(`cannot remount a tmpfs read-only: ${r.stderr || r.error?.message}`);
   return null;
 }
+
+/** Whether process `pid` still runs: a zombie (exited, not yet reaped by its parent) does not. */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
-import { assertInstalled, hasJupyter, readOnlyDisk, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
+import { assertInstalled, hasJupyter, processAlive, readOnlyDisk, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems, withParameterDefaults } from '../scripts/runner/params';
@@ -301,15 +301,7 @@ test('runner: SIGTERM stops the notebook, its kernel and the runner, and the rep
   const kernelPid = Number(fs.readFileSync(pidFile, 'utf8'));
   runner.kill('SIGTERM');
   assert.equal(await exited, 143, log);
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  assert.ok(!alive(kernelPid), 'the kernel was left running');
+  assert.ok(!processAlive(kernelPid), 'the kernel was left running');
   const leftover = spawnSync('pgrep', ['-f', `execute_notebook.py.*${out}`], { encoding: 'utf8' }).stdout.trim();
   assert.equal(leftover, '', 'execute_notebook.py was left running');
   const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
@@ -440,4 +432,45 @@ test('runner: a full disk during the HTML export is one error naming the file; n
   } finally {
     releaseDisk(disk);
   }
+});
+
+test('runner: one run per output folder; kill -9 of the runner leaves no process running and nothing written after', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, async () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-kill-'));
+  const pidFile = path.join(out, 'hang-kernel.pid');
+  fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '00-hang': { pidFile } }));
+  // the hanging cell times out after 5 s: an orphaned execute_notebook.py would then write the notebook
+  const args = ['dist/scripts/runner/run-notebooks.js', '00', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser', '--timeout', '5'];
+  const runner = spawn(process.execPath, args, { cwd: REPO_ROOT });
+  let log = '';
+  runner.stdout.on('data', (d) => (log += d));
+  runner.stderr.on('data', (d) => (log += d));
+  const exited = new Promise((resolve) => runner.on('exit', resolve));
+  for (let i = 0; i < 600 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.existsSync(pidFile), `the kernel never started:\n${log}`);
+  const cellStarted = Date.now();
+
+  // a second run into the same folder fails at once, naming the run that holds it
+  const second = runRunner(['01', '--out', out], 30_000);
+  assert.equal(second.status, 2, second.log);
+  assert.equal(second.stderr.trim(), `[run-notebooks] ${out} is in use by another run: pid ${runner.pid} (${process.execPath} ${args.join(' ')}), started ${JSON.parse(fs.readFileSync(path.join(out, 'run-notebooks.lock'), 'utf8')).startedAt}. Wait for it to finish, or choose another --out.`);
+
+  const started = [Number(fs.readFileSync(pidFile, 'utf8')), ...spawnSync('pgrep', ['-f', `execute_notebook.py.*${out}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number)];
+  assert.equal(started.length, 2, 'the kernel and execute_notebook.py');
+  runner.kill('SIGKILL');
+  await exited;
+  for (let i = 0; i < 50 && started.some(processAlive); i++) await new Promise((r) => setTimeout(r, 100));
+  const survivors = started.filter(processAlive);
+  survivors.forEach((pid) => process.kill(pid, 'SIGKILL')); // a failing test leaves nothing running either
+  assert.deepEqual(survivors, [], 'processes the runner started outlived it');
+  // past the moment the cell would have timed out and its notebook been written
+  await new Promise((r) => setTimeout(r, Math.max(0, cellStarted + 7000 - Date.now())));
+  assert.deepEqual([...fs.readdirSync(path.join(out, 'notebooks')), ...fs.readdirSync(path.join(out, 'html'))], [], 'nothing written after the kill');
+
+  // the dead run's lock is taken over, with a note
+  const third = runRunner(['05', '--out', out], 60_000);
+  assert.equal(third.status, 1, third.log);
+  assert.match(third.log, new RegExp(`note: took over ${out}/run-notebooks.lock from pid ${runner.pid} \\(.*run-notebooks.js 00 .*\\), started \\S+, which is no longer running`));
+  assert.ok(!fs.existsSync(path.join(out, 'run-notebooks.lock')), 'released at the end of the run');
+  fs.rmSync(out, { recursive: true, force: true });
 });

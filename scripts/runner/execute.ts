@@ -108,7 +108,7 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   const { code, stderr } = await runPython(env, [
     script, input, '--output', files.executed, '--result', files.result, ...(exportHtml ? ['--html', files.rawHtml] : []),
     '--params', JSON.stringify(params), '--timeout', String(Math.ceil(o.timeout)),
-    '--startup-timeout', String(Math.ceil(o.startupTimeout)),
+    '--startup-timeout', String(Math.ceil(o.startupTimeout)), '--parent-pid', String(process.pid),
   ]);
   // the notebook's stderr (the Python script's and its kernel's) goes to a log file (best effort:
   // on a full disk the report still says what failed), and to the console when the notebook failed

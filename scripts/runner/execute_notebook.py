@@ -12,12 +12,15 @@ the others pass the notebook or write no executed notebook. So this script:
 * on failure records which cell failed and its stderr text, and still writes the
   executed notebook (and its HTML export) so the failure can be inspected,
 * collects the checks the notebook published under CHECKS_MIME,
-* writes a small JSON result for the runner, and exits 1 if the notebook failed.
+* writes a small JSON result for the runner, and exits 1 if the notebook failed,
+* dies with the runner, and its kernel with it, whatever kills them (see die_with).
 """
 import argparse
+import ctypes
 import errno
 import json
 import os
+import signal
 import sys
 import time
 
@@ -27,6 +30,21 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json'
 META_MIME = 'application/vnd.tsdiffusion.meta+json'  # e.g. {"backend": "wasm"}
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+LIBC = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: die_with runs in a forked child
+
+
+def die_with(parent_pid):
+    """Have Linux SIGKILL this process as soon as `parent_pid`, its parent, exits; False if it is gone already.
+
+    A killed runner (even kill -9, which it cannot catch) must not leave this script or its
+    kernel running, to go on training and write outputs into a folder another run may own. This
+    script calls it with the runner's pid, and its kernel (before exec) with this script's, so
+    the chain holds whichever link dies.
+    """
+    if LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL)) != 0:
+        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_PDEATHSIG)')
+    return os.getppid() == parent_pid
 
 
 def describe_os_error(e):
@@ -114,7 +132,12 @@ def main():
     ap.add_argument('--timeout', type=int, default=600, help='seconds per cell')
     ap.add_argument('--startup-timeout', type=int, default=60, help='seconds for the kernel to start')
     ap.add_argument('--kernel', default='tslab')
+    ap.add_argument('--parent-pid', type=int, help='the runner: this script and its kernel die with it')
     args = ap.parse_args()
+    if args.parent_pid is not None and not die_with(args.parent_pid):
+        sys.stderr.write('execute_notebook.py: the runner (pid %d) is gone, or started this script through '
+                         'a wrapper that does not exec python; not running\n' % args.parent_pid)
+        return 4
 
     nb = nbformat.read(args.notebook, as_version=4)
     result = {'status': 'ok', 'seconds': 0.0, 'failedCell': None, 'error': None,
@@ -136,7 +159,12 @@ def main():
             nb, kernel_name=args.kernel, timeout=args.timeout, startup_timeout=args.startup_timeout,
             allow_errors=False, record_timing=True, on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
             resources={'metadata': {'path': os.path.dirname(os.path.abspath(args.notebook))}})
-        client.execute()
+        me = os.getpid()
+
+        def kernel_dies_with_me():  # runs in the forked kernel process, before it execs
+            if not die_with(me):
+                os._exit(1)
+        client.execute(preexec_fn=kernel_dies_with_me)  # passed on to the kernel's Popen
     # record every failure, then still write the notebook. On SIGINT or SIGTERM, nbclient's own
     # handlers shut the kernel down and execute() raises; before they are installed, Ctrl-C is a
     # KeyboardInterrupt.
