@@ -96,3 +96,23 @@ export function releaseDisk(dir: string): void {
   spawnSync('umount', [dir]);
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+/** A read-only filesystem (a small tmpfs remounted ro), for tests of unwritable outputs; like smallDisk, needs root. */
+export function readOnlyDisk(): string | null {
+  const dir = smallDisk('64k');
+  if (!dir) return null;
+  const r = spawnSync('mount', ['-o', 'remount,ro', dir], { encoding: 'utf8' });
+  if (r.status === 0) return dir;
+  releaseDisk(dir);
+  if (process.env.CI) throw new Error(`cannot remount a tmpfs read-only: ${r.stderr || r.error?.message}`);
+  return null;
+}
+
+/** Whether process `pid` still runs: a zombie (exited, not yet reaped by its parent) does not. */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

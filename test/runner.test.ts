@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
-import { assertInstalled, hasJupyter, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
+import { assertInstalled, hasJupyter, processAlive, readOnlyDisk, releaseDisk, skipUnlessCI, smallDisk } from './helpers';
 import { chromiumPath } from '../scripts/runner/check-html';
 import { parseArgs, selectNotebooks } from '../scripts/runner/options';
 import { declaredParameters, loadParams, overrideProblems, withParameterDefaults } from '../scripts/runner/params';
@@ -301,15 +301,7 @@ test('runner: SIGTERM stops the notebook, its kernel and the runner, and the rep
   const kernelPid = Number(fs.readFileSync(pidFile, 'utf8'));
   runner.kill('SIGTERM');
   assert.equal(await exited, 143, log);
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  assert.ok(!alive(kernelPid), 'the kernel was left running');
+  assert.ok(!processAlive(kernelPid), 'the kernel was left running');
   const leftover = spawnSync('pgrep', ['-f', `execute_notebook.py.*${out}`], { encoding: 'utf8' }).stdout.trim();
   assert.equal(leftover, '', 'execute_notebook.py was left running');
   const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
@@ -367,10 +359,118 @@ test('runner: a full output disk is one clear error, and no partial files', { sk
     assert.equal(r.status, 1, log);
     assert.doesNotMatch(log, /Traceback/);
     const report: Report = JSON.parse(fs.readFileSync(path.join(disk, 'report.json'), 'utf8'));
-    assert.match(report.notebooks[0].error ?? '', /cannot write \S+01-pass\.ipynb\S*: No space left on device/);
+    assert.match(report.notebooks[0].error ?? '', /cannot write \S+01-pass\.ipynb\S*: disk full \(ENOSPC\)/);
     const files = fs.readdirSync(path.join(disk, 'notebooks'));
     assert.deepEqual(files, [], 'no truncated notebook or temporary file is left');
   } finally {
     releaseDisk(disk);
   }
+});
+
+/** The runner on the fixtures, into `out`, waited for; its exit status and all it printed. */
+function runRunner(args: string[], timeout = 110_000): { status: number | null; log: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--no-browser', ...args], {
+    cwd: REPO_ROOT, encoding: 'utf8', timeout,
+  });
+  return { status: r.status, log: r.stdout + r.stderr, stderr: r.stderr };
+}
+
+test('runner: an output folder whose notebooks/ is the source folder is refused before anything is removed', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-clobber-'));
+  const sources = path.join(dir, 'notebooks');
+  fs.mkdirSync(sources);
+  for (const f of ['01-pass.ipynb', '03-check-fails.ipynb']) fs.copyFileSync(path.join(REPO_ROOT, 'test/fixtures/notebooks', f), path.join(sources, f));
+  const before = fs.readdirSync(sources).map((f) => fs.readFileSync(path.join(sources, f), 'utf8'));
+  const run = (notebooks: string, names: string[]) =>
+    spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), ...names, '--notebooks', notebooks, '--out', '.', '--no-browser'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  // the issue's `--out .`: OUT/notebooks is the source folder, for every notebook
+  const all = run('notebooks', []);
+  assert.equal(all.status, 2, all.stdout + all.stderr);
+  assert.equal(all.stderr.trim(), '[run-notebooks] --out . would write over the source notebooks notebooks/01-pass.ipynb, notebooks/03-check-fails.ipynb. ' +
+    "Nothing was run or removed. Choose another --out (the default is build): OUT/notebooks must not be the notebooks' folder notebooks.");
+  // the same folder under another name (a symlink), one notebook
+  fs.symlinkSync('notebooks', path.join(dir, 'linked'));
+  const one = run('linked', ['03']);
+  assert.equal(one.status, 2, one.stdout + one.stderr);
+  assert.match(one.stderr, /would write over the source notebooks linked\/03-check-fails\.ipynb \(as notebooks\/03-check-fails\.ipynb\)\. Nothing was run or removed/);
+  assert.deepEqual(fs.readdirSync(sources).map((f) => fs.readFileSync(path.join(sources, f), 'utf8')), before, 'the sources are untouched');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['linked', 'notebooks'], 'nothing was written');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('runner: an output folder on a read-only file system is one error naming it and the cause', (t) => {
+  const disk = readOnlyDisk();
+  if (!disk) return t.skip('mount needs root');
+  try {
+    for (const out of [path.join(disk, 'build', 'ci'), disk]) {
+      const r = runRunner(['01', '--out', out], 60_000);
+      assert.equal(r.status, 2, r.log);
+      assert.equal(r.stderr.trim(), `[run-notebooks] cannot write to --out ${out}: read-only file system (EROFS)`);
+    }
+  } finally {
+    releaseDisk(disk);
+  }
+});
+
+test('runner: a full disk during the HTML export is one error naming the file; nothing truncated, the run goes on', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, (t) => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  // the executed notebook and nbconvert's raw export fit; the offline export, with MathJax inlined (2.3 MB), does not
+  const disk = smallDisk('1m');
+  if (!disk) return t.skip('mount needs root');
+  try {
+    const r = runRunner(['03', '05', '--out', disk]);
+    assert.equal(r.status, 1, r.log);
+    assert.doesNotMatch(r.log, /Traceback|\n\s+at /);
+    const report: Report = JSON.parse(fs.readFileSync(path.join(disk, 'report.json'), 'utf8'));
+    const [exported, next] = report.notebooks;
+    assert.equal(exported.error, `HTML export failed: cannot write ${disk}/html/03-check-fails.html: disk full (ENOSPC)`);
+    assert.equal(next.name, '05-broken-json', 'the next notebook still ran');
+    assert.equal(r.log.split('disk full').length - 1, 1, 'said once');
+    assert.deepEqual(fs.readdirSync(path.join(disk, 'html')), [], 'no truncated export, no temporary file');
+    assert.deepEqual(fs.readdirSync(path.join(disk, 'notebooks')), ['03-check-fails.ipynb']);
+    JSON.parse(fs.readFileSync(path.join(disk, 'notebooks', '03-check-fails.ipynb'), 'utf8'));
+  } finally {
+    releaseDisk(disk);
+  }
+});
+
+test('runner: one run per output folder; kill -9 of the runner leaves no process running and nothing written after', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, async () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-kill-'));
+  const pidFile = path.join(out, 'hang-kernel.pid');
+  fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '00-hang': { pidFile } }));
+  // the hanging cell times out after 5 s: an orphaned execute_notebook.py would then write the notebook
+  const args = ['dist/scripts/runner/run-notebooks.js', '00', '--notebooks', 'test/fixtures/notebooks', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser', '--timeout', '5'];
+  const runner = spawn(process.execPath, args, { cwd: REPO_ROOT });
+  let log = '';
+  runner.stdout.on('data', (d) => (log += d));
+  runner.stderr.on('data', (d) => (log += d));
+  const exited = new Promise((resolve) => runner.on('exit', resolve));
+  for (let i = 0; i < 600 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.existsSync(pidFile), `the kernel never started:\n${log}`);
+  const cellStarted = Date.now();
+
+  // a second run into the same folder fails at once, naming the run that holds it
+  const second = runRunner(['01', '--out', out], 30_000);
+  assert.equal(second.status, 2, second.log);
+  assert.equal(second.stderr.trim(), `[run-notebooks] ${out} is in use by another run: pid ${runner.pid} (${process.execPath} ${args.join(' ')}), started ${JSON.parse(fs.readFileSync(path.join(out, 'run-notebooks.lock'), 'utf8')).startedAt}. Wait for it to finish, or choose another --out.`);
+
+  const started = [Number(fs.readFileSync(pidFile, 'utf8')), ...spawnSync('pgrep', ['-f', `execute_notebook.py.*${out}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number)];
+  assert.equal(started.length, 2, 'the kernel and execute_notebook.py');
+  runner.kill('SIGKILL');
+  await exited;
+  for (let i = 0; i < 50 && started.some(processAlive); i++) await new Promise((r) => setTimeout(r, 100));
+  const survivors = started.filter(processAlive);
+  survivors.forEach((pid) => process.kill(pid, 'SIGKILL')); // a failing test leaves nothing running either
+  assert.deepEqual(survivors, [], 'processes the runner started outlived it');
+  // past the moment the cell would have timed out and its notebook been written
+  await new Promise((r) => setTimeout(r, Math.max(0, cellStarted + 7000 - Date.now())));
+  assert.deepEqual([...fs.readdirSync(path.join(out, 'notebooks')), ...fs.readdirSync(path.join(out, 'html'))], [], 'nothing written after the kill');
+
+  // the dead run's lock is taken over, with a note
+  const third = runRunner(['05', '--out', out], 60_000);
+  assert.equal(third.status, 1, third.log);
+  assert.match(third.log, new RegExp(`note: took over ${out}/run-notebooks.lock from pid ${runner.pid} \\(.*run-notebooks.js 00 .*\\), started \\S+, which is no longer running`));
+  assert.ok(!fs.existsSync(path.join(out, 'run-notebooks.lock')), 'released at the end of the run');
+  fs.rmSync(out, { recursive: true, force: true });
 });

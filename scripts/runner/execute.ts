@@ -7,6 +7,7 @@ import { checksFromPayload, type CheckResult } from '../../src/notebook/checks';
 import { REPO_ROOT } from '../../src/runtime/paths';
 import { countFigureOutputs } from './check-html';
 import { makeOffline } from './html-offline';
+import { saveFile } from './save-file';
 import { withNavigation } from './site';
 import { childEnv, type JupyterEnv } from './jupyter-env';
 import { notebookNames, readNotebook } from './notebook-file';
@@ -30,12 +31,13 @@ interface PyResult {
 }
 
 /** What one run of notebook `name` writes under `out`. */
-function outputFiles(name: string, out: string) {
+export function outputFiles(name: string, out: string) {
   return {
     executed: path.join(out, 'notebooks', `${name}.ipynb`),
     html: path.join(out, 'html', `${name}.html`),
     rawHtml: path.join(out, 'html', `.${name}.nbconvert.html`),
     result: path.join(out, 'notebooks', `.${name}.result.json`),
+    log: path.join(out, 'logs', `${name}.stderr.log`),
   };
 }
 
@@ -95,7 +97,7 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   const files = outputFiles(name, out);
   for (const d of [path.dirname(files.executed), path.dirname(files.html)]) fs.mkdirSync(d, { recursive: true });
   // Stale outputs of an earlier run must not pass for this run's.
-  for (const f of [files.result, files.executed, files.html, files.rawHtml]) fs.rmSync(f, { force: true });
+  for (const f of Object.values(files)) fs.rmSync(f, { force: true });
   const started = Date.now();
   // Checked before a kernel starts: a broken file or a mistyped override fails in
   // milliseconds with a message naming it, instead of as a TypeScript error in a cell.
@@ -106,17 +108,12 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   const { code, stderr } = await runPython(env, [
     script, input, '--output', files.executed, '--result', files.result, ...(exportHtml ? ['--html', files.rawHtml] : []),
     '--params', JSON.stringify(params), '--timeout', String(Math.ceil(o.timeout)),
-    '--startup-timeout', String(Math.ceil(o.startupTimeout)),
+    '--startup-timeout', String(Math.ceil(o.startupTimeout)), '--parent-pid', String(process.pid),
   ]);
   // the notebook's stderr (the Python script's and its kernel's) goes to a log file (best effort:
   // on a full disk the report still says what failed), and to the console when the notebook failed
-  const logFile = path.join(out, 'logs', `${name}.stderr.log`);
   try {
-    fs.rmSync(logFile, { force: true });
-    if (stderr.trim()) {
-      fs.mkdirSync(path.dirname(logFile), { recursive: true });
-      fs.writeFileSync(logFile, stderr);
-    }
+    if (stderr.trim()) saveFile(files.log, stderr);
   } catch {
     // the log is a convenience; the failure it would explain is reported anyway
   }
@@ -136,13 +133,21 @@ export async function executeNotebook(name: string, o: Options, out: string, env
     report.error = `interrupted by ${interruptedBy}; the kernel was shut down${r.error ? `\n${r.error}` : ''}`;
   }
   if (fs.existsSync(files.executed)) report.figuresMade = countFigureOutputs(JSON.parse(fs.readFileSync(files.executed, 'utf8')));
+  let htmlError = r.htmlError;
   if (fs.existsSync(files.rawHtml)) {
     const chapters = notebookNames(o.notebooksDir).sort();
-    fs.writeFileSync(files.html, withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8')), chapters, name));
-    fs.rmSync(files.rawHtml);
-    report.html = files.html;
-  } else if (r.htmlError) {
-    report.error = [report.error, `HTML export failed: ${r.htmlError}`].filter(Boolean).join('\n');
+    try {
+      saveFile(files.html, withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8')), chapters, name));
+      report.html = files.html;
+    } catch (e) {
+      htmlError = (e as Error).message;
+    } finally {
+      fs.rmSync(files.rawHtml, { force: true });
+    }
+  }
+  if (htmlError) {
+    report.error = [report.error, `HTML export failed: ${htmlError}`].filter(Boolean).join('\n');
+    if (report.status === 'ok') report.status = 'html-failed';
   }
   return report;
 }

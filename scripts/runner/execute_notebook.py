@@ -12,11 +12,15 @@ the others pass the notebook or write no executed notebook. So this script:
 * on failure records which cell failed and its stderr text, and still writes the
   executed notebook (and its HTML export) so the failure can be inspected,
 * collects the checks the notebook published under CHECKS_MIME,
-* writes a small JSON result for the runner, and exits 1 if the notebook failed.
+* writes a small JSON result for the runner, and exits 1 if the notebook failed,
+* dies with the runner, and its kernel with it, whatever kills them (see die_with).
 """
 import argparse
+import ctypes
+import errno
 import json
 import os
+import signal
 import sys
 import time
 
@@ -26,6 +30,25 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json'
 META_MIME = 'application/vnd.tsdiffusion.meta+json'  # e.g. {"backend": "wasm"}
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+LIBC = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: die_with runs in a forked child
+
+
+def die_with(parent_pid):
+    """Have Linux SIGKILL this process as soon as `parent_pid`, its parent, exits; False if it is gone already.
+
+    A killed runner (even kill -9, which it cannot catch) must not leave this script or its
+    kernel running, to go on training and write outputs into a folder another run may own. This
+    script calls it with the runner's pid, and its kernel (before exec) with this script's, so
+    the chain holds whichever link dies.
+    """
+    if LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL)) != 0:
+        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_PDEATHSIG)')
+    return os.getppid() == parent_pid
+
+
+def describe_os_error(e):
+    return 'disk full (ENOSPC)' if e.errno == errno.ENOSPC else (e.strerror or str(e))
 
 
 def source_of(cell):
@@ -109,7 +132,12 @@ def main():
     ap.add_argument('--timeout', type=int, default=600, help='seconds per cell')
     ap.add_argument('--startup-timeout', type=int, default=60, help='seconds for the kernel to start')
     ap.add_argument('--kernel', default='tslab')
+    ap.add_argument('--parent-pid', type=int, help='the runner: this script and its kernel die with it')
     args = ap.parse_args()
+    if args.parent_pid is not None and not die_with(args.parent_pid):
+        sys.stderr.write('execute_notebook.py: the runner (pid %d) is gone, or started this script through '
+                         'a wrapper that does not exec python; not running\n' % args.parent_pid)
+        return 4
 
     nb = nbformat.read(args.notebook, as_version=4)
     result = {'status': 'ok', 'seconds': 0.0, 'failedCell': None, 'error': None,
@@ -131,7 +159,12 @@ def main():
             nb, kernel_name=args.kernel, timeout=args.timeout, startup_timeout=args.startup_timeout,
             allow_errors=False, record_timing=True, on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
             resources={'metadata': {'path': os.path.dirname(os.path.abspath(args.notebook))}})
-        client.execute()
+        me = os.getpid()
+
+        def kernel_dies_with_me():  # runs in the forked kernel process, before it execs
+            if not die_with(me):
+                os._exit(1)
+        client.execute(preexec_fn=kernel_dies_with_me)  # passed on to the kernel's Popen
     # record every failure, then still write the notebook. On SIGINT or SIGTERM, nbclient's own
     # handlers shut the kernel down and execute() raises; before they are installed, Ctrl-C is a
     # KeyboardInterrupt.
@@ -166,7 +199,7 @@ def main():
         write_outputs(nb, result, args)
     except OSError as e:
         # a full disk or a missing folder: one line, not a chained traceback; no half-written file
-        sys.stderr.write('execute_notebook.py: cannot write %s: %s\n' % (e.filename or 'the outputs', e.strerror or e))
+        sys.stderr.write('execute_notebook.py: cannot write %s: %s\n' % (e.filename or 'the outputs', describe_os_error(e)))
         for path in (args.output, args.html, args.result):
             if path and os.path.exists(path):
                 os.remove(path)
@@ -179,21 +212,24 @@ def write_outputs(nb, result, args):
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     write_whole(args.output, lambda f: nbformat.write(nb, f))
     if args.html:
+        # a failed export is reported with the run's result, which the runner still needs
         try:
             export_html(nb, args.html)
-        except OSError:
-            raise
+        except OSError as e:
+            result['htmlError'] = 'cannot write %s: %s' % (e.filename, describe_os_error(e))
         except Exception as e:
             result['htmlError'] = '%s: %s' % (type(e).__name__, e)
     write_whole(args.result, lambda f: json.dump(result, f, indent=1))
 
 
 def write_whole(path, write):
-    """Write to a temporary file, then rename it to `path`, so a failed write leaves no partial file."""
+    """Write to a temporary file, fsync it, then rename it to `path`, so a failed write leaves no partial file."""
     tmp = '%s.%d.tmp' % (path, os.getpid())
     try:
         with open(tmp, 'w', encoding='utf-8') as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../src/runtime/paths';
+import { saveFile } from './save-file';
 
 export const KERNEL_NAME = 'tslab';
 
@@ -65,10 +66,8 @@ export function kernelSpec(repoRoot = REPO_ROOT) {
 
 /** Writes DATA_DIR/kernels/tslab/kernel.json and returns its path. */
 export function writeKernelSpec(dataDir: string, repoRoot = REPO_ROOT): string {
-  const dir = path.join(dataDir, 'kernels', KERNEL_NAME);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'kernel.json');
-  fs.writeFileSync(file, JSON.stringify(kernelSpec(repoRoot), null, 2) + '\n');
+  const file = path.join(dataDir, 'kernels', KERNEL_NAME, 'kernel.json');
+  saveFile(file, JSON.stringify(kernelSpec(repoRoot), null, 2) + '\n');
   return file;
 }
 

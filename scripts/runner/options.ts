@@ -5,7 +5,7 @@ export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...]
   --params FILE      more overrides, {"01-data": {"nSamples": 2000}}, applied after --ci
   --timeout S        seconds per cell (default 1800)
   --startup-timeout S  seconds for the kernel to start (default 60)
-  --out DIR          output folder (default build, with --ci build/ci)
+  --out DIR          output folder (default build, with --ci build/ci); one run at a time
   --notebooks DIR    notebook folder (default notebooks)
   --no-browser       do not check the HTML exports in Chromium
   --repeat           run the notebooks a second time (into OUT/repeat, no HTML) and fail

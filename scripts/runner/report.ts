@@ -5,11 +5,13 @@ import * as path from 'node:path';
 import type { CheckResult } from '../../src/notebook/checks';
 import { formatNumber, textTable } from '../../src/notebook/tables';
 import { formatBaselineComparison, type BaselineComparison } from './baseline';
+import { saveFile } from './save-file';
 
 /**
  * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);
  * error (kernel died or the runner could not run it); checks-failed; html-failed
- * (the offline export did not render in Chromium); interrupted (SIGINT or SIGTERM stopped it).
+ * (the offline export could not be written, or did not render in Chromium); interrupted
+ * (SIGINT or SIGTERM stopped it).
  */
 export type NotebookStatus = 'ok' | 'failed' | 'checks-failed' | 'timeout' | 'error' | 'html-failed' | 'interrupted';
 
@@ -95,8 +97,8 @@ export function formatFailure(n: NotebookReport): string {
   return lines.join('\n');
 }
 
-/** The end of a run's output: each failure, the summary, the --repeat verdict and the totals. */
-export function formatRunEnd(report: Report, reportFile: string): string {
+/** The end of a run's output: each failure, the summary, the --repeat verdict and the totals; `reportWhere` is report.json's path, or why it was not written. */
+export function formatRunEnd(report: Report, reportWhere: string): string {
   const out: string[] = [''];
   for (const n of report.notebooks.filter((x) => x.status !== 'ok' && (x.failedCell || x.error))) {
     out.push(formatFailure(n) + '\n');
@@ -107,19 +109,18 @@ export function formatRunEnd(report: Report, reportFile: string): string {
   else if (repeat) out.push([`NOT reproducible (${repeat.compared} checks compared):`, ...repeat.differences.map((d) => `  ${d}`)].join('\n'));
   if (report.baseline) out.push(formatBaselineComparison(report.baseline));
   if (report.interrupted) out.push(`INTERRUPTED by ${report.interrupted}: the notebooks after the last one listed did not run`);
-  out.push(`\nreport: ${reportFile}  (${reportPassed(report) ? 'PASSED' : 'FAILED'})`);
+  out.push(`\nreport: ${reportWhere}  (${reportPassed(report) ? 'PASSED' : 'FAILED'})`);
   // a closing line CI can count: notebooks that ran clean with every check passing
   const ok = report.notebooks.filter((n) => n.status === 'ok').length;
   out.push(`notebooks: ${ok} passed, ${report.notebooks.length - ok} failed`);
   return out.join('\n');
 }
 
-/** Writes OUT/report.json and returns its path. */
 /**
  * Writes OUT/report.json. A run of some notebooks updates their entries in a report of the same
  * configuration and keeps the others; a report of another configuration is not mixed in: the
- * new report lists this run alone, and the warning says so. Written to a temporary file and
- * renamed, so a full disk leaves the previous report, and the error names the file.
+ * new report lists this run alone, and the warning says so. Saved atomically (./save-file), so a
+ * full disk leaves the previous report, and the error names the file.
  */
 export function writeReport(report: Report, out: string): { file: string; written: Report; kept: string[]; warning?: string } {
   const file = path.join(out, 'report.json');
@@ -135,14 +136,7 @@ export function writeReport(report: Report, out: string): { file: string; writte
   } else if (previous) {
     warning = `${file} was for configuration '${previous.config}'; it now lists only this '${report.config}' run. Other notebooks' files in ${out} are from the earlier run.`;
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, JSON.stringify(merged, jsonNumbers, 2) + '\n');
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${file}: ${(e as Error).message}`);
-  }
+  saveFile(file, JSON.stringify(merged, jsonNumbers, 2) + '\n');
   return { file, written: merged, kept, warning };
 }
 

@@ -5,7 +5,9 @@
 //
 // NAME is a notebook's base name or a prefix of it (`04` finds `04-sampling`).
 // Outputs: OUT/notebooks/NAME.ipynb (executed, even when a cell failed),
-// OUT/html/NAME.html (self-contained), OUT/screenshots/NAME.png, OUT/report.json.
+// OUT/html/NAME.html (self-contained), OUT/screenshots/NAME.png, OUT/report.json; notebooks,
+// exports and report are saved whole or not at all. One run at a time per OUT: OUT/run-notebooks.lock names the run holding
+// it. An OUT whose notebooks/ is the notebooks' folder is refused before anything is written.
 // Exit status 1 if any notebook failed, any check failed, any export did not render, or
 // (--repeat) a second run gave a different check value.
 // Every notebook is run even after a failure, so one run reports everything; an
@@ -14,10 +16,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromiumPath, checkHtmlFiles, formatHtmlCheck } from './check-html';
-import { executeNotebook, interruptActiveNotebook, type ExecutedNotebook } from './execute';
+import { executeNotebook, interruptActiveNotebook, outputFiles, type ExecutedNotebook } from './execute';
 import { ensureJupyter, type JupyterEnv } from './jupyter-env';
 import { notebookNames } from './notebook-file';
 import { parseArgs, selectNotebooks, type Options } from './options';
+import { claimOutputFolder, overwrittenSources } from './out-folder';
 import { loadParams, type Params } from './params';
 import { compareWithBaseline, updateBaseline } from './baseline';
 import { chapterOf, writeSite } from './site';
@@ -51,7 +54,11 @@ async function runAll(names: string[], o: Options, out: string, env: JupyterEnv,
     const p = params[name] ?? {};
     const shown = Object.keys(p).length ? ` with ${JSON.stringify(p)}` : '';
     console.log(`[run-notebooks] ${name}${shown} ...`);
-    const n = await executeNotebook(name, o, out, env, p, exportHtml);
+    const started = Date.now();
+    // whatever goes wrong with one notebook (a full disk, ...) is its error; the others still run
+    const n = await executeNotebook(name, o, out, env, p, exportHtml).catch(
+      (e): ExecutedNotebook => ({ name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [], error: (e as Error).message }),
+    );
     if (n.backend && !report.backend) report.backend = n.backend;
     delete n.backend;
     console.log(`[run-notebooks] ${name}: ${n.status} in ${n.seconds.toFixed(1)} s`);
@@ -83,10 +90,33 @@ async function checkHtmlExports(report: Report, o: Options): Promise<void> {
   }
 }
 
-export async function run(o: Options): Promise<{ report: Report; passed: boolean; reportFile: string }> {
+/** Refuses, before anything is removed or written, outputs that would land on source notebooks. */
+function assertSourcesSafe(o: Options, names: string[]): void {
+  const outs = o.repeat ? [o.out, path.join(o.out, 'repeat')] : [o.out];
+  const clashes = overwrittenSources(o.notebooksDir, outs.flatMap((out) => names.flatMap((n) => Object.values(outputFiles(n, out)))));
+  if (clashes.length) {
+    throw new Error(
+      `--out ${o.out} would write over the source notebooks ${clashes.join(', ')}. Nothing was run or removed. ` +
+        `Choose another --out (the default is build): OUT/notebooks must not be the notebooks' folder ${o.notebooksDir}.`,
+    );
+  }
+}
+
+export async function run(o: Options): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
   const names = selectNotebooks(notebookNames(o.notebooksDir), o.names);
   if (names.length === 0) throw new Error(`no notebooks in ${o.notebooksDir}`);
+  assertSourcesSafe(o, names);
   const { params, config } = loadParams(o, names);
+  const release = claimOutputFolder(o.out);
+  try {
+    return await runIn(o, names, params, config);
+  } finally {
+    release();
+  }
+}
+
+/** The run, in an output folder it holds. */
+async function runIn(o: Options, names: string[], params: Params, config: string): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
   const env = ensureJupyter(o.out);
   console.log(`[run-notebooks] python ${env.python}, kernel spec ${env.kernelJson}, config ${config}`);
 
@@ -102,19 +132,29 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
   if (interruption) report.interrupted = interruption;
   else if (o.updateBaseline) console.log(`[run-notebooks] baseline updated: ${updateBaseline(report, o.baselines)}`);
   else report.baseline = compareWithBaseline(report, o.baselines) ?? undefined;
-  const written = writeReport(report, o.out);
+  // what cannot be saved (a full disk) is said once, and the summary is still printed
+  let written;
+  try {
+    written = writeReport(report, o.out);
+  } catch (e) {
+    return { report, passed: false, reportWhere: `NOT WRITTEN (${(e as Error).message})` };
+  }
   if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
   const chapters = notebookNames(o.notebooksDir).sort().map((n) => chapterOf(path.join(o.notebooksDir, `${n}.ipynb`)));
-  console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
-  return { report, passed: reportPassed(report), reportFile: written.file };
+  try {
+    console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
+  } catch (e) {
+    console.error(`[run-notebooks] ${(e as Error).message}`);
+  }
+  return { report, passed: reportPassed(report), reportWhere: written.file };
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   stopOnSignals();
-  const { report, passed, reportFile } = await run(o);
-  console.log(formatRunEnd(report, reportFile));
+  const { report, passed, reportWhere } = await run(o);
+  console.log(formatRunEnd(report, reportWhere));
   if (interruption) return 128 + os.constants.signals[interruption];
   return passed ? 0 : 1;
 }

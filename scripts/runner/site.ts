@@ -1,10 +1,10 @@
 // The exports as a small offline site for readers: OUT/site/index.html lists the chapters in
 // order (title, a one-line summary, status and checks of the last run), and every export gets
 // previous / contents / next links. All links are relative, so the folder can be copied anywhere.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeHtml } from '../../src/notebook/tables';
 import { readNotebook, sourceText } from './notebook-file';
+import { saveFile } from './save-file';
 import type { Report } from './report';
 
 export interface Chapter {
@@ -65,7 +65,6 @@ export function writeSite(out: string, chapters: Chapter[], report: Report): str
 </body></html>
 `;
   const file = path.join(out, 'site', 'index.html');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, html);
+  saveFile(file, html);
   return file;
 }
