@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { coupledComparison } from '../src/eval/coupled';
 import { compareWithMixture } from '../src/eval/metrics';
-import { samplingTolerances } from '../src/eval/tolerances';
+import { exactSamplingW1 } from '../src/eval/tolerances';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { evaluateCheck } from '../src/notebook/checks';
@@ -28,9 +28,9 @@ test('modeChecks: a mode with no samples fails rather than disappears', () => {
   for (const stat of ['weight', 'mean', 'std']) assert.ok(failed.includes(`s: mode 2 ${stat}`), stat);
 });
 
-test('coupledCheck: the bar is the W1 bar of n exact samples; a shift of that size fails', () => {
+test('coupledCheck: the bar is the mean W1 of n exact samples to the mixture; a shift of that size fails', () => {
   const exact = mixture.sample(4000, new Rng(2).fork('coupled'));
-  const bar = samplingTolerances(4000).w1;
+  const bar = exactSamplingW1(mixture, 4000);
   const nearly = coupledCheck('m', coupledComparison(exact.map((x) => x + 0.5 * bar), exact), mixture);
   assert.equal(nearly.threshold, bar);
   assert.ok(evaluateCheck(nearly));
