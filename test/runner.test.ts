@@ -180,7 +180,7 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
   // (same folder, same configuration: the report keeps the fixtures' entries beside this one)
   const real = run('notebooks', ['04'], { '04-sampling': { nSamples: 'many' } });
   const sampling = real.report.notebooks.find((n) => n.name === '04-sampling')!;
-  assert.equal(sampling.error, '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000; // integer >= 500`), got "many" (string)');
+  assert.equal(sampling.error, '04-sampling: parameter "nSamples" must be number (declared `let nSamples = 10_000; // integer in [500, 1_000_000]`), got "many" (string)');
   assert.ok(sampling.seconds < 1);
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -473,4 +473,25 @@ test('runner: one run per output folder; kill -9 of the runner leaves no process
   assert.match(third.log, new RegExp(`note: took over ${out}/run-notebooks.lock from pid ${runner.pid} \\(.*run-notebooks.js 00 .*\\), started \\S+, which is no longer running`));
   assert.ok(!fs.existsSync(path.join(out, 'run-notebooks.lock')), 'released at the end of the run');
   fs.rmSync(out, { recursive: true, force: true });
+});
+
+test('runner --repeat: the second run goes beside the first, waits for the first run of an earlier notebook it leaves out, and compares every check', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, () => {
+  assertInstalled(!hasJupyter() && 'a Python with nbclient');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-repeat-'));
+  const r = spawnSync(
+    process.execPath,
+    ['dist/scripts/runner/run-notebooks.js', '01', '03', '--notebooks', 'test/fixtures/notebooks', '--params', 'test/fixtures/params.json', '--out', out, '--no-browser', '--repeat', '--repeat-skip', '01'],
+    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
+  );
+  const log = r.stdout + r.stderr;
+  assert.equal(r.status, 1, log); // 03-check-fails fails its checks, the same way twice
+  const lines = log.split('\n');
+  const at = (text: string) => lines.findIndex((l) => l.includes(text));
+  assert.ok(at('[run-notebooks] repeat: 03-check-fails ...') > at('[run-notebooks] 01-pass: ok'), log);
+  assert.ok(at('[run-notebooks] repeat: 03-check-fails ...') < at('[run-notebooks] 03-check-fails: checks-failed'), `the repeat of 03 runs beside the first run's 03\n${log}`);
+  assert.equal(at('repeat: 01-pass'), -1, log);
+  const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+  assert.ok(report.repeat && report.repeat.compared > 0, JSON.stringify(report.repeat));
+  assert.deepEqual(report.repeat.differences, []);
+  assert.ok(fs.existsSync(path.join(out, 'repeat', 'notebooks', '03-check-fails.ipynb')));
 });

@@ -41,27 +41,25 @@ export function outputFiles(name: string, out: string) {
   };
 }
 
-/** The execute_notebook.py process running now, if any, and the signal passed on to it. */
-let active: ChildProcess | null = null;
+/** The execute_notebook.py processes running now (two with --repeat), and the signal passed on to them. */
+const active = new Set<ChildProcess>();
 let interruptedBy: NodeJS.Signals | null = null;
 
 /**
- * Passes SIGINT or SIGTERM on to the notebook being executed: nbclient's handlers in
+ * Passes SIGINT or SIGTERM on to the notebooks being executed: nbclient's handlers in
  * execute_notebook.py shut its kernel down (with the worker threads in it), and the script still
  * writes the executed notebook and its result, which the report marks interrupted.
  */
 export function interruptActiveNotebook(signal: NodeJS.Signals): void {
   interruptedBy = signal;
-  active?.kill('SIGTERM');
+  for (const child of active) child.kill('SIGTERM');
 }
 
 function runPython(env: JupyterEnv, args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(env.python, args, { env: childEnv(env), stdio: ['ignore', 'inherit', 'pipe'] });
-    active = child;
-    child.on('exit', () => {
-      if (active === child) active = null;
-    });
+    active.add(child);
+    child.on('exit', () => active.delete(child));
     // Kept, not echoed: the kernel's own noise (tslab's socket messages at start-up and shutdown
     // under load) would bury the runner's lines; executeNotebook shows it when the notebook fails.
     let stderr = '';

@@ -8,8 +8,8 @@ export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...]
   --out DIR          output folder (default build, with --ci build/ci); one run at a time
   --notebooks DIR    notebook folder (default notebooks)
   --no-browser       do not check the HTML exports in Chromium
-  --repeat           run the notebooks a second time (into OUT/repeat, no HTML) and fail
-                     unless every check value and the backend are identical
+  --repeat           run the notebooks a second time, beside the first (into OUT/repeat, no
+                     HTML), and fail unless every check value and the backend are identical
   --repeat-skip NAMES  notebooks (comma-separated names or prefixes) the second run leaves
                      out, e.g. a long training whose reproducibility the unit tests cover
   --baselines DIR    regression baselines (default NOTEBOOKS/baselines): a run whose

@@ -46,14 +46,23 @@ function stopOnSignals(): void {
   }
 }
 
+/** How one sequence of notebooks runs beside another: a label for its lines, what each notebook waits for, what follows it. */
+interface Lane {
+  label?: string;
+  before?: (name: string) => Promise<unknown>;
+  after?: (name: string) => void;
+}
+
 /** Runs the notebooks one after another into `out`; the report has no HTML check yet. */
-async function runAll(names: string[], o: Options, out: string, env: JupyterEnv, params: Params, config: string, exportHtml: boolean): Promise<Report> {
+async function runAll(names: string[], o: Options, out: string, env: JupyterEnv, params: Params, config: string, exportHtml: boolean, lane: Lane = {}): Promise<Report> {
   const report: Report = { config, startedAt: new Date().toISOString(), notebooks: [] };
+  const tag = `[run-notebooks] ${lane.label ?? ''}`;
   for (const name of names) {
+    await lane.before?.(name);
     if (interruption) break;
     const p = params[name] ?? {};
     const shown = Object.keys(p).length ? ` with ${JSON.stringify(p)}` : '';
-    console.log(`[run-notebooks] ${name}${shown} ...`);
+    console.log(`${tag}${name}${shown} ...`);
     const started = Date.now();
     // whatever goes wrong with one notebook (a full disk, ...) is its error; the others still run
     const n = await executeNotebook(name, o, out, env, p, exportHtml).catch(
@@ -61,10 +70,36 @@ async function runAll(names: string[], o: Options, out: string, env: JupyterEnv,
     );
     if (n.backend && !report.backend) report.backend = n.backend;
     delete n.backend;
-    console.log(`[run-notebooks] ${name}: ${n.status} in ${n.seconds.toFixed(1)} s`);
+    console.log(`${tag}${name}: ${n.status} in ${n.seconds.toFixed(1)} s`);
     report.notebooks.push(n);
+    lane.after?.(name);
   }
   return report;
+}
+
+/**
+ * --repeat: the first run, and a second one into OUT/repeat alongside it. A repeated notebook
+ * waits for the first run of each notebook that is not repeated and comes before it (that one
+ * may write what it reads: 03 saves the model 04 loads); otherwise the two go side by side, so
+ * the second run's numbers must come out the same on a machine busy with the first.
+ */
+async function runTwice(names: string[], o: Options, env: JupyterEnv, params: Params, config: string): Promise<{ first: Report; second: Report; again: string[] }> {
+  const skipped = names.filter((n) => o.repeatSkip.some((s) => n === s || n.startsWith(`${s}-`)));
+  const again = names.filter((n) => !skipped.includes(n));
+  console.log(`[run-notebooks] --repeat: a second run beside the first, same parameters, into ${path.join(o.out, 'repeat')}${skipped.length ? ` (not again: ${skipped.join(', ')})` : ''}`);
+  const finished = new Map<string, () => void>();
+  const done = new Map(names.map((n) => [n, new Promise<void>((resolve) => finished.set(n, resolve))]));
+  const releaseAll = () => finished.forEach((resolve) => resolve());
+  const earlierSkipped = (name: string) => skipped.filter((s) => names.indexOf(s) < names.indexOf(name));
+  const [first, second] = await Promise.all([
+    // (an interrupted or failed first run releases every waiter)
+    runAll(names, o, o.out, env, params, config, true, { after: (n) => finished.get(n)!() }).finally(releaseAll),
+    runAll(again, o, path.join(o.out, 'repeat'), env, params, config, false, {
+      label: 'repeat: ',
+      before: (name) => Promise.all(earlierSkipped(name).map((s) => done.get(s))),
+    }),
+  ]);
+  return { first, second, again };
 }
 
 /** Opens each HTML export in Chromium and records the result; a notebook that was ok but whose export failed becomes html-failed. */
@@ -120,15 +155,15 @@ async function runIn(o: Options, names: string[], params: Params, config: string
   const env = ensureJupyter(o.out);
   console.log(`[run-notebooks] python ${env.python}, kernel spec ${env.kernelJson}, config ${config}`);
 
-  const report = await runAll(names, o, o.out, env, params, config, true);
-  if (!interruption) await checkHtmlExports(report, o);
-  if (o.repeat && !interruption) {
-    const skipped = names.filter((n) => o.repeatSkip.some((s) => n === s || n.startsWith(`${s}-`)));
-    const again = names.filter((n) => !skipped.includes(n));
-    console.log(`[run-notebooks] --repeat: second run, same parameters, into ${path.join(o.out, 'repeat')}${skipped.length ? ` (not again: ${skipped.join(', ')})` : ''}`);
-    const second = await runAll(again, o, path.join(o.out, 'repeat'), env, params, config, false);
-    report.repeat = compareRuns({ ...report, notebooks: report.notebooks.filter((n) => again.includes(n.name)) }, second);
+  let report: Report;
+  if (o.repeat) {
+    const { first, second, again } = await runTwice(names, o, env, params, config);
+    report = first;
+    if (!interruption) report.repeat = compareRuns({ ...report, notebooks: report.notebooks.filter((n) => again.includes(n.name)) }, second);
+  } else {
+    report = await runAll(names, o, o.out, env, params, config, true);
   }
+  if (!interruption) await checkHtmlExports(report, o);
   if (interruption) report.interrupted = interruption;
   else if (o.updateBaseline) console.log(`[run-notebooks] baseline updated: ${updateBaseline(report, o.baselines)}`);
   else report.baseline = compareWithBaseline(report, o.baselines) ?? undefined;
