@@ -61,7 +61,7 @@ export { ddpmSampleModel } from './sample/parallel/coordinator';
 export { chapterMixture, setupNotebook } from './notebook/setup';
 export { progress, publishChecks, publishMeta, showFigure, showTable } from './notebook/display';
 export { check, evaluateCheck, type Check } from './notebook/checks';
-export { discretisationBiases, samplerChecks } from './notebook/sampler-checks';
+export { discretisationBiases, samplerChecks, worstJudgement } from './notebook/sampler-checks';
 export { coupledCheck, modeChecks } from './notebook/sample-checks';
 export { layout, lineTrace, type Figure } from './notebook/plots';
 export { coupledFigure, histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';

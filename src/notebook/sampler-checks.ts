@@ -40,8 +40,8 @@ export function judgeRow(r: SamplerRow, mixture: GaussianMixture): Judgement[] |
   return judgeSamplesAgainst(finite, mixture, pointsTarget(targetName(r), r.reference, mixture));
 }
 
-/** The largest |value − expected| ÷ bar among the judgements: over 1 means a visible failure. */
-function worstRatio(judgements: Judgement[]): { ratio: number; name: string } {
+/** The largest |value − expected| ÷ bar among the judgements (an empty mode counts as the worst): over 1 means a visible failure. */
+export function worstJudgement(judgements: Judgement[]): { ratio: number; name: string } {
   return judgements.reduce((w, j) => {
     const ratio = Math.abs(j.value - j.expected) / j.bar;
     return ratio > w.ratio || Number.isNaN(ratio) ? { ratio: Number.isNaN(ratio) ? Number.MAX_VALUE : ratio, name: j.name } : w;
@@ -68,7 +68,7 @@ export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: S
   const plain = (score: string) => {
     const r = findSamplerRow(rows, 'plain-langevin', score);
     const judgements = judgeRow(r, mixture);
-    return { r, worst: judgements ? worstRatio(judgements) : null };
+    return { r, worst: judgements ? worstJudgement(judgements) : null };
   };
   const plainExact = plain(o.exact);
   const plainTrained = plain(o.trained);
