@@ -30,7 +30,8 @@ export {
 
 // model
 export { DEFAULT_MODEL_CONFIG, VelocityModel, type VelocityModelConfig } from './model/model';
-export { modelVelocity, plainModelVelocity } from './model/predictors';
+export { modelVelocity } from './model/folded';
+export { plainModelVelocity } from './model/predictors';
 export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
 
 // train

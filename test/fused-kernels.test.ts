@@ -10,7 +10,7 @@ import { describeBackend, initBackend } from '../src/runtime/backend';
 import { fusedKernels, fusedKernelsError, setFusedKernelsEnabled } from '../src/runtime/fused-kernels';
 import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from '../src/model/gelu';
 import { velocityLossAndGrads } from '../src/model/backprop';
-import { foldedVelocity } from '../src/model/folded';
+import { modelVelocity } from '../src/model/folded';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import { TUTORIAL_TRAINING } from '../src/train/config';
@@ -190,7 +190,7 @@ test('the folded predictor (DDPM sampling) gives the same velocities bit for bit
   const predict = (on: boolean, step: number) => {
     setFusedKernelsEnabled(on);
     try {
-      const predictor = foldedVelocity(m);
+      const predictor = modelVelocity(m);
       const v = predictor.predict(x, step);
       predictor.dispose();
       return v;

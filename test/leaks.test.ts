@@ -11,7 +11,7 @@ import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { Rng } from '../src/math/rng';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
-import { modelVelocity } from '../src/model/predictors';
+import { modelVelocity } from '../src/model/folded';
 import { ddpmSample } from '../src/sample/ddpm';
 import { ddpmSampleModel } from '../src/sample/parallel/coordinator';
 import { Trainer } from '../src/train/trainer';

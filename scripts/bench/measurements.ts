@@ -5,7 +5,7 @@ import type { VelocityPredictor } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
 import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
-import { foldedVelocity } from '../../src/model/folded';
+import { modelVelocity } from '../../src/model/folded';
 import { plainModelVelocity } from '../../src/model/predictors';
 import { ddpmSample } from '../../src/sample/ddpm';
 import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
@@ -155,7 +155,7 @@ export async function benchInfer(backend: string, which: 'plain' | 'folded', o: 
   const rows = 10_000;
   const tr = benchTrainer({ batchSize: 256, steps: 10 });
   for (let i = 0; i < 3; i++) tr.trainStep(); // running statistics away from their initial values
-  const folded = which === 'folded' ? foldedVelocity(tr.model, tr.ema.values) : null;
+  const folded = which === 'folded' ? modelVelocity(tr.model, tr.ema.values) : null;
   const predictor = folded ?? plainModelVelocity(tr.model, tr.ema.values);
   const x = tf.randomNormal([rows, 1]) as tf.Tensor2D;
   let t = 0;

@@ -30,10 +30,11 @@ interface Folded {
 }
 
 /**
- * The model in inference mode, equal to model.predict(x, t, params) within float32 rounding.
- * The folding is redone whenever a parameter or running statistic has been reassigned.
+ * The trained network as the samplers' predictor: the model in inference mode, equal to
+ * model.predict(x, t, params) within float32 rounding. The folding is redone whenever a
+ * parameter or running statistic has been reassigned.
  */
-export function foldedVelocity(model: VelocityModel, params?: TensorMap): FoldedPredictor {
+export function modelVelocity(model: VelocityModel, params?: TensorMap): FoldedPredictor {
   let folded: Folded | null = null;
   const sources = (): tf.Tensor[] => [...(params ?? model.params).values(), ...model.batchStats.values()];
   const free = () => {

@@ -9,7 +9,7 @@ import { defaultWorkers, initBackend } from '../../runtime/backend';
 import type { TensorMap, VelocityModel } from '../../model/model';
 import { tensorValues } from '../../model/tensor-values';
 import type { Rng } from '../../math/rng';
-import { modelVelocity } from '../../model/predictors';
+import { modelVelocity } from '../../model/folded';
 import { ddpmSample, type DDPMSampleResult } from '../ddpm';
 import type { DDPMScheduler } from '../../diffusion/scheduler';
 import type { WorkerJob, WorkerMessage } from './job';

@@ -3,7 +3,7 @@
 import { initBackend, type BackendName } from '../../runtime/backend';
 import { VelocityModel, type VelocityModelConfig } from '../../model/model';
 import { assignValues } from '../../model/tensor-values';
-import { modelVelocity } from '../../model/predictors';
+import { modelVelocity } from '../../model/folded';
 import { Rng, type RngState } from '../../math/rng';
 import { ddpmSample } from '../ddpm';
 import { DDPMScheduler, type DDPMSchedulerConfig } from '../../diffusion/scheduler';
