@@ -4,8 +4,8 @@
 // each draw, so the samples are those of the single-threaded ddpmSample with the same stream,
 // whatever the number of workers.
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { defaultWorkers, initBackend } from '../../runtime/backend';
+import { runWorkerPool } from '../../runtime/worker-pool';
 import type { TensorMap, VelocityModel } from '../../model/model';
 import { tensorValues } from '../../model/tensor-values';
 import type { Rng } from '../../math/rng';
@@ -57,17 +57,15 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
     snapshotAt: o.snapshotAt ?? [],
     progressEvery: o.progressEvery ?? 50,
   };
-  const parts = await Promise.all(
-    Array.from({ length: workers }, (_, w) =>
-      runWorker({ ...base, start: bounds[w], end: bounds[w + 1] }, (done) => {
-        // report the slowest worker's progress, once per new value
-        const before = Math.min(...progress);
-        progress[w] = done;
-        const slowest = Math.min(...progress);
-        if (slowest > before) o.onProgress?.(slowest, total);
-      }),
-    ),
-  );
+  const jobs = Array.from({ length: workers }, (_, w): WorkerJob => ({ ...base, start: bounds[w], end: bounds[w + 1] }));
+  const parts = await runWorkerPool<WorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'sampling', (m, w) => {
+    if (m.type !== 'progress') return;
+    // report the slowest worker's progress, once per new value
+    const before = Math.min(...progress);
+    progress[w] = m.done;
+    const slowest = Math.min(...progress);
+    if (slowest > before) o.onProgress?.(slowest, total);
+  });
   // Every worker replayed the whole stream: continue the caller's stream from where they ended.
   o.rng.setState(parts[0].rng);
   const samples = new Float32Array(o.n);
@@ -80,19 +78,3 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
   }
   return { samples, snapshots, seconds: (performance.now() - started) / 1000 };
 }
-
-function runWorker(job: WorkerJob, onProgress: (done: number) => void): Promise<Extract<WorkerMessage, { type: 'done' }>> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'progress') onProgress(m.done);
-      else if (m.type === 'done') resolve(m);
-      else reject(new Error(`sampling worker: ${m.message}`));
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`sampling worker exited with code ${code}`));
-    });
-  });
-}
-

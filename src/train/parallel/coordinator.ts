@@ -6,8 +6,8 @@
 // same update to its own copy of the parameters: the mathematics of a single-threaded step, with
 // float32 sums taken in a different order.
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { initBackend } from '../../runtime/backend';
+import { runWorkerPool } from '../../runtime/worker-pool';
 import { largestExchange } from '../../model/backprop';
 import type { TrainLog } from '../config';
 import { TrainingDiverged } from '../thread-trainer';
@@ -26,40 +26,24 @@ export async function trainInParallel(job: TrainJob, onLog: (log: TrainLog) => v
   signal?.addEventListener('abort', onAbort);
   const B = job.train.batchSize;
   const backend = (await initBackend()).name;
-  const workers = Array.from({ length: count }, (_, index) => {
-    const workerJob: WorkerTrainJob = {
-      ...job,
-      train: { ...job.train, workers: 1 },
-      backend,
-      shared,
-      abort,
-      index,
-      start: Math.round((index * B) / count),
-      end: Math.round(((index + 1) * B) / count),
-    };
-    return new Worker(path.join(__dirname, 'worker.js'), { workerData: workerJob });
-  });
+  const jobs = Array.from({ length: count }, (_, index): WorkerTrainJob => ({
+    ...job,
+    train: { ...job.train, workers: 1 },
+    backend,
+    shared,
+    abort,
+    index,
+    start: Math.round((index * B) / count),
+    end: Math.round(((index + 1) * B) / count),
+  }));
   try {
-    const states = await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<TrainedState | null>((resolve, reject) => {
-            w.on('message', (m: TrainWorkerMessage) => {
-              if (m.type === 'log') onLog(m.log);
-              else if (m.type === 'done') resolve(m.state);
-              // every worker sees the same (all-reduced) loss, so each reports the divergence alike
-              else if (m.type === 'diverged') reject(new TrainingDiverged(m.message));
-              else reject(new Error(`training worker: ${m.message}`));
-            });
-            w.on('error', reject);
-            w.on('exit', (code) => reject(new Error(`training worker exited with code ${code}`)));
-          }),
-      ),
-    );
-    return states[0]!;
+    const answers = await runWorkerPool<TrainWorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'training', (m) => {
+      if (m.type === 'log') onLog(m.log);
+      // every worker sees the same (all-reduced) loss, so each reports the divergence alike
+      else if (m.type === 'diverged') return new TrainingDiverged(m.message);
+    });
+    return answers[0].state!;
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    // a worker that failed leaves the others waiting at a barrier: end them all
-    await Promise.all(workers.map((w) => w.terminate()));
   }
 }
