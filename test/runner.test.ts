@@ -36,8 +36,9 @@ test('parseArgs', () => {
   assert.equal(parseArgs([]).out, 'build');
   assert.equal(parseArgs(['--ci']).out, 'build/ci');
   // an option is not taken as the value of the one before it
-  assert.throws(() => parseArgs(['--out', '--no-browser']), /--out needs a value, not the option --no-browser/);
-  assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
+  assert.throws(() => parseArgs(['--out', '--no-browser']), /Option '--out' argument is ambiguous/);
+  assert.throws(() => parseArgs(['--bogus']), /Unknown option '--bogus'/);
+  assert.equal(parseArgs(['--timeout=120', '--out=o']).timeout, 120, 'both --opt value and --opt=value');
   assert.throws(() => parseArgs(['--timeout', 'x']), /positive/);
 });
 

@@ -1,5 +1,6 @@
 // The bench's command line (see bench.ts for what each flag does).
 import * as path from 'node:path';
+import { parseArgs as parse } from 'node:util';
 import type { BackendName } from '../../src/runtime/backend';
 
 export interface Options {
@@ -15,20 +16,31 @@ export interface Options {
 }
 
 export function parseArgs(argv: string[]): Options {
-  const flag = (name: string) => argv.includes(`--${name}`);
-  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const quick = flag('quick');
-  const full = flag('full');
+  const { values: v } = parse({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      full: { type: 'boolean' },
+      backends: { type: 'string' },
+      batches: { type: 'string' },
+      seconds: { type: 'string' },
+      'no-torch': { type: 'boolean' },
+      'no-jax': { type: 'boolean' },
+      'no-profile': { type: 'boolean' },
+      out: { type: 'string' },
+    },
+  });
+  const quick = v.quick ?? false;
   const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
   return {
     quick,
-    full,
-    backends: (list(value('backends')) ?? ['tensorflow', 'wasm', 'cpu']) as BackendName[],
-    batches: (list(value('batches')) ?? (quick ? ['1024'] : ['1024', '4096', '16384'])).map(Number),
-    seconds: Number(value('seconds') ?? (quick ? 1 : 3)),
-    torch: !flag('no-torch'),
-    jax: !flag('no-jax'),
-    profile: !flag('no-profile') && !quick,
-    out: value('out') ?? path.join('build', 'bench.json'),
+    full: v.full ?? false,
+    backends: (list(v.backends) ?? ['tensorflow', 'wasm', 'cpu']) as BackendName[],
+    batches: (list(v.batches) ?? (quick ? ['1024'] : ['1024', '4096', '16384'])).map(Number),
+    seconds: Number(v.seconds ?? (quick ? 1 : 3)),
+    torch: !v['no-torch'],
+    jax: !v['no-jax'],
+    profile: !v['no-profile'] && !quick,
+    out: v.out ?? path.join('build', 'bench.json'),
   };
 }

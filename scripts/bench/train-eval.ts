@@ -5,6 +5,7 @@
 //
 //   node dist/scripts/bench/train-eval.js '{"steps": 3000, "batchSize": 4096, "learningRate": 1e-3}' ['{"dropout": 0}'] [--seeds 2] [--n 10000] [--large-n 100000] [--save DIR]
 // --save keeps the trained model as a checkpoint in DIR (for notebook 04: its checkpointDir).
+import { parseArgs } from 'node:util';
 import { oracleVelocity } from '../../src/diffusion/predictor';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../../src/diffusion/scheduler';
 import { coupledComparison } from '../../src/eval/coupled';
@@ -24,17 +25,15 @@ import { Trainer } from '../../src/train/trainer';
 const round = (v: number, digits = 4) => Number(v.toFixed(digits));
 
 async function main() {
-  const args = process.argv.slice(2);
-  const flag = (name: string, dflt: number) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? Number(args.splice(i, 2)[1]) : dflt;
-  };
-  const seeds = flag('--seeds', 2);
-  const saveAt = args.indexOf('--save');
-  const saveDir = saveAt >= 0 ? args.splice(saveAt, 2)[1] : null;
-  const n = flag('--n', 10000);
+  const { values: v, positionals: args } = parseArgs({
+    allowPositionals: true,
+    options: { seeds: { type: 'string' }, save: { type: 'string' }, n: { type: 'string' }, 'large-n': { type: 'string' } },
+  });
+  const seeds = Number(v.seeds ?? 2);
+  const saveDir = v.save ?? null;
+  const n = Number(v.n ?? 10000);
   // one more pass of the first sampling seed at a larger n (e.g. 100,000: bars √10 times tighter); 0: none
-  const largeN = flag('--large-n', 0);
+  const largeN = Number(v['large-n'] ?? 0);
   const train = JSON.parse(args[0] ?? '{}');
   const backend = await initBackend();
   const mixture = GaussianMixture.default();

@@ -1,4 +1,6 @@
 // The runner's command line: its options, and which notebooks they select.
+import { parseArgs as parse } from 'node:util';
+
 export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...] [options]
   NAME               notebook base name or number prefix (04 -> 04-sampling); default: all
   --ci               parameter overrides from NOTEBOOKS/ci-params.json (created if absent)
@@ -33,38 +35,45 @@ export interface Options {
 }
 
 export function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    names: [], ci: false, timeout: 1800, startupTimeout: 60, out: '', notebooksDir: 'notebooks', browser: true, repeat: false, repeatSkip: [],
-    baselines: '', updateBaseline: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value${v === undefined ? '' : `, not the option ${v}`}`);
-      return v;
-    };
-    if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else if (a === '--ci') o.ci = true;
-    else if (a === '--params') o.paramsFile = value();
-    else if (a === '--timeout') o.timeout = Number(value());
-    else if (a === '--startup-timeout') o.startupTimeout = Number(value());
-    else if (a === '--out') o.out = value();
-    else if (a === '--notebooks') o.notebooksDir = value();
-    else if (a === '--no-browser') o.browser = false;
-    else if (a === '--repeat') o.repeat = true;
-    else if (a === '--repeat-skip') o.repeatSkip.push(...value().split(',').filter(Boolean));
-    else if (a === '--baselines') o.baselines = value();
-    else if (a === '--update-baseline') o.updateBaseline = true;
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
-    else o.names.push(a.replace(/\.ipynb$/, ''));
+  const { values: v, positionals } = parse({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      ci: { type: 'boolean' },
+      params: { type: 'string' },
+      timeout: { type: 'string' },
+      'startup-timeout': { type: 'string' },
+      out: { type: 'string' },
+      notebooks: { type: 'string' },
+      'no-browser': { type: 'boolean' },
+      repeat: { type: 'boolean' },
+      'repeat-skip': { type: 'string', multiple: true },
+      baselines: { type: 'string' },
+      'update-baseline': { type: 'boolean' },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
+  const notebooksDir = v.notebooks ?? 'notebooks';
+  const o: Options = {
+    names: positionals.map((a) => a.replace(/\.ipynb$/, '')),
+    ci: v.ci ?? false,
+    paramsFile: v.params,
+    timeout: Number(v.timeout ?? 1800),
+    startupTimeout: Number(v['startup-timeout'] ?? 60),
+    // each configuration keeps its own outputs: a CI run never replaces the full run's
+    out: v.out || (v.ci ? 'build/ci' : 'build'),
+    notebooksDir,
+    browser: !v['no-browser'],
+    repeat: v.repeat ?? false,
+    repeatSkip: (v['repeat-skip'] ?? []).flatMap((s) => s.split(',')).filter(Boolean),
+    baselines: v.baselines || `${notebooksDir}/baselines`,
+    updateBaseline: v['update-baseline'] ?? false,
+  };
   if (!(o.timeout > 0) || !(o.startupTimeout > 0)) throw new Error('--timeout and --startup-timeout need positive seconds');
-  // each configuration keeps its own outputs: a CI run never replaces the full run's
-  o.out ||= o.ci ? 'build/ci' : 'build';
-  o.baselines ||= `${o.notebooksDir}/baselines`;
   return o;
 }
 
