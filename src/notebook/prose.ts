@@ -12,14 +12,14 @@ export function mixtureTex(mixture: GaussianMixture): string {
 }
 
 /**
- * What a set of judgements found, for a sentence: "passes all 10 bars (the closest, the mode 2
- * std, at 0.63 of its bar)" or "fails 2 of 3 bars (the worst, the mode 1 weight, at 4.7 times its bar)".
+ * What a set of judgements found, for a sentence: "passes all 10 bars (worst: the mode 2 std, at
+ * 0.63 of its bar)" or "fails 2 of 3 bars (worst: the mode 1 weight, at 4.7 times its bar)".
  */
 export function judgementSummary(judgements: Judgement[]): string {
   const failed = judgements.filter((j) => !j.pass).length;
   const worst = worstRatio(judgements);
   const ratio = worst.ratio === Number.MAX_VALUE ? 'an empty mode' : formatNumber(worst.ratio, 2);
   return failed === 0
-    ? `passes all ${judgements.length} bars (the closest, the ${worst.name}, at ${ratio} of its bar)`
-    : `fails ${failed} of ${judgements.length} bars (the worst, the ${worst.name}, at ${ratio} times its bar)`;
+    ? `passes all ${judgements.length} bars (worst: the ${worst.name}, at ${ratio} of its bar)`
+    : `fails ${failed} of ${judgements.length} bars (worst: the ${worst.name}, at ${ratio} times its bar)`;
 }
