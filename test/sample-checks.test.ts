@@ -2,11 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { coupledComparison } from '../src/eval/coupled';
 import { compareWithMixture } from '../src/eval/metrics';
-import { samplingTolerances } from '../src/eval/tolerances';
+import { exactSamplingW1 } from '../src/eval/tolerances';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { evaluateCheck } from '../src/notebook/checks';
-import { coupledCheck, modeChecks } from '../src/notebook/sample-checks';
+import { coupledCheck, modeChecks, mustFailCheck } from '../src/notebook/sample-checks';
+import { judgeSamples } from '../src/eval/sample-bars';
 
 const mixture = GaussianMixture.default();
 const failing = (samples: Float32Array) => modeChecks('s', compareWithMixture(samples, mixture), mixture).filter((c) => !evaluateCheck(c)).map((c) => c.name);
@@ -30,9 +31,20 @@ test('modeChecks: a mode with no samples fails rather than disappears', () => {
 
 test('coupledCheck: the bar is the W1 bar of n exact samples; a shift of that size fails', () => {
   const exact = mixture.sample(4000, new Rng(2).fork('coupled'));
-  const bar = samplingTolerances(4000).w1;
+  const bar = exactSamplingW1(mixture, 4000);
   const nearly = coupledCheck('m', coupledComparison(exact.map((x) => x + 0.5 * bar), exact), mixture);
   assert.equal(nearly.threshold, bar);
   assert.ok(evaluateCheck(nearly));
   assert.ok(!evaluateCheck(coupledCheck('m', coupledComparison(exact.map((x) => x + 1.1 * bar), exact), mixture)));
+});
+
+test('mustFailCheck: passes only when a judgement is outside its bar', () => {
+  const exact = mixture.sample(2000, new Rng(3).fork('must-fail'));
+  const judged = (x: Float32Array) => judgeSamples(compareWithMixture(x, mixture), mixture);
+  const failsExact = mustFailCheck('exact', judged(exact));
+  assert.equal(failsExact.name, "exact: outside exact sampling's bars (worst |error| ÷ bar)");
+  assert.ok(!evaluateCheck(failsExact));
+  const shifted = mustFailCheck('shifted', judged(exact.map((x) => x + 0.3)));
+  assert.ok(evaluateCheck(shifted));
+  assert.match(shifted.detail!, /^worst: mode \d (weight|mean|std)$/);
 });
