@@ -45,7 +45,7 @@ export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, ty
 export { bayesOptimalVLoss } from './eval/optimal-loss';
 export { exactSamplingW1, samplingTolerances } from './eval/tolerances';
 export { expectedModeStats } from './eval/mode-expectations';
-export { judgeSamples } from './eval/sample-bars';
+export { judgeSamples, ksBar, worstRatio, type Judgement } from './eval/sample-bars';
 export { coupledComparison, type CoupledComparison } from './eval/coupled';
 export { lastTenthMeanLoss } from './eval/training-curve';
 export { evaluateModel, scoreErrors, type ScoreError } from './eval/evaluate';
@@ -60,10 +60,11 @@ export { ddpmSampleModel } from './sample/parallel/coordinator';
 
 // notebook
 export { chapterMixture, setupNotebook } from './notebook/setup';
-export { progress, publishChecks, publishMeta, showFigure, showTable } from './notebook/display';
+export { progress, publishChecks, publishMeta, showFigure, showMarkdown, showTable } from './notebook/display';
 export { check, evaluateCheck, type Check } from './notebook/checks';
-export { discretisationBiases, samplerChecks, worstJudgement } from './notebook/sampler-checks';
-export { coupledCheck, modeChecks } from './notebook/sample-checks';
+export { discretisationBiases, samplerChecks } from './notebook/sampler-checks';
+export { coupledCheck, judgementChecks, modeChecks, mustFailCheck } from './notebook/sample-checks';
+export { judgementSummary, mixtureTex } from './notebook/prose';
 export { layout, lineTrace, type Figure } from './notebook/plots';
 export { coupledFigure, histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';
 export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';

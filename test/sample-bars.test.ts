@@ -2,7 +2,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { compareWithMixture, ksStatistic, ksStatisticTo } from '../src/eval/metrics';
 import { expectedModeStats, modeStatsOfPoints } from '../src/eval/mode-expectations';
-import { judgeSamples, judgeSamplesAgainst, ksBar, pointsTarget } from '../src/eval/sample-bars';
+import { judgeSamples, judgeSamplesAgainst, ksBar, minExpectedCount, pointsTarget, worstRatio } from '../src/eval/sample-bars';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { normCdf, normQuantile } from '../src/math/normal';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
@@ -73,4 +74,30 @@ test('normQuantile inverts normCdf; ksStatisticTo and modeStatsOfPoints on a qua
   const target = pointsTarget('the quantiles', quantiles, mixture);
   assert.deepEqual(judgeSamplesAgainst(samples, mixture, target).filter((j) => !j.pass), []);
   assert.ok(judgeSamplesAgainst(shifted, mixture, target).some((j) => !j.pass && j.name === 'mode 3 mean'));
+});
+
+test('a mode exact sampling leaves (nearly) empty is judged by its weight alone: no NaN bar; one stray sample passes, twenty fail', () => {
+  assert.ok(Math.abs(minExpectedCount() - 9.67) < 0.01);
+  // the tutorial mixture noised to t = 499: its middle component is never the most likely
+  const noised = mixture.noised(new DDPMScheduler(TUTORIAL_SCHEDULER).alphasCumprod[499]);
+  const judged = judgeSamples(compareWithMixture(noised.sample(1000, new Rng(1).fork('noised')), noised), noised);
+  assert.deepEqual(judged.filter((j) => j.name.startsWith('mode 2')).map((j) => j.name), ['mode 2 weight']);
+  assert.match(judged[3].note ?? '', /^mean and std not judged: 0 samples expected in this mode, under 9\.7$/);
+  assert.deepEqual(judged.filter((j) => !(j.bar > 0) || !j.pass), []);
+  // a narrow middle component, the most likely one for 0.05 % of draws: 0.05 samples expected in 100
+  const narrow = new GaussianMixture({ weights: [0.5, 0.0034, 0.4966], means: [-2, 0, 2], stds: [1, 0.05, 1] });
+  const outer = new GaussianMixture({ weights: [0.5, 0.5], means: [-2, 2], stds: [1, 1] }).sample(100, new Rng(2).fork('outer'));
+  const withStrays = (k: number) => {
+    const report = compareWithMixture(outer.map((x, i) => (i < k ? 0 : x)), narrow);
+    assert.equal(report.modes[1].count, k);
+    return judgeSamples(report, narrow).find((j) => j.name === 'mode 2 weight')!;
+  };
+  assert.ok(withStrays(1).pass, 'one stray sample in a mode expecting 0.05');
+  assert.ok(!withStrays(20).pass, 'twenty');
+});
+
+test('worstRatio: the judgement farthest outside its bar; a NaN value is the worst', () => {
+  const j = (name: string, value: number, bar: number) => ({ name, value, expected: 0, bar, pass: Math.abs(value) <= bar });
+  assert.deepEqual(worstRatio([j('a', 1, 2), j('b', -3, 2), j('c', 0, 1)]), { ratio: 1.5, name: 'b' });
+  assert.deepEqual(worstRatio([j('a', 5, 1), j('b', NaN, 1)]), { ratio: Number.MAX_VALUE, name: 'b' });
 });

@@ -6,7 +6,8 @@ import { exactSamplingW1 } from '../src/eval/tolerances';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { evaluateCheck } from '../src/notebook/checks';
-import { coupledCheck, modeChecks } from '../src/notebook/sample-checks';
+import { coupledCheck, modeChecks, mustFailCheck } from '../src/notebook/sample-checks';
+import { judgeSamples } from '../src/eval/sample-bars';
 
 const mixture = GaussianMixture.default();
 const failing = (samples: Float32Array) => modeChecks('s', compareWithMixture(samples, mixture), mixture).filter((c) => !evaluateCheck(c)).map((c) => c.name);
@@ -35,4 +36,15 @@ test('coupledCheck: the bar is the mean W1 of n exact samples to the mixture; a 
   assert.equal(nearly.threshold, bar);
   assert.ok(evaluateCheck(nearly));
   assert.ok(!evaluateCheck(coupledCheck('m', coupledComparison(exact.map((x) => x + 1.1 * bar), exact), mixture)));
+});
+
+test('mustFailCheck: passes only when a judgement is outside its bar', () => {
+  const exact = mixture.sample(2000, new Rng(3).fork('must-fail'));
+  const judged = (x: Float32Array) => judgeSamples(compareWithMixture(x, mixture), mixture);
+  const failsExact = mustFailCheck('exact', judged(exact));
+  assert.equal(failsExact.name, "exact: outside exact sampling's bars (worst |error| ÷ bar)");
+  assert.ok(!evaluateCheck(failsExact));
+  const shifted = mustFailCheck('shifted', judged(exact.map((x) => x + 0.3)));
+  assert.ok(evaluateCheck(shifted));
+  assert.match(shifted.detail!, /^worst: mode \d (weight|mean|std)$/);
 });

@@ -73,7 +73,7 @@ test('samplerChecks: every mode of every exact and trained row, a deterministic 
 
 test('samplerChecks: plain Langevin that reproduced the mixture, or trained rows with non-finite samples, fail', () => {
   const fixed = rows((x) => x).map((r) => (r.kind === 'plain-langevin' && r.score === 'exact' ? row('plain-langevin', 'exact', mixture.sample(n, new Rng(12)), 5000) : r));
-  assert.deepEqual(failing(samplerChecks(fixed, mixture, { exact: 'exact', trained: 'trained' })), ["exact: plain Langevin fails exact sampling's bars (worst |error| ÷ bar)"]);
+  assert.deepEqual(failing(samplerChecks(fixed, mixture, { exact: 'exact', trained: 'trained' })), ["exact: plain Langevin: outside exact sampling's bars (worst |error| ÷ bar)"]);
   const broken = rows((x) => Float32Array.from(x, (v, i) => (i % 100 === 0 ? NaN : v)));
   const failed = failing(samplerChecks(broken, mixture, { exact: 'exact', trained: 'trained' }));
   assert.ok(failed.includes('trained: ddpm 1000: non-finite samples') && failed.includes('trained: heun 100: non-finite samples'), failed.join('; '));

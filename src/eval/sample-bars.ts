@@ -6,6 +6,10 @@
 // and the bar shrinks like 1/√n: a 10,000-sample check sees a middle mode 8 % too wide, a
 // 1,000-sample check only one 27 % too wide. The KS bar has the same tail probability under
 // Kolmogorov's limit law, P(√n·D > x) ≈ 2·exp(−2x²), with Stephens' finite-n correction.
+//
+// A mode that exact sampling leaves (nearly) empty at this n, such as a noised mixture's middle
+// component once the modes have merged (it is then never the most likely one), has no mean or
+// std to judge: minExpectedCount says from how many expected samples on they are judged.
 import type { GaussianMixture } from '../math/mixture';
 import { ksStatistic, ksStatisticTo, modeStats, type ModeStats, type SampleReport } from './metrics';
 import { expectedModeStats, modeStandardErrors, modeStatsOfPoints, type ModeExpectation } from './mode-expectations';
@@ -30,6 +34,20 @@ export function ksBar(n: number, z = STANDARD_ERRORS): number {
   return x / (sqrtN + 0.12 + 0.11 / sqrtN);
 }
 
+/**
+ * The fewest samples a mode must expect (n × its weight) for its mean and std to be judged:
+ * ln(1/α), α the tail probability of z standard errors (9.7 at z = 4). A mode's count is about
+ * Poisson, so a mode expecting m samples comes out empty, its mean and std undefined (NaN), with
+ * probability e^−m: under this m, more often than exact samples may fail a bar. Such a mode is
+ * judged by its weight alone, with a bar of at least this many samples: its count is far from
+ * normal, and the normal bar, 4√m samples wide, fails exact samples in up to 5 % of runs at small
+ * m (one stray sample at m = 0.05); with the floor, in at most 6e-4 (at m ≈ 6), about what the
+ * normal bars themselves give at counts near 10.
+ */
+export function minExpectedCount(z = STANDARD_ERRORS): number {
+  return Math.log(1 / normalTail(z));
+}
+
 export interface Judgement {
   /** What is compared, e.g. "mode 2 std". */
   name: string;
@@ -38,6 +56,8 @@ export interface Judgement {
   /** |value − expected| must not exceed it. */
   bar: number;
   pass: boolean;
+  /** Why part of a mode is not judged (its mean and std, under minExpectedCount). */
+  note?: string;
 }
 
 /**
@@ -66,6 +86,7 @@ export function pointsTarget(name: string, points: ArrayLike<number>, mixture: G
 
 function judgeStats(modes: ModeStats[], ks: number, n: number, target: SampleTarget, z: number): Judgement[] {
   const errors = modeStandardErrors(target.modes, n);
+  const fewest = minExpectedCount(z);
   const judge = (name: string, value: number, want: number, bar: number): Judgement => ({
     name,
     value,
@@ -75,11 +96,19 @@ function judgeStats(modes: ModeStats[], ks: number, n: number, target: SampleTar
     pass: Math.abs(value - want) <= bar,
   });
   return [
-    ...modes.flatMap((m, k) => [
-      judge(`mode ${k + 1} weight`, m.weight, target.modes[k].weight, z * errors[k].weight),
-      judge(`mode ${k + 1} mean`, m.mean, target.modes[k].mean, z * errors[k].mean),
-      judge(`mode ${k + 1} std`, m.std, target.modes[k].std, z * errors[k].std),
-    ]),
+    ...modes.flatMap((m, k) => {
+      const expected = n * target.modes[k].weight;
+      const weight = judge(`mode ${k + 1} weight`, m.weight, target.modes[k].weight, Math.max(z * errors[k].weight, fewest / n));
+      if (expected < fewest) {
+        weight.note = `mean and std not judged: ${Number(expected.toPrecision(2))} samples expected in this mode, under ${fewest.toPrecision(2)}`;
+        return [weight];
+      }
+      return [
+        weight,
+        judge(`mode ${k + 1} mean`, m.mean, target.modes[k].mean, z * errors[k].mean),
+        judge(`mode ${k + 1} std`, m.std, target.modes[k].std, z * errors[k].std),
+      ];
+    }),
     judge('KS statistic', ks, 0, ksBar(n, z) + target.ksSlack),
   ];
 }
@@ -93,4 +122,15 @@ export function judgeSamples(report: SampleReport, mixture: GaussianMixture, z =
 /** The same judgement against any target: the bars are the target's standard errors at n. */
 export function judgeSamplesAgainst(samples: ArrayLike<number>, mixture: GaussianMixture, target: SampleTarget, z = STANDARD_ERRORS): Judgement[] {
   return judgeStats(modeStats(samples, mixture), target.ks(samples), samples.length, target, z);
+}
+
+/**
+ * The judgement farthest outside its bar, as |value − expected| ÷ bar (a NaN value counts as the
+ * worst, Number.MAX_VALUE): over 1 means a failure, for checks that a broken sampler must fail.
+ */
+export function worstRatio(judgements: Judgement[]): { ratio: number; name: string } {
+  return judgements.reduce((w, j) => {
+    const ratio = Math.abs(j.value - j.expected) / j.bar;
+    return ratio > w.ratio || Number.isNaN(ratio) ? { ratio: Number.isNaN(ratio) ? Number.MAX_VALUE : ratio, name: j.name } : w;
+  }, { ratio: 0, name: '' });
 }

@@ -54,6 +54,14 @@ export function showTable(data: Row[] | FrameLike, opts?: TableOptions): void {
   withDisplay((d) => d.html(tableHtml(data, opts)), () => tableText(data, opts));
 }
 
+/**
+ * Markdown (LaTeX included) as an output, rendered like a markdown cell by JupyterLab and the
+ * HTML export: for prose whose numbers come from the run (./prose.ts).
+ */
+export function showMarkdown(text: string): void {
+  withDisplay((d) => d.markdown(text), () => text);
+}
+
 export interface Progress {
   /** Replaces the line; `done` of `total` steps adds a bar and a percentage. */
   update(message: string, done?: number): void;

@@ -83,8 +83,14 @@ export function scheduleFigure(scheduler: DDPMScheduler): Figure {
       title: 'Noise schedule',
       xTitle: 'timestep t',
       yTitle: 'β_t',
-      // ᾱ on a log axis, so that its last value (4e-5) is visible, not squeezed onto zero
-      extra: { yaxis2: { title: { text: 'ᾱ_t (log scale)' }, type: 'log', exponentformat: 'power', overlaying: 'y', side: 'right' }, legend: { x: 0.35, y: 0.95 }, margin: { l: 70, r: 90, t: 50, b: 50 } },
+      // ᾱ on a log axis, so that its last value (4e-5) is visible, not squeezed onto zero; one
+      // label per decade, as 1e-4 (Plotly's superscript powers and in-between digits read as
+      // stray numbers); the legend above the plot, where no curve runs
+      extra: {
+        yaxis2: { title: { text: 'ᾱ_t (log scale)' }, type: 'log', dtick: 1, exponentformat: 'e', overlaying: 'y', side: 'right' },
+        legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1.02, yanchor: 'bottom' },
+        margin: { l: 70, r: 90, t: 50, b: 50 },
+      },
     }),
   };
 }

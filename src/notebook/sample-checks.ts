@@ -4,7 +4,7 @@
 // exact one on common random numbers (src/eval/coupled.ts).
 import type { CoupledComparison } from '../eval/coupled';
 import type { SampleReport } from '../eval/metrics';
-import { judgeSamples, type Judgement } from '../eval/sample-bars';
+import { judgeSamples, worstRatio, type Judgement } from '../eval/sample-bars';
 import { exactSamplingW1 } from '../eval/tolerances';
 import type { GaussianMixture } from '../math/mixture';
 import { check, type Check } from './checks';
@@ -13,17 +13,28 @@ import { formatNumber } from './tables';
 /**
  * One check per judgement, named `${label}: mode 2 std` and so on. The value is
  * |sampled − expected|, the threshold the judgement's bar (4 standard errors of the target at
- * that n); the detail shows the sampled and expected values and what was expected.
+ * that n); the detail shows the sampled and expected values and what was expected, and which
+ * statistics of a nearly empty mode are not judged.
  */
 export function judgementChecks(label: string, judgements: Judgement[], target = 'exact sampling'): Check[] {
   return judgements.map((j) =>
-    check(`${label}: ${j.name}`, Math.abs(j.value - j.expected), '<=', j.bar, `${formatNumber(j.value)} (${target}: ${formatNumber(j.expected)} ± ${formatNumber(j.bar)})`),
+    check(`${label}: ${j.name}`, Math.abs(j.value - j.expected), '<=', j.bar, `${formatNumber(j.value)} (${target}: ${formatNumber(j.expected)} ± ${formatNumber(j.bar)})${j.note ? `; ${j.note}` : ''}`),
   );
 }
 
 /** Every mode's weight, mean and std and the KS statistic against exact sampling at the report's n. */
 export function modeChecks(label: string, report: SampleReport, mixture: GaussianMixture): Check[] {
   return judgementChecks(label, judgeSamples(report, mixture));
+}
+
+/**
+ * For samples that must fail, such as the tutorial's plain Langevin: the worst judgement's
+ * |sampled − expected| ÷ bar must exceed 1, so the failure the prose describes is one the bars
+ * see at this n.
+ */
+export function mustFailCheck(label: string, judgements: Judgement[], target = 'exact sampling'): Check {
+  const worst = worstRatio(judgements);
+  return check(`${label}: outside ${target}'s bars (worst |error| ÷ bar)`, worst.ratio, '>', 1, `worst: ${worst.name}`);
 }
 
 /**

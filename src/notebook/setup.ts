@@ -20,7 +20,8 @@ export async function setupNotebook(): Promise<BackendInfo> {
  * The mixture the chapters study, from data/mixture.json (yours to change). GaussianMixture takes
  * any number of components, but the chapters' prose, tables and checks speak of a left, a middle
  * and a right mode, so a file with another number is refused here, before any cell depends on it;
- * so is a mixture the chapters' numbers cannot handle (chapterRangeProblems).
+ * so are components out of that order and a mixture the chapters' numbers cannot handle
+ * (chapterRangeProblems).
  */
 export function chapterMixture(file = path.join(DATA_DIR, 'mixture.json')): GaussianMixture {
   const mixture = GaussianMixture.fromFile(file);
@@ -28,6 +29,13 @@ export function chapterMixture(file = path.join(DATA_DIR, 'mixture.json')): Gaus
     throw new Error(
       `${file}: the chapters are written for a mixture of 3 components (left, middle, right); this one has ${mixture.numComponents}. ` +
         'Change the weights, means and standard deviations freely, but keep three components.',
+    );
+  }
+  const [left, middle, right] = mixture.means;
+  if (!(left < middle && middle < right)) {
+    throw new Error(
+      `${file}: the chapters name the components left, middle and right in the file's order, so their means must increase; these are ${mixture.means.join(', ')}. ` +
+        'List the components (weights, means and stds alike) by increasing mean.',
     );
   }
   const problems = chapterRangeProblems(mixture);
