@@ -48,6 +48,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** The mixture's quantiles at (i + ½)/count, by bisection on its CDF: a stratified stand-in for count draws. */
+export function mixtureQuantiles(m: GaussianMixture, count: number): Float64Array {
+  return Float64Array.from({ length: count }, (_, i) => {
+    let [lo, hi] = m.span(12);
+    for (let it = 0; it < 60; it++) {
+      const mid = 0.5 * (lo + hi);
+      if (m.cdf(mid) < (i + 0.5) / count) lo = mid;
+      else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+  });
+}
+
 /** Composite Simpson integral of f on [a, b] with n (even) intervals. */
 export function simpson(f: (x: number) => number, a: number, b: number, n = 20000): number {
   const h = (b - a) / n;

@@ -5,6 +5,7 @@ import { expectedModeStats, modeStatsOfPoints } from '../src/eval/mode-expectati
 import { judgeSamples, judgeSamplesAgainst, ksBar, minExpectedCount, pointsTarget, worstRatio } from '../src/eval/sample-bars';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { normCdf, normQuantile } from '../src/math/normal';
+import { mixtureQuantiles } from './helpers';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 
@@ -51,15 +52,7 @@ test('normQuantile inverts normCdf; ksStatisticTo and modeStatsOfPoints on a qua
   assert.throws(() => normQuantile(1), /\(0, 1\)/);
   // the mixture's own quantiles stand for the mixture: KS to them ≈ KS to its CDF, and their per-mode statistics ≈ the exact ones
   const count = 20_000;
-  const quantiles = Float64Array.from({ length: count }, (_, i) => {
-    let [lo, hi] = mixture.span(12);
-    for (let it = 0; it < 60; it++) {
-      const mid = 0.5 * (lo + hi);
-      if (mixture.cdf(mid) < (i + 0.5) / count) lo = mid;
-      else hi = mid;
-    }
-    return 0.5 * (lo + hi);
-  });
+  const quantiles = mixtureQuantiles(mixture, count);
   const samples = mixture.sample(5_000, new Rng(4).fork('ks'));
   assert.ok(Math.abs(ksStatisticTo(samples, quantiles) - ksStatistic(samples, mixture)) <= 1 / count + 1e-9);
   const shifted = Float32Array.from(samples, (x) => x + 0.5);

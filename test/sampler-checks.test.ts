@@ -5,6 +5,7 @@ import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { evaluateCheck } from '../src/notebook/checks';
 import { discretisationBiases, samplerChecks } from '../src/notebook/sampler-checks';
+import { mixtureQuantiles } from './helpers';
 import type { SamplerKind, SamplerRow } from '../src/sample/compare';
 
 const mixture = GaussianMixture.default();
@@ -18,18 +19,6 @@ function row(kind: SamplerKind, score: string, samples: Float32Array, evaluation
 
 /** A DDIM with few steps, as a distribution: the right mode 0.2 too far left (about 7 standard errors of its mean at n = 10,000). */
 const biased = new GaussianMixture({ weights: [...mixture.weights], means: [mixture.means[0], mixture.means[1], mixture.means[2] - 0.2], stds: [...mixture.stds] });
-/** Its "reference": the biased mixture's quantiles (i + ½)/count, as a deterministic sampler's outputs for the quantiles of its noise would be. */
-function quantilesOf(m: GaussianMixture, count: number): Float32Array {
-  return Float32Array.from({ length: count }, (_, i) => {
-    let [lo, hi] = m.span(12);
-    for (let it = 0; it < 60; it++) {
-      const mid = 0.5 * (lo + hi);
-      if (m.cdf(mid) < (i + 0.5) / count) lo = mid;
-      else hi = mid;
-    }
-    return 0.5 * (lo + hi);
-  });
-}
 
 /** Exact draws for every sampler, a stuck plain Langevin, and trained DDPM and Heun rows made from the exact ones. */
 function rows(trained: (exact: Float32Array) => Float32Array): SamplerRow[] {
@@ -38,7 +27,7 @@ function rows(trained: (exact: Float32Array) => Float32Array): SamplerRow[] {
   const heun = draw('heun');
   // plain Langevin from N(0, 1) keeps too little of the left mode
   const stuck = new GaussianMixture({ weights: [0.15, 0.2, 0.65], means: [...mixture.means], stds: [...mixture.stds] }).sample(n, new Rng(11).fork('plain'));
-  const reference = quantilesOf(biased, 20_000);
+  const reference = Float32Array.from(mixtureQuantiles(biased, 20_000));
   return [
     row('ddpm', 'exact', ddpm),
     row('ddim', 'exact', biased.sample(n, new Rng(11).fork('ddim 50')), 50, reference),
