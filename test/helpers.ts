@@ -61,14 +61,6 @@ export function mixtureQuantiles(m: GaussianMixture, count: number): Float64Arra
   });
 }
 
-/** Composite Simpson integral of f on [a, b] with n (even) intervals. */
-export function simpson(f: (x: number) => number, a: number, b: number, n = 20000): number {
-  const h = (b - a) / n;
-  let s = f(a) + f(b);
-  for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * f(a + i * h);
-  return (s * h) / 3;
-}
-
 /** Whether a Python with nbclient is installed (the notebook tests need one; CI installs it). */
 export function hasJupyter(): boolean {
   try {

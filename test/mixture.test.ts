@@ -7,7 +7,7 @@ import { exactVelocity } from '../src/diffusion/predictor';
 import { GaussianMixture } from '../src/math/mixture';
 import { chapterMixture } from '../src/notebook/setup';
 import { Rng } from '../src/math/rng';
-import { simpson } from './helpers';
+import { simpson } from '../src/math/quadrature';
 
 const mix = GaussianMixture.default();
 const normal = (x: number, m: number, s: number) => Math.exp(-0.5 * ((x - m) / s) ** 2) / (s * Math.sqrt(2 * Math.PI));
@@ -56,7 +56,7 @@ test('pdf, logPdf, cdf and score agree with independent formulas', () => {
     const h = 1e-5;
     const fd = (Math.log(pdf(x + h)) - Math.log(pdf(x - h))) / (2 * h);
     assert.ok(Math.abs(mix.score(x) - fd) < 1e-6, `score at ${x}`);
-    assert.ok(Math.abs(mix.cdf(x) - simpson(pdf, -30, x, 40000)) < 1e-10, `cdf at ${x}`);
+    assert.ok(Math.abs(mix.cdf(x) - simpson(pdf, -30, x, 40001)) < 1e-10, `cdf at ${x}`);
   }
   assert.ok(Number.isFinite(mix.score(-80)) && Number.isFinite(mix.logPdf(200)));
   const xs = [-80, -9, -5, -2.5, 0, 0.3, 3, 6, 14, 200];
@@ -87,7 +87,7 @@ test('the noised marginal is the law of √ᾱ·x0 + √(1−ᾱ)·ε', () => {
   const a = Math.sqrt(alphaBar);
   const s = Math.sqrt(1 - alphaBar);
   for (const xt of [-3, 0, 1.7, 4]) {
-    const conv = simpson((x0) => pdf(x0) * normal(xt, a * x0, s), -25, 30, 40000);
+    const conv = simpson((x0) => pdf(x0) * normal(xt, a * x0, s), -25, 30, 40001);
     assert.ok(Math.abs(marginal.pdf(xt) - conv) < 1e-9, `p_t(${xt})`);
     const h = 1e-5;
     const fd = (Math.log(marginal.pdf(xt + h)) - Math.log(marginal.pdf(xt - h))) / (2 * h);
@@ -103,9 +103,9 @@ test('posterior mean, variance and velocity match quadrature over x0', () => {
       const joint = (x0: number) => pdf(x0) * normal(xt, a * x0, s);
       const lo = Math.min(-25, xt / a - 10 * s / a);
       const hi = Math.max(30, xt / a + 10 * s / a);
-      const z = simpson(joint, lo, hi, 200000);
-      const m1 = simpson((x0) => x0 * joint(x0), lo, hi, 200000) / z;
-      const m2 = simpson((x0) => x0 * x0 * joint(x0), lo, hi, 200000) / z;
+      const z = simpson(joint, lo, hi, 200001);
+      const m1 = simpson((x0) => x0 * joint(x0), lo, hi, 200001) / z;
+      const m2 = simpson((x0) => x0 * x0 * joint(x0), lo, hi, 200001) / z;
       const post = mix.posterior(xt, alphaBar);
       assert.ok(Math.abs(post.mean - m1) < 1e-6, `E[x0|${xt}] at ᾱ=${alphaBar}: ${post.mean} vs ${m1}`);
       assert.ok(Math.abs(post.variance - (m2 - m1 * m1)) < 1e-5);

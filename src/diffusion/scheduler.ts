@@ -4,6 +4,7 @@
 // same in every diffusers release from 0.13 to the last one with Flax). The schedule tables are
 // computed in float64 and only the per-step coefficients are cast to float32, so results are at
 // least as accurate as JAX's.
+import { linspace } from '../math/grid';
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../math/rng';
 import { posteriorCoefficients } from './posterior';
@@ -242,17 +243,11 @@ function velocityTarget([a, s]: [tf.Tensor, tf.Tensor], x0: tf.Tensor, noise: tf
 
 function makeBetas(c: DDPMSchedulerConfig): number[] {
   const N = c.numTrainTimesteps;
-  // jnp.linspace form: start·(1 − s) + end·s, exact at both ends
-  const linspace = (a: number, b: number) =>
-    Array.from({ length: N }, (_, i) => {
-      const s = N === 1 ? 0 : i / (N - 1);
-      return a * (1 - s) + b * s;
-    });
   switch (c.betaSchedule) {
     case 'linear':
-      return linspace(c.betaStart, c.betaEnd);
+      return linspace(c.betaStart, c.betaEnd, N);
     case 'scaled_linear':
-      return linspace(Math.sqrt(c.betaStart), Math.sqrt(c.betaEnd)).map((b) => b * b);
+      return linspace(Math.sqrt(c.betaStart), Math.sqrt(c.betaEnd), N).map((b) => b * b);
     case 'squaredcos_cap_v2': {
       const f = (u: number) => Math.cos(((u + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
       return Array.from({ length: N }, (_, i) => Math.min(1 - f((i + 1) / N) / f(i / N), 0.999));

@@ -11,6 +11,7 @@
 // component once the modes have merged (it is then never the most likely one), has no mean or
 // std to judge: minExpectedCount says from how many expected samples on they are judged.
 import type { GaussianMixture } from '../math/mixture';
+import { erfc } from '../math/normal';
 import { ksStatistic, ksStatisticTo, modeStats, type ModeStats, type SampleReport } from './metrics';
 import { expectedModeStats, modeStandardErrors, modeStatsOfPoints, type ModeExpectation } from './mode-expectations';
 
@@ -19,11 +20,9 @@ export const STANDARD_ERRORS = 4;
 
 /** The two-sided normal tail beyond z standard errors. */
 function normalTail(z: number): number {
-  // erfc(z/√2) by its continued fraction is plenty for z ≥ 2; below, the bars are not meant to be used
+  // below 2 standard errors, exact samples would fail the bars too often for them to mean anything
   if (z < 2) throw new Error(`a bar of ${z} standard errors fails exact samples too often`);
-  let k = z;
-  for (let n = 60; n >= 1; n--) k = z + n / k;
-  return (2 * Math.exp(-0.5 * z * z)) / Math.sqrt(2 * Math.PI) / k;
+  return erfc(z / Math.SQRT2);
 }
 
 /** The KS statistic that n exact samples exceed with the tail probability of z standard errors. */

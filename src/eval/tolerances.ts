@@ -6,6 +6,7 @@
 // 0.15 and 0.02. Each statistic's noise shrinks like 1/√n, so the bars scale with it.
 
 import type { GaussianMixture } from '../math/mixture';
+import { simpson } from '../math/quadrature';
 
 export interface SamplingTolerances {
   /** Largest |sampled − expected| mode weight. */
@@ -29,11 +30,8 @@ export function samplingTolerances(n: number): SamplingTolerances {
  */
 export function exactSamplingW1(mixture: GaussianMixture, n: number, points = 4001): number {
   const [lo, hi] = mixture.span(12);
-  const h = (hi - lo) / (points - 1);
-  let sum = 0;
-  for (let i = 0; i < points; i++) {
-    const F = mixture.cdf(lo + i * h);
-    sum += (i === 0 || i === points - 1 ? 0.5 : 1) * Math.sqrt((2 * F * (1 - F)) / (Math.PI * n));
-  }
-  return sum * h;
+  return simpson((x) => {
+    const F = mixture.cdf(x);
+    return Math.sqrt((2 * F * (1 - F)) / (Math.PI * n));
+  }, lo, hi, points);
 }

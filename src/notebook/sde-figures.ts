@@ -1,5 +1,6 @@
 // Figures of the score-SDE chapter (notebook 06): Song et al.'s Figure 2 on our mixture, and the
 // learned score against the exact one.
+import { linspace } from '../math/grid';
 import type { ScoreError } from '../eval/evaluate';
 import type { GaussianMixture } from '../math/mixture';
 import { layout, lineTrace, type Figure } from './plots';
@@ -10,10 +11,6 @@ export interface PathPanel {
   title: string;
   trajectory: Trajectory;
   color?: string;
-}
-
-function linspace(lo: number, hi: number, n: number): number[] {
-  return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
 }
 
 /** Indices of at most `max` evenly spread entries of 0..n−1, always keeping both ends. */
