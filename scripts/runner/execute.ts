@@ -7,7 +7,7 @@ import { checksFromPayload, type CheckResult } from '../../src/notebook/checks';
 import { REPO_ROOT } from '../../src/runtime/paths';
 import { countFigureOutputs } from './check-html';
 import { makeOffline } from './html-offline';
-import { saveFile } from './save-file';
+import { saveFile } from '../../src/runtime/files';
 import { withNavigation } from './site';
 import { childEnv, type JupyterEnv } from './jupyter-env';
 import { notebookNames, readNotebook } from './notebook-file';

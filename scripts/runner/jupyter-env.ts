@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../src/runtime/paths';
-import { saveFile } from './save-file';
+import { saveFile } from '../../src/runtime/files';
 
 export const KERNEL_NAME = 'tslab';
 

@@ -2,7 +2,7 @@
 // no other run may write into it at the same time (a lock file says which run holds it).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeFsError } from './save-file';
+import { describeFsError } from '../../src/runtime/files';
 
 /**
  * The source notebooks that output files would overwrite: outputs that already exist and are the

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { CheckResult } from '../../src/notebook/checks';
 import { formatNumber, textTable } from '../../src/notebook/tables';
 import { formatBaselineComparison, type BaselineComparison } from './baseline';
-import { saveFile } from './save-file';
+import { saveFile } from '../../src/runtime/files';
 
 /**
  * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);

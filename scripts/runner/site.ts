@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { escapeHtml } from '../../src/notebook/tables';
 import { readNotebook, sourceText } from './notebook-file';
-import { saveFile } from './save-file';
+import { saveFile } from '../../src/runtime/files';
 import type { Report } from './report';
 
 export interface Chapter {

@@ -3,10 +3,9 @@
 // SHA-256, and its own SHA-256, so a load either restores everything exactly or fails with an
 // error that says what is wrong: a change to any byte of either file is caught.
 //
-// A save never leaves the folder without a loadable checkpoint: the weights are written in full
-// (every byte counted) and fsynced under a temporary name, then renamed to a file named by their
-// checksum; the new manifest is written the same way and renamed over manifest.json, the one
-// step that switches checkpoints; only then are the weights files of earlier saves removed. A
+// A save never leaves the folder without a loadable checkpoint: the weights are saved whole
+// (runtime/files.ts: a temporary file, fsynced, renamed) to a file named by their checksum; the
+// new manifest is saved the same way over manifest.json, the one step that switches checkpoints; only then are the weights files of earlier saves removed. A
 // crash or a full disk at any point leaves the previous manifest and its weights in place, and the
 // save throws. Saves into one folder take turns (folder-lock.ts), so no save removes the weights
 // that another one's manifest names. A save removes only files this project wrote, weights files
@@ -19,6 +18,7 @@ import { VelocityModel, type TensorMap, type VelocityModelConfig } from './model
 import { Rng } from '../math/rng';
 import { assignFrom } from './variables';
 import { lockFolder } from './folder-lock';
+import { saveFile } from '../runtime/files';
 
 const FORMAT = 'tsdiffusion-checkpoint';
 /** Version 2 added manifestSha256. */
@@ -99,18 +99,13 @@ export function saveCheckpoint(
     tensors,
   });
   assertWritableDirectory(dir);
-  const temporary = (file: string) => path.join(dir, `${file}.${process.pid}.tmp`);
   let unlock = () => {};
   try {
     unlock = lockFolder(dir);
     // (a save of identical weights renames over the file of the same name, with the same bytes)
-    writeFully(temporary(weightsFile), bytes);
-    fs.renameSync(temporary(weightsFile), path.join(dir, weightsFile));
-    writeFully(temporary('manifest.json'), Buffer.from(text));
-    fs.renameSync(temporary('manifest.json'), path.join(dir, 'manifest.json'));
-    syncDirectory(dir);
+    saveFile(path.join(dir, weightsFile), bytes);
+    saveFile(path.join(dir, 'manifest.json'), text);
   } catch (e) {
-    for (const file of [weightsFile, 'manifest.json']) fs.rmSync(temporary(file), { force: true });
     unlock();
     throw new CheckpointError(`could not save the checkpoint to ${dir}: ${(e as Error).message}. The previous checkpoint there, if any, is unchanged.`);
   }
@@ -139,7 +134,7 @@ export function assertWritableDirectory(dir: string): void {
   const probe = path.join(dir, `.write-test.${process.pid}`);
   try {
     fs.mkdirSync(dir, { recursive: true });
-    writeFully(probe, Buffer.from('ok'));
+    saveFile(probe, 'ok');
   } catch (e) {
     throw new CheckpointError(`cannot write to ${dir}: ${(e as Error).message}`);
   }
@@ -272,35 +267,6 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
 
 function describeConfig(c: VelocityModelConfig): string {
   return `width ${c.width}, depth ${c.depth}, time embedding ${c.timeEmbeddingDim}`;
-}
-
-/** Write all of `data` to `file` and fsync it; a short write (a full disk) is an error, not a success. */
-function writeFully(file: string, data: Buffer): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    let written = 0;
-    while (written < data.length) {
-      const n = fs.writeSync(fd, data, written, data.length - written);
-      if (n <= 0) throw new Error(`wrote ${written} of ${data.length} bytes to ${file}`);
-      written += n;
-    }
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-}
-
-/** Make a rename in `dir` durable. */
-function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
-// Saving the runner's outputs whole or not at all: a full disk, a read-only folder or a kill
-// mid-write never leaves a truncated file where a reader expects a complete one.
+// Saving files whole or not at all (the runner's outputs, checkpoints): a full disk, a read-only
+// folder or a kill mid-write never leaves a truncated file where a reader expects a complete one.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
