@@ -43,7 +43,7 @@ export { gradientNoise, type GradientNoiseBand } from './train/gradient-noise';
 // eval
 export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, type ModeStats, type SampleReport } from './eval/metrics';
 export { bayesOptimalVLoss } from './eval/optimal-loss';
-export { exactSamplingW1, samplingTolerances } from './eval/tolerances';
+export { exactSamplingW1 } from './eval/tolerances';
 export { expectedModeStats } from './eval/mode-expectations';
 export { judgeSamples, ksBar, worstRatio, type Judgement } from './eval/sample-bars';
 export { coupledComparison, type CoupledComparison } from './eval/coupled';
