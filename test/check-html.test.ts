@@ -1,22 +1,24 @@
-// The Chromium check of the HTML exports must be able to fail: pages built here with
-// figureHtml (as the notebooks make them) where a figure has no data, or where the
-// export shows fewer figures than the notebook made.
+// The Chromium check of the HTML exports must be able to fail: pages built here as the export
+// step builds them (figures as their text/html fallbacks, made offline by makeOffline) where a
+// figure has no data, or where the export shows fewer figures than the notebook made.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkHtmlFiles, chromiumPath, countFigureOutputs } from '../scripts/runner/check-html';
-import { figureHtml, lineTrace, plotlyBundleHtml } from '../src/notebook/plots';
+import { makeOffline } from '../scripts/runner/html-offline';
+import { PLOTLY_MIME, figureHtml, figureOutput, lineTrace } from '../src/notebook/plots';
 import { assertInstalled, skipUnlessCI } from './helpers';
 
-test('countFigureOutputs counts figureHtml outputs, in string or list form', () => {
-  const out = (html: string | string[]) => ({ data: { 'text/html': html } });
-  const two = figureHtml({ data: [lineTrace([0], [1], 'a')] }) + figureHtml({ data: [lineTrace([0], [1], 'b')] });
+test('countFigureOutputs counts the Plotly MIME outputs, as executed and as JupyterLab saves them', () => {
+  const figure = (name: string) => ({ output_type: 'display_data', data: figureOutput({ data: [lineTrace([0], [1], name)] }) });
+  // jupyterlab-plotly adds a PNG of the drawn figure to the output it renders, and saves it
+  const saved = { ...figure('b'), data: { ...figure('b').data, 'image/png': 'iVBORw0KGgo=' } };
   const nb = {
     cells: [
-      { outputs: [out(two), out('<table></table>'), { data: { 'text/plain': '<div id="x" class="tsd-plotly">' } }] },
-      { outputs: [out(figureHtml({ data: [] }).split('\n'))] },
+      { outputs: [figure('a'), { data: { 'text/html': '<table></table>' } }, saved] },
+      { outputs: [{ data: { [PLOTLY_MIME]: { data: [], layout: {} } } }, { data: { 'text/plain': '<div id="x" class="tsd-plotly">' } }] },
       {},
     ],
   };
@@ -28,7 +30,8 @@ test('HTML check: figures without data and a figure count that differs from the 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-html-'));
   const page = (name: string, figures: string[]) => {
     const file = path.join(dir, `${name}.html`);
-    fs.writeFileSync(file, `<!DOCTYPE html><html><body>${plotlyBundleHtml()}${figures.join('\n')}</body></html>`);
+    // the real Plotly bundle, as exports get it; no MathJax (these pages have no math)
+    fs.writeFileSync(file, makeOffline(`<!DOCTYPE html><html><head></head><body>${figures.join('\n')}</body></html>`, ''));
     return file;
   };
   const line = figureHtml({ data: [lineTrace([0, 1, 2], [0, 1, 4], 'x^2')] }, { id: 'line' });

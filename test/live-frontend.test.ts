@@ -38,7 +38,7 @@ function chapterLines(name: string, figures: string): RegExp[] {
     new RegExp(`verified: ${name}: Run All Cells ran all \\d+ code cells in order \\(saved execution counts 1, 2, `),
     new RegExp(`verified: ${name}: no error or stderr output`),
     new RegExp(`verified: ${name}: \\d+ published checks: every one passes`),
-    new RegExp(`verified: ${name}: all ${figures} Plotly figures drawn in the page, each with a trace`),
+    new RegExp(`verified: ${name}: all ${figures} Plotly figures drawn in the page by jupyterlab-plotly, each with a trace`),
     new RegExp(`verified: ${name}: after File > Save and reopening in a fresh page, all ${figures} figures draw again`),
   ];
 }

@@ -1,17 +1,44 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleHtml, scriptJson } from '../src/notebook/plots';
+import { NO_PLOTLY_TEXT, PLOTLY_MIME, barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleSource, scriptJson } from '../src/notebook/plots';
+import { showFigure } from '../src/notebook/display';
 import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/runner/html-offline';
 import { timeSliderFigure } from '../src/notebook/figures';
 
-test('plotlyBundleHtml is one inline script defining Plotly', () => {
-  const html = plotlyBundleHtml();
-  assert.ok(html.length > 1_000_000);
-  assert.equal(html.match(/<script\b/gi)?.length, 1);
-  assert.equal(html.match(/<\/script/gi)?.length, 1, 'the bundle itself must not close the script early');
-  assert.ok(html.endsWith('</script>'));
-  assert.doesNotMatch(html, /<script[^>]*\bsrc=/i);
-  assert.match(html, /Plotly/);
+test('showFigure sends one display_data: the Plotly MIME JSON and an HTML fallback, no Plotly bundle', () => {
+  // tslab's kernel writer, which display.raw calls while a cell runs, replaced by one that records
+  const kernel = require('tslab/dist/jupyter') as { lastWriteDisplayData: unknown };
+  const sent: { msg: { data: Record<string, unknown> }; update: boolean }[] = [];
+  kernel.lastWriteDisplayData = (msg: { data: Record<string, unknown> }, update: boolean) => sent.push({ msg, update });
+  try {
+    showFigure({ data: [lineTrace(new Float32Array([0, 1, 2]), new Float64Array([0.25, NaN, 4]), 'squares')], layout: layout({ title: 'x²' }), config: { scrollZoom: true } });
+  } finally {
+    kernel.lastWriteDisplayData = null;
+  }
+  assert.equal(sent.length, 1, 'one output per figure, and no bundle output before it');
+  const { data } = sent[0].msg;
+  assert.equal(sent[0].update, false);
+  assert.deepEqual(Object.keys(data), [PLOTLY_MIME, 'text/html']);
+  const spec = data[PLOTLY_MIME] as { data: { x: unknown; y: unknown; name: string }[]; layout: { title: { text: string } }; config: object };
+  assert.deepEqual([spec.data[0].x, spec.data[0].y, spec.data[0].name], [[0, 1, 2], [0.25, null, 4], 'squares'], 'plain JSON arrays, NaN as null');
+  assert.equal(spec.layout.title.text, 'x²');
+  assert.deepEqual(spec.config, { responsive: true, displaylogo: false, scrollZoom: true });
+  assert.deepEqual(JSON.parse(JSON.stringify(spec)), spec, 'survives the JSON of the kernel message unchanged');
+  const html = data['text/html'] as string;
+  assert.match(html, /^<div id="[^"]+" class="tsd-plotly" style="width:100%;height:360px">/);
+  assert.ok(html.length < 5_000, `the output is ${html.length} characters: no Plotly bundle in it`);
+});
+
+test('makeOffline puts the Plotly bundle into <head> once, before the figures, and only where there are figures', () => {
+  const figure = figureHtml({ data: [lineTrace([0, 1], [1, 2], 'a')] });
+  const page = (body: string) => `<html><head><title>t</title></head><body>${body}</body></html>`;
+  const bundle = `<script type="text/javascript">${escapeScript(plotlyBundleSource())}</script>`;
+  const out = makeOffline(page(figure + figure), 'MATHJAX');
+  assert.equal(out.split(bundle).length, 2, 'the bundle once');
+  assert.ok(out.indexOf(bundle) < out.indexOf('</head>'));
+  // nbconvert writes the outputs' attributes in another order: still a figure
+  assert.ok(makeOffline(page('<div class="tsd-plotly" id="x" style="">'), 'M', 'FAKE_PLOTLY').includes('<script type="text/javascript">FAKE_PLOTLY</script>'));
+  assert.doesNotMatch(makeOffline(page('<p>no figure</p>'), 'M', 'FAKE_PLOTLY'), /FAKE_PLOTLY/);
 });
 
 test('escapeScript and scriptJson keep </script> inside a script', () => {
@@ -21,7 +48,7 @@ test('escapeScript and scriptJson keep </script> inside a script', () => {
   assert.deepEqual(JSON.parse(json), { t: '</script><!--', a: [1.5, null] });
 });
 
-test('figureHtml holds the data, uses unique ids and no external scripts', () => {
+test('figureHtml holds the data, uses unique ids and no external scripts; says why where Plotly is not loaded', () => {
   const fig = { data: [lineTrace([0, 1, 2], [0.25, 1.5, 4], 'squares')], layout: layout({ title: 'x² </script>' }) };
   const a = figureHtml(fig);
   const b = figureHtml(fig);
@@ -37,6 +64,8 @@ test('figureHtml holds the data, uses unique ids and no external scripts', () =>
   assert.equal(a.match(/<\/script/gi)?.length, 1, 'a title with </script> is escaped');
   assert.deepEqual(externalReferences(a), []);
   assert.equal(figureHtml(fig, { id: 'fixed' }).includes('id="fixed"'), true);
+  assert.ok(a.includes(`class="tsd-plotly" style="width:100%;height:360px">${NO_PLOTLY_TEXT}</div>`), 'the message until Plotly draws');
+  assert.match(figureHtml({ ...fig, layout: { height: 520 } }), /height:520px/);
 });
 
 test('barHistogramTrace draws bins as bars at centres with bin widths', () => {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
+import { PLOTLY_MIME } from '../../src/notebook/plots';
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -150,19 +151,11 @@ export async function checkHtmlFile(
 }
 
 /**
- * Figures a notebook made: figureHtml's `<div ... class="tsd-plotly">` in its
- * text/html outputs (parsed .ipynb JSON). The export must show exactly these.
+ * Figures a notebook made: its outputs with the Plotly MIME type (showFigure's, one per figure),
+ * in parsed .ipynb JSON. The export must show exactly these, each as its text/html fallback.
  */
 export function countFigureOutputs(nb: { cells?: { outputs?: { data?: Record<string, unknown> }[] }[] }): number {
-  let n = 0;
-  for (const cell of nb.cells ?? []) {
-    for (const out of cell.outputs ?? []) {
-      const html = out.data?.['text/html'];
-      const text = Array.isArray(html) ? html.join('') : typeof html === 'string' ? html : '';
-      n += (text.match(/<div id="[^"]*" class="tsd-plotly"/g) ?? []).length;
-    }
-  }
-  return n;
+  return (nb.cells ?? []).flatMap((cell) => cell.outputs ?? []).filter((out) => out.data?.[PLOTLY_MIME] !== undefined).length;
 }
 
 /** Checks each file; `expectedFigures` maps a file to the number of figures its notebook made. */

@@ -2,8 +2,8 @@
 // venv, opened in headless Chromium, every cell run from the UI (Run > Run All Cells), then saved
 // from the UI (File > Save Notebook) and reopened in a fresh page. Checks the tslab kernel answered
 // every cell, no error output, the progress line stayed one output, the published checks pass
-// (in the saved file and in the reader's table), and the Plotly figures draw, also after the
-// reopening (saved outputs stay trusted). One screenshot per chapter.
+// (in the saved file and in the reader's table), and the figures draw, by the jupyterlab-plotly
+// extension from their Plotly MIME outputs, also after the reopening. One screenshot per chapter.
 //
 //   node dist/scripts/runner/check-live.js [--app lab|notebook] [CHAPTER...] [--out DIR] [--timeout S]
 //
@@ -21,7 +21,7 @@ import { REPO_ROOT } from '../../src/runtime/paths';
 import { CHROMIUM_ARGS, chromiumPath, countFigureOutputs } from './check-html';
 import { KERNEL_NAME } from './jupyter-env';
 import { startJupyter, type JupyterApp, type JupyterServer } from './jupyter-server';
-import { drawnState, openNotebook, runAllCells, saveNotebook, screenshot, type PageState } from './live-page';
+import { openNotebook, reopenedState, runAllCells, saveNotebook, screenshot, type PageState } from './live-page';
 import { sourceText } from './notebook-file';
 import { withParameterDefaults } from './params';
 
@@ -94,7 +94,7 @@ const outputText = (o: { text?: string | string[]; data?: Record<string, unknown
   sourceText((o.text ?? o.data?.['text/html'] ?? o.data?.['text/plain'] ?? '') as string | string[]);
 
 /** Judges one chapter: the page after Run All, the saved file, the page reopened from it. */
-function judgeChapter(name: string, ran: PageState, saved: SavedNotebook, reopened: PageState, verified: string[], problems: string[]): void {
+function judgeChapter(name: string, ran: PageState, saved: SavedNotebook, reopened: { shown: PageState; drawn: PageState }, verified: string[], problems: string[]): void {
   const say = (ok: boolean, good: string, bad: string) => (ok ? verified : problems).push(`${name}: ${ok ? good : bad}`);
   say(ran.kernelName === 'TypeScript (tslab)' && saved.metadata.kernelspec?.name === KERNEL_NAME,
     'the kernel is "TypeScript (tslab)"', `the page's kernel is "${ran.kernelName}", the saved kernelspec ${JSON.stringify(saved.metadata.kernelspec)}`);
@@ -120,10 +120,13 @@ function judgeChapter(name: string, ran: PageState, saved: SavedNotebook, reopen
     `${checks.length} published checks: every one passes${failing.length ? ` but ${failing.length} of the small model's own` : ''}, alike in the saved ${CHECKS_MIME} outputs and in the page's table (${ran.passCells} 'pass', ${ran.failCells} 'FAIL')`,
     `checks: ${checks.length} published, failing: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ') || 'none'}; page table ${ran.passCells} pass, ${ran.failCells} FAIL, outputs ${failing.length} failing`);
   const made = countFigureOutputs(saved);
-  const drawn = (s: PageState) => made > 0 && s.figures === made && s.rendered === made && s.withData === made;
-  say(drawn(ran), `all ${made} Plotly figures drawn in the page, each with a trace`, `${made} figure outputs; the page has ${ran.figures} plots, ${ran.rendered} rendered, ${ran.withData} with a trace`);
-  say(drawn(reopened), `after File > Save and reopening in a fresh page, all ${made} figures draw again (the saved outputs are trusted)`,
-    `reopened from the saved file: ${reopened.figures} of ${made} plots, ${reopened.rendered} rendered, ${reopened.withData} with a trace`);
+  const drawn = (s: PageState) => made > 0 && s.figures === made && s.rendered === made && s.withData === made && s.fallbacks === 0;
+  const seen = (s: PageState) => `${s.figures} rendered by jupyterlab-plotly, ${s.rendered} drawn, ${s.withData} with a trace, ${s.fallbacks} shown as the HTML fallback`;
+  say(drawn(ran), `all ${made} Plotly figures drawn in the page by jupyterlab-plotly, each with a trace`, `${made} figure outputs; the page has ${seen(ran)}`);
+  const { shown, drawn: again } = reopened;
+  say(drawn(again) && shown.images + shown.rendered >= made,
+    `after File > Save and reopening in a fresh page, all ${made} figures draw again (${shown.images} first shown as the PNG jupyterlab-plotly saved, drawn once the mouse entered them)`,
+    `reopened from the saved file, ${made} figure outputs: ${shown.images} shown as a saved PNG, ${shown.rendered} drawn at once; after the mouse entered them ${seen(again)}`);
 }
 
 /** Runs, saves and reopens one chapter; screenshots it into `shots`. */
@@ -139,7 +142,7 @@ async function checkChapter(browser: Browser, server: JupyterServer, name: strin
   result.screenshots.push(shot);
   await page.context().close();
   const again = await openNotebook(browser, server, file, `reopen-${name}`, result);
-  const reopened = await drawnState(again, countFigureOutputs(saved));
+  const reopened = await reopenedState(again, countFigureOutputs(saved));
   await again.context().close();
   result.verified.push(`${name}: Run > Run All Cells finished in ${seconds} s`);
   judgeChapter(name, ran, saved, reopened, result.verified, result.problems);

@@ -6,10 +6,11 @@
 // inline MathJax 3 (npm `mathjax`, es5/tex-svg-full.js: one self-contained file,
 // all TeX extensions built in, SVG output so no web fonts are fetched) with a
 // config for the usual $...$ and $$...$$ delimiters. Nothing is hidden: the
-// export keeps every input and output. Plotly needs nothing here: its bundle and
-// figures are already inline text/html outputs of the notebook.
+// export keeps every input and output. The notebook's figures reach the export as their
+// text/html fallbacks (nbconvert drops the Plotly MIME type), which draw with window.Plotly:
+// the Plotly bundle (npm `plotly.js-dist-min`) goes into <head> once, before them.
 import * as fs from 'node:fs';
-import { escapeScript } from '../../src/notebook/plots';
+import { escapeScript, plotlyBundleSource } from '../../src/notebook/plots';
 
 /** MathJax 3 configuration; must be set before the MathJax script runs. */
 export const MATHJAX_CONFIG = {
@@ -44,13 +45,16 @@ export function removeMathjax2Config(html: string): string {
   return html.replace(/<script\b[^>]*type\s*=\s*["']text\/x-mathjax-config["'][^>]*>[\s\S]*?<\/script\s*>/gi, '');
 }
 
-/** The offline export: no external scripts, MathJax 3 inlined into <head>. */
-export function makeOffline(html: string, mathjax: string = mathjaxSource()): string {
+/** The offline export: no external scripts, MathJax 3 and (if the page has figures) Plotly inlined into <head>. */
+export function makeOffline(html: string, mathjax: string = mathjaxSource(), plotly?: string): string {
   let out = removeMathjax2Config(removeExternalScripts(html));
+  // nbconvert rewrites the outputs' tags (attributes reordered), so look for the class alone
+  const hasFigures = /<div\b[^>]*\bclass="tsd-plotly"/.test(out);
   const inject =
     `<script type="text/javascript">window.MathJax = ${JSON.stringify(MATHJAX_CONFIG)};</script>\n` +
-    `<script type="text/javascript">${escapeScript(mathjax)}</script>\n`;
-  // A function replacer: the MathJax source contains `$&`-like sequences that a
+    `<script type="text/javascript">${escapeScript(mathjax)}</script>\n` +
+    (hasFigures ? `<script type="text/javascript">${escapeScript(plotly ?? plotlyBundleSource())}</script>\n` : '');
+  // A function replacer: the MathJax and Plotly sources contain `$&`-like sequences that a
   // replacement string would interpret.
   out = /<\/head>/i.test(out) ? out.replace(/<\/head>/i, () => `${inject}</head>`) : inject + out;
   return out;

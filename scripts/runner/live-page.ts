@@ -9,10 +9,14 @@ export interface PageState {
   kernelName: string;
   /** The code cells' input prompts: `[3]:` once run, `[*]:` while queued or running. */
   prompts: string[];
-  /** Plotly figures in the output area, those drawn (an SVG), and those with a trace drawn. */
+  /** Figure outputs jupyterlab-plotly renders, those drawn (an SVG), and those with a trace drawn. */
   figures: number;
   rendered: number;
   withData: number;
+  /** Figures showing the PNG that jupyterlab-plotly saved with them (a reopened notebook shows it until the mouse enters). */
+  images: number;
+  /** Figures shown as their text/html fallback: the extension did not take them. */
+  fallbacks: number;
   /** `<progress>` bars in the outputs (td.progress draws one per progress line). */
   progressBars: number;
   /** Cells of the reader's checks table saying pass / FAIL. */
@@ -27,7 +31,7 @@ function pageState(): PageState {
   const doc = (globalThis as any).document;
   const panel = doc.querySelector('.jp-NotebookPanel') ?? doc;
   const all = (sel: string, root: any = panel) => Array.from(root.querySelectorAll(sel)) as any[];
-  const figs = all('.jp-OutputArea .js-plotly-plot');
+  const figs = all('.jp-OutputArea .jp-RenderedPlotly');
   const tables = all('table.tsd-table').filter((t) => /Checks/.test(t.querySelector('caption')?.textContent ?? ''));
   const results = tables.flatMap((t) => all('td', t).map((td) => (td.textContent as string).trim()));
   return {
@@ -37,6 +41,8 @@ function pageState(): PageState {
     rendered: figs.filter((d) => d.querySelector('.main-svg')).length,
     // as in check-html: a drawn trace is a g.trace path with a shape, or a heatmap image
     withData: figs.filter((d) => all('g.trace path, g.hm image', d).some((e) => e.getAttribute('d') || e.getAttribute('href'))).length,
+    images: figs.filter((d) => all('img.plot-img', d).some((i) => i.style.display !== 'none' && /^data:image\/png;base64,./.test(i.getAttribute('src') ?? '') && i.naturalWidth > 0)).length,
+    fallbacks: all('.jp-OutputArea .tsd-plotly').length,
     progressBars: all('.jp-OutputArea progress').length,
     passCells: results.filter((t) => t === 'pass').length,
     failCells: results.filter((t) => t === 'FAIL').length,
@@ -50,9 +56,14 @@ function runAllOver(): boolean {
   return prompts.length > 0 && /^\[\d+\]/.test(prompts[0]) && !prompts.some((p) => p.startsWith('[*]'));
 }
 
+/** At least `expected` figure outputs, and every one drawn (jupyterlab-plotly loads its Plotly on the first figure, so drawing lags the outputs). */
 function figuresDrawn(expected: number): boolean {
-  const figs = Array.from((globalThis as any).document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea .js-plotly-plot')) as any[];
+  const figs = Array.from((globalThis as any).document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea .jp-RenderedPlotly')) as any[];
   return figs.length >= expected && figs.every((d) => d.querySelector('.main-svg'));
+}
+
+function figuresShown(expected: number): boolean {
+  return (globalThis as any).document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea .jp-RenderedPlotly').length >= expected;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,6 +141,21 @@ export async function drawnState(page: Page, expected: number): Promise<PageStat
 }
 
 /**
+ * A notebook reopened from its file: jupyterlab-plotly shows each figure as the PNG it saved with
+ * it, and draws the figure when the mouse enters it. Resolves with the state before (`shown`, once
+ * `expected` figure outputs are there, or after 60 s) and after the mouse entered every undrawn figure.
+ */
+export async function reopenedState(page: Page, expected: number): Promise<{ shown: PageState; drawn: PageState }> {
+  await page.waitForFunction(figuresShown, expected, { timeout: 60_000, polling: 500 }).catch(() => undefined);
+  const shown = await page.evaluate(pageState);
+  const figs = page.locator('.jp-NotebookPanel .jp-OutputArea .jp-RenderedPlotly');
+  for (let i = 0; i < (await figs.count()); i++) {
+    if ((await figs.nth(i).locator('.main-svg').count()) === 0) await figs.nth(i).hover({ timeout: 10_000 }).catch(() => undefined);
+  }
+  return { shown, drawn: await drawnState(page, expected) };
+}
+
+/**
  * File > Save Notebook; resolves with the notebook as the server stored it. Reads it only after
  * the page's save request has been answered: a read while the server writes the file makes
  * jupyter_server take the half-written file for a broken one and restore its backup, which fails
@@ -143,8 +169,8 @@ export async function saveNotebook<T>(page: Page, server: JupyterServer, file: s
   return (await server.api<{ content: T }>(`/api/contents/${encodeURIComponent(file)}?content=1`)).content;
 }
 
-/** Screenshot of the page with its first figure in view (the notebook scrolls inside the page). */
+/** Screenshot of the page with its first figure in view (the notebook scrolls inside the page), or its HTML fallback where the extension did not take it. */
 export async function screenshot(page: Page, file: string): Promise<void> {
-  await page.locator('.jp-OutputArea .js-plotly-plot').first().scrollIntoViewIfNeeded({ timeout: 5_000 }).catch(() => undefined);
+  await page.locator('.jp-OutputArea .jp-RenderedPlotly, .jp-OutputArea .tsd-plotly').first().scrollIntoViewIfNeeded({ timeout: 5_000 }).catch(() => undefined);
   await page.screenshot({ path: file });
 }

@@ -6,7 +6,7 @@
 // kernel the helpers fall back to printing text, so notebook code also runs as a script.
 import { CHECKS_MIME, Check, META_MIME, evaluateCheck } from './checks';
 import { formatNumber } from './tables';
-import { Figure, FigureOptions, figureHtml, plotlyBundleHtml } from './plots';
+import { Figure, FigureOptions, figureOutput } from './plots';
 import { FrameLike, Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
 
 type Tslab = typeof import('tslab');
@@ -27,26 +27,20 @@ function withDisplay(show: (d: Display) => void, fallback: () => string, target?
   }
 }
 
-let plotlyEmbedded = false;
-
 /**
- * Sends the Plotly bundle to the notebook (once per kernel; `force` to resend,
- * e.g. after clearing outputs). showFigure calls it when needed, but calling it in
- * an early cell keeps the 4.8 MB output in one predictable place.
+ * Sends one display_data output with several MIME types. tslab's display sends one type per
+ * output, so this calls the kernel's writer that display.raw itself calls (tslab/dist/jupyter,
+ * set while a cell runs); like display.raw it throws "Not ready" outside a kernel.
  */
-export function embedPlotly(opts: { force?: boolean } = {}): void {
-  if (plotlyEmbedded && !opts.force) return;
-  withDisplay((d) => d.html(plotlyBundleHtml()), () => '');
-  plotlyEmbedded = true;
+function displayData(data: Record<string, unknown>): void {
+  const kernel = require('tslab/dist/jupyter') as { lastWriteDisplayData: ((msg: { data: Record<string, unknown>; metadata: object; transient: object }, update: boolean) => void) | null };
+  if (!kernel.lastWriteDisplayData) throw new Error('Not ready');
+  kernel.lastWriteDisplayData({ data, metadata: {}, transient: {} }, false);
 }
 
-/** Draws a Plotly figure ({data, layout}). */
+/** Draws a Plotly figure ({data, layout}): JupyterLab and Notebook 7 draw it with jupyterlab-plotly, the HTML export with its fallback. */
 export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
-  embedPlotly();
-  // a layout that asks for a height (e.g. stacked panels) gets a div that tall
-  const height = (fig.layout as { height?: unknown } | undefined)?.height;
-  const sized = opts.height || typeof height !== 'number' ? opts : { ...opts, height: `${height}px` };
-  withDisplay((d) => d.html(figureHtml(fig, sized)), () => `[figure: ${fig.data.length} trace(s)]`);
+  withDisplay(() => displayData(figureOutput(fig, opts)), () => `[figure: ${fig.data.length} trace(s)]`);
 }
 
 /** An HTML table of rows (array of objects) or of a danfojs DataFrame. */

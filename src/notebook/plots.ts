@@ -1,12 +1,16 @@
-// Plotly figures as HTML strings (pure functions; src/notebook.ts displays them).
+// Plotly figures as notebook outputs (pure functions; src/notebook/display.ts sends them).
 //
-// Why HTML and not the Plotly mime type: nbconvert's HTML exporter drops
-// `application/vnd.plotly.v1+json`, while `text/html` outputs are copied into the
-// export verbatim and their scripts run there, in JupyterLab and in the classic
-// notebook alike. The bundle is sent once per notebook (plotlyBundleHtml); each
-// figure is a div plus a small script that waits for window.Plotly.
+// A figure is one output with two MIME types, as plotly.py makes it in JupyterLab:
+// `application/vnd.plotly.v1+json` ({data, layout, config}), which the jupyterlab-plotly
+// extension (the plotly PyPI package, requirements/jupyter.txt) draws in JupyterLab and
+// Notebook 7 with the Plotly it bundles; and a `text/html` fallback for the rest. nbconvert's
+// HTML export shows only the fallback (it drops the Plotly MIME type), and the export step
+// (scripts/runner/html-offline.ts) puts the Plotly bundle into the page once, so the
+// fallbacks draw there offline. No output carries the 4.8 MB bundle itself.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
+
+export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
 export interface Figure {
   data: object[];
@@ -36,19 +40,23 @@ export function escapeScript(js: string): string {
   return js.replace(/<\/(script)/gi, '<\\/$1');
 }
 
-/** One <script> holding the whole Plotly bundle (~4.8 MB); it defines window.Plotly. */
-export function plotlyBundleHtml(): string {
-  return `<script type="text/javascript">${escapeScript(plotlyBundleSource())}</script>`;
+/** JSON text with typed arrays written as arrays (JSON.stringify writes them as {"0":..} objects); NaN/Infinity become null. */
+function jsonText(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v));
 }
 
 /**
  * JSON that can sit inside a <script>: `<`, U+2028 and U+2029 escaped, typed
- * arrays written as arrays (JSON.stringify writes them as {"0":..} objects).
- * NaN/Infinity become null, which Plotly draws as a gap.
+ * arrays written as arrays. NaN/Infinity become null, which Plotly draws as a gap.
  */
 export function scriptJson(value: unknown): string {
-  const json = JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v));
-  return json.replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return jsonText(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** The figure as Plotly takes it, plain JSON: {data, layout, config}. */
+export function figureSpec(fig: Figure): { data: object[]; layout: object; config: object } {
+  const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
+  return JSON.parse(jsonText({ data: fig.data, layout: fig.layout ?? {}, config }));
 }
 
 let figureCounter = 0;
@@ -61,34 +69,39 @@ export function uniqueId(prefix = 'tsd-plot'): string {
 
 export interface FigureOptions {
   id?: string;
-  /** CSS height of the figure's div (default 400px). */
+  /** CSS height of the fallback's div (default: the layout's height, else 360px as jupyterlab-plotly draws it). */
   height?: string;
-  /** Seconds to wait for window.Plotly before showing an explanation (default 30). */
-  waitSeconds?: number;
 }
 
-/** A <div> plus a script that draws the figure into it once window.Plotly exists. */
+/** What the fallback shows where Plotly is not loaded (its script does not run, or no bundle is there). */
+export const NO_PLOTLY_TEXT =
+  'This figure is drawn by Plotly, which this page does not load. Open the notebook in JupyterLab or Notebook 7 ' +
+  'with the jupyterlab-plotly extension (npm run lab), or read its HTML export (npm run notebooks).';
+
+/**
+ * The text/html fallback: a <div> showing NO_PLOTLY_TEXT, and a script that draws the figure
+ * into it instead when window.Plotly exists (the HTML export loads it in <head>, before it).
+ */
 export function figureHtml(fig: Figure, opts: FigureOptions = {}): string {
   const id = opts.id ?? uniqueId();
-  const height = opts.height ?? '400px';
-  const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
-  const spec = scriptJson({ data: fig.data, layout: fig.layout ?? {}, config });
-  const tries = Math.ceil(((opts.waitSeconds ?? 30) * 1000) / 50);
-  // Polls because the bundle's script may not have run yet (e.g. JupyterLab
-  // renders outputs asynchronously); explains itself instead of staying blank.
+  const layoutHeight = (fig.layout as { height?: unknown } | undefined)?.height;
+  const height = opts.height ?? (typeof layoutHeight === 'number' ? `${layoutHeight}px` : '360px');
   const script =
     `(function () {\n` +
-    `  var id = ${scriptJson(id)}, spec = ${spec}, tries = ${tries};\n` +
-    `  function draw() {\n` +
-    `    var el = document.getElementById(id);\n` +
-    `    if (!el) return;\n` +
-    `    if (window.Plotly) { window.Plotly.newPlot(el, spec.data, spec.layout, spec.config); return; }\n` +
-    `    if (--tries > 0) { setTimeout(draw, 50); return; }\n` +
-    `    el.textContent = 'Plotly is not loaded: run the cell that calls embedPlotly() first.';\n` +
-    `  }\n` +
-    `  draw();\n` +
+    `  var el = document.getElementById(${scriptJson(id)}), spec = ${scriptJson(figureSpec(fig))};\n` +
+    `  if (!el || !window.Plotly) return;\n` +
+    `  el.textContent = '';\n` +
+    `  window.Plotly.newPlot(el, spec.data, spec.layout, spec.config);\n` +
     `})();`;
-  return `<div id="${id}" class="tsd-plotly" style="width:100%;height:${height}"></div>\n<script type="text/javascript">${escapeScript(script)}</script>`;
+  return (
+    `<div id="${id}" class="tsd-plotly" style="width:100%;height:${height}">${NO_PLOTLY_TEXT}</div>\n` +
+    `<script type="text/javascript">${escapeScript(script)}</script>`
+  );
+}
+
+/** The data of a figure's display_data output: the Plotly MIME type and its HTML fallback. */
+export function figureOutput(fig: Figure, opts: FigureOptions = {}): Record<string, unknown> {
+  return { [PLOTLY_MIME]: figureSpec(fig), 'text/html': figureHtml(fig, opts) };
 }
 
 // ---------------------------------------------------------------- traces

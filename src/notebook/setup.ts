@@ -1,18 +1,17 @@
 // The first cell of every chapter: start the compute backend, say which one runs, tell the
-// notebook runner (report.json records it), and send the Plotly bundle once.
+// notebook runner (report.json records it).
 import * as path from 'node:path';
 import { GaussianMixture } from '../math/mixture';
 import { describeBackend, initBackend, type BackendInfo } from '../runtime/backend';
 import { DATA_DIR } from '../runtime/paths';
 import { TUTORIAL_TRAINING } from '../train/config';
-import { embedPlotly, publishMeta } from './display';
+import { publishMeta } from './display';
 import { formatNumber } from './tables';
 
 export async function setupNotebook(): Promise<BackendInfo> {
   const backend = await initBackend();
   console.log(describeBackend(backend));
   publishMeta({ backend: backend.name });
-  embedPlotly();
   return backend;
 }
 
