@@ -350,10 +350,12 @@ test('baseline: a run is compared check by check; --update-baseline accepts it',
 
 test('runner: a full output disk is one clear error, and no partial files', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 120_000 }, (t) => {
   assertInstalled(!hasJupyter() && 'a Python with nbclient');
-  const disk = smallDisk('256k'); // the kernel spec fits, an executed notebook with the Plotly bundle does not
+  const disk = smallDisk('256k'); // the kernel spec fits, an executed notebook that shows a 100 kB label three times does not
   if (!disk) return t.skip('mount needs root');
+  const params = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-big-')), 'params.json');
+  fs.writeFileSync(params, JSON.stringify({ '01-pass': { label: 'x'.repeat(100_000) } }));
   try {
-    const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '01', '--notebooks', 'test/fixtures/notebooks', '--out', disk, '--no-browser'], {
+    const r = spawnSync(process.execPath, ['dist/scripts/runner/run-notebooks.js', '01', '--notebooks', 'test/fixtures/notebooks', '--params', params, '--out', disk, '--no-browser'], {
       cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000,
     });
     const log = r.stdout + r.stderr;
