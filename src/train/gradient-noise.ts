@@ -46,7 +46,9 @@ export function gradientNoise(model: VelocityModel, scheduler: DDPMScheduler, mi
   return edges.slice(0, -1).map((from, band) => {
     const to = edges[band + 1];
     const rng = root.fork(`band ${band}`);
-    const grads: Float64Array[] = [];
+    // Σ_k g_k and Σ_k ‖g_k‖² over the mini-batches, accumulated as each gradient is read
+    let sum: Float64Array | null = null;
+    let sumSq = 0;
     for (let k = 0; k < batches; k++) {
       const x0 = mixture.sample(rows, rng.fork(`data ${k}`));
       const noise = rng.fork(`noise ${k}`).normals(rows);
@@ -55,18 +57,22 @@ export function gradientNoise(model: VelocityModel, scheduler: DDPMScheduler, mi
       const x0t = tf.tensor2d(x0, [rows, 1]);
       const noiset = tf.tensor2d(noise, [rows, 1]);
       const result = fastGradients(model, scheduler, { x0: x0t, noise: noiset, timesteps, target }, rng.fork(`dropout ${k}`));
-      const flat = [...result.grads.values()].flatMap((g) => Array.from(g.dataSync()));
-      grads.push(Float64Array.from(flat));
+      const parts = [...result.grads.values()].map((g) => g.dataSync());
+      sum ??= new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+      let offset = 0;
+      for (const part of parts) {
+        for (let i = 0; i < part.length; i++) {
+          sum[offset + i] += part[i];
+          sumSq += part[i] * part[i];
+        }
+        offset += part.length;
+      }
       tf.dispose([x0t, noiset, result.loss, ...result.grads.values()]);
       disposeMoments(result.moments);
     }
-    const P = grads[0].length;
-    const mean = new Float64Array(P);
-    for (const g of grads) for (let i = 0; i < P; i++) mean[i] += g[i] / batches;
-    let spread = 0;
-    for (const g of grads) for (let i = 0; i < P; i++) spread += (g[i] - mean[i]) ** 2;
-    const noiseSq = spread / (batches - 1);
-    const meanSq = mean.reduce((a, m) => a + m * m, 0);
+    // Σ‖g_k − ḡ‖² = Σ‖g_k‖² − B‖ḡ‖²
+    const meanSq = sum!.reduce((a, s) => a + (s / batches) ** 2, 0);
+    const noiseSq = Math.max(sumSq - batches * meanSq, 0) / (batches - 1);
     return { from, to, signal: Math.sqrt(Math.max(meanSq - noiseSq / batches, 0)), noise: Math.sqrt(noiseSq) };
   });
 }
