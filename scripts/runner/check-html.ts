@@ -158,6 +158,8 @@ export function countFigureOutputs(nb: { cells?: { outputs?: { data?: Record<str
   return (nb.cells ?? []).flatMap((cell) => cell.outputs ?? []).filter((out) => out.data?.[PLOTLY_MIME] !== undefined).length;
 }
 
+const HTML_CHECKS_AT_ONCE = 2;
+
 /** Checks each file; `expectedFigures` maps a file to the number of figures its notebook made. */
 export async function checkHtmlFiles(
   files: string[],
@@ -174,8 +176,15 @@ export async function checkHtmlFiles(
     viewport: { width: 1200, height: 900 },
   });
   try {
-    const results: HtmlCheck[] = [];
-    for (const f of files) results.push(await checkHtmlFile(context, f, { ...opts, expectedFigures: opts.expectedFigures?.get(f) }));
+    // Two pages at a time: loading a page is mostly parsing its inlined Plotly and MathJax, one core each.
+    const results: HtmlCheck[] = new Array(files.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < files.length; i = next++) {
+        results[i] = await checkHtmlFile(context, files[i], { ...opts, expectedFigures: opts.expectedFigures?.get(files[i]) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HTML_CHECKS_AT_ONCE, files.length) }, worker));
     return results;
   } finally {
     await context.close();
