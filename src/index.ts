@@ -56,7 +56,7 @@ export { ddpmSample, type DDPMSampleResult } from './sample/ddpm';
 export { annealedLangevin, geometricSigmas, langevin, mixtureScore, smoothedMixtureScore } from './sample/langevin';
 export { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample, type SamplerRun, type Trajectory } from './sample/sde-samplers';
 export { compareSamplers, findSamplerRow, type SamplerKind, type SamplerRow } from './sample/compare';
-export { ddpmSampleModel, type ModelSampleOptions } from './sample/ddpm-model';
+export { ddpmSampleModel } from './sample/parallel/coordinator';
 export { parallelModelVelocity, type ParallelPredictorOptions } from './sample/parallel/predictor';
 
 // notebook

@@ -13,7 +13,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { modelVelocity } from '../src/model/folded';
 import { ddpmSample } from '../src/sample/ddpm';
-import { ddpmSampleModel } from '../src/sample/ddpm-model';
+import { ddpmSampleModel } from '../src/sample/parallel/coordinator';
 import { Trainer } from '../src/train/trainer';
 import { tutorialProblem, useBackend } from './helpers';
 
@@ -54,7 +54,7 @@ test('no tensors leak from a model, a checkpoint load, a trainer, or DDPM sampli
     const predictor = modelVelocity(c.model, c.ema);
     await ddpmSample({ predictor, scheduler, n: 300, rng: new Rng(4).fork('x') });
     predictor.dispose();
-    await ddpmSampleModel({ model: c.model, params: c.ema, scheduler, n: 600, rng: new Rng(5).fork('x'), threads: 2 });
+    await ddpmSampleModel({ model: c.model, params: c.ema, scheduler, n: 600, rng: new Rng(5).fork('x'), workers: 2 });
   };
   assert.equal(await leaked(sampleModel), 0, 'sampling with the trained model');
   c.dispose();

@@ -8,7 +8,7 @@ import { Rng } from '../../src/math/rng';
 import { modelVelocity } from '../../src/model/folded';
 import { plainModelVelocity } from '../../src/model/predictors';
 import { ddpmSample } from '../../src/sample/ddpm';
-import { ddpmSampleModel } from '../../src/sample/ddpm-model';
+import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
 import type { BackendName } from '../../src/runtime/backend';
 import { Trainer } from '../../src/train/trainer';
 import { TUTORIAL_TRAINING, type GradientMode, type TrainConfig } from '../../src/train/config';
@@ -181,11 +181,11 @@ export interface ParallelDdpmResult {
   seconds: number;
 }
 
-/** A real 10,000 × 1,000-step DDPM pass, each network call split by rows over threads (src/sample/parallel). */
+/** A real 10,000 × 1,000-step DDPM pass split by rows over worker threads (src/sample/parallel). */
 export async function benchParallelDdpm(backend: string, workers: number): Promise<ParallelDdpmResult> {
   const tr = benchTrainer({ batchSize: 256, steps: 10 });
   for (let i = 0; i < 3; i++) tr.trainStep();
-  const r = await ddpmSampleModel({ model: tr.model, params: tr.ema.values, scheduler, n: 10_000, rng: new Rng(1).fork('bench-sample'), threads: workers });
+  const r = await ddpmSampleModel({ model: tr.model, params: tr.ema.values, scheduler, n: 10_000, rng: new Rng(1).fork('bench-sample'), workers });
   tr.dispose();
   return { backend, workers, seconds: r.seconds };
 }

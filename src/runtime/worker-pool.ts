@@ -1,5 +1,5 @@
-// One worker thread per job, for work that runs to its end (data-parallel training), and its
-// rules: each worker answers with { type: 'done' } or { type: 'error', message }; the first failure (an error
+// One worker thread per job, for work that runs to its end (data-parallel training, DDPM sampling
+// by blocks of rows), and its rules: each worker answers with { type: 'done' } or { type: 'error', message }; the first failure (an error
 // message, an uncaught exception, a worker that exits before its answer) fails the run; and every
 // worker is terminated when the run ends, so none is left computing for nobody or waiting at a
 // barrier for a worker that died. (A predictor called synchronously cannot wait for messages: its

@@ -1,0 +1,61 @@
+// The work of one sampling worker thread (src/sample/parallel/worker.ts): what the coordinator
+// sends, what the worker answers, and the run itself.
+import { initBackend, type BackendName } from '../../runtime/backend';
+import { VelocityModel, type VelocityModelConfig } from '../../model/model';
+import { assignValues } from '../../model/tensor-values';
+import { modelVelocity } from '../../model/folded';
+import { Rng, type RngState } from '../../math/rng';
+import { ddpmSample } from '../ddpm';
+import { DDPMScheduler, type DDPMSchedulerConfig } from '../../diffusion/scheduler';
+
+/** What a worker needs to rebuild the model and its block of the run. */
+export interface WorkerJob {
+  backend: BackendName;
+  modelConfig: VelocityModelConfig;
+  params: [string, Float32Array][];
+  batchStats: [string, Float32Array][];
+  schedulerConfig: DDPMSchedulerConfig;
+  timesteps: number[];
+  n: number;
+  start: number;
+  end: number;
+  rng: RngState;
+  snapshotAt: number[];
+  progressEvery: number;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'done'; samples: Float32Array; snapshots: [number, Float32Array][]; rng: RngState }
+  | { type: 'error'; message: string };
+
+/** A view of a stream that draws `total` normals per call and returns the block [start, start + m). */
+export function rowBlock(rng: Rng, total: number, start: number): Pick<Rng, 'normals'> {
+  return {
+    normals(m: number) {
+      return rng.normals(total).subarray(start, start + m);
+    },
+  };
+}
+
+/** Rebuild the job's model and run its block of rows (called inside the worker). */
+export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): Promise<void> {
+  await initBackend(job.backend);
+  const model = new VelocityModel(job.modelConfig, new Rng(0, 'worker-init'));
+  assignValues(model.params, job.params);
+  assignValues(model.batchStats, job.batchStats);
+  const scheduler = new DDPMScheduler(job.schedulerConfig);
+  scheduler.timesteps = job.timesteps;
+  const rng = Rng.fromState(job.rng);
+  const predictor = modelVelocity(model);
+  const result = await ddpmSample({
+    predictor,
+    scheduler,
+    n: job.end - job.start,
+    rng: rowBlock(rng, job.n, job.start),
+    snapshotAt: job.snapshotAt,
+    progressEvery: job.progressEvery,
+    onProgress: (done, total) => post({ type: 'progress', done, total }),
+  });
+  post({ type: 'done', samples: result.samples, snapshots: [...result.snapshots], rng: rng.getState() });
+}
