@@ -80,7 +80,7 @@ test('chapters 01, 02 and 05 on another mixture: every check passes, and the out
       '05-langevin': { nSamples: 500, longerLangevin: [10_000], mixtureFile: FIXTURE },
     }),
   );
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '01', '02', '05', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '01', '02', '05', '--params', params, '--out', path.join(dir, 'out'), '--no-html'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });

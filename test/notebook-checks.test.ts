@@ -25,7 +25,7 @@ test('notebook 04 fails its checks on an untrained model', { skip: skipUnlessCI(
   model.dispose();
   const params = path.join(dir, 'params.json');
   fs.writeFileSync(params, JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir: path.join(dir, 'ckpt') } }));
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', params, '--out', path.join(dir, 'out'), '--no-html'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });
@@ -73,7 +73,7 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
     const out = path.join(dir, `out-${path.basename(checkpointDir)}`);
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir } }));
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-browser'], {
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '04', '--params', path.join(out, 'params.json'), '--out', out, '--no-html'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
     });
@@ -107,7 +107,7 @@ test('notebook 03 saves a model that failed its checks beside checkpointDir, nev
   const params = path.join(dir, 'params.json');
   // a 20-step model's samples fail the save gate's per-mode bars
   fs.writeFileSync(params, JSON.stringify({ '03-training': { steps: 20, batchSize: 64, workers: 1, logEvery: 10, evalPerTimestep: 1, gateSamples: 500, checkpointDir } }));
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '03', '--params', params, '--out', path.join(dir, 'out'), '--no-browser'], {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), '03', '--params', params, '--out', path.join(dir, 'out'), '--no-html'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });

@@ -31,6 +31,7 @@ test('parseArgs', () => {
   const o = parseArgs(['04', '--ci', '--params', 'p.json', '--timeout', '120', '--out', 'o', '--no-browser', '--repeat']);
   assert.deepEqual([o.names, o.ci, o.paramsFile, o.timeout, o.out, o.browser, o.repeat], [['04'], true, 'p.json', 120, 'o', false, true]);
   assert.equal(parseArgs([]).repeat, false);
+  assert.deepEqual([parseArgs([]).html, parseArgs(['--no-html']).html], [true, false]);
   assert.deepEqual(parseArgs(['--repeat', '--repeat-skip', '03,05-langevin']).repeatSkip, ['03', '05-langevin']);
   // each configuration writes to its own folder unless --out says otherwise
   assert.equal(parseArgs([]).out, 'build');
@@ -160,13 +161,16 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
     fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params));
     const r = spawnSync(
       process.execPath,
-      ['dist/scripts/runner/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-browser'],
+      ['dist/scripts/runner/run-notebooks.js', ...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-html'],
       { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
     return { log: r.stdout + r.stderr, report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Report };
   };
   const fixtures = run('test/fixtures/notebooks', ['01', '02'], { '01-pass': { steps: 200 }, '02-error': { n: 'many', m: 1 } });
+  const exported = path.join(dir, 'html');
+  assert.deepEqual(fs.existsSync(exported) ? fs.readdirSync(exported) : [], [], '--no-html: no export');
+  assert.ok(!fs.existsSync(path.join(dir, 'site')), '--no-html: no contents page');
   const [pass, bad] = fixtures.report.notebooks;
   assert.equal(pass.status, 'ok', fixtures.log);
   assert.equal(bad.status, 'error');

@@ -10,6 +10,7 @@ export const USAGE = `usage: node dist/scripts/runner/run-notebooks.js [NAME...]
   --out DIR          output folder (default build, with --ci build/ci); one run at a time
   --notebooks DIR    notebook folder (default notebooks)
   --no-browser       do not check the HTML exports in Chromium
+  --no-html          do not export HTML (the executed notebooks and the report only)
   --repeat           run the notebooks a second time, beside the first (into OUT/repeat, no
                      HTML), and fail unless every check value and the backend are identical
   --repeat-skip NAMES  notebooks (comma-separated names or prefixes) the second run leaves
@@ -27,6 +28,8 @@ export interface Options {
   out: string;
   notebooksDir: string;
   browser: boolean;
+  /** Export each executed notebook to offline HTML. */
+  html: boolean;
   repeat: boolean;
   /** Notebooks (names or prefixes) that --repeat does not run again. */
   repeatSkip: string[];
@@ -47,6 +50,7 @@ export function parseArgs(argv: string[]): Options {
       out: { type: 'string' },
       notebooks: { type: 'string' },
       'no-browser': { type: 'boolean' },
+      'no-html': { type: 'boolean' },
       repeat: { type: 'boolean' },
       'repeat-skip': { type: 'string', multiple: true },
       baselines: { type: 'string' },
@@ -68,6 +72,7 @@ export function parseArgs(argv: string[]): Options {
     out: v.out || (v.ci ? 'build/ci' : 'build'),
     notebooksDir,
     browser: !v['no-browser'],
+    html: !v['no-html'],
     repeat: v.repeat ?? false,
     repeatSkip: (v['repeat-skip'] ?? []).flatMap((s) => s.split(',')).filter(Boolean),
     baselines: v.baselines || `${notebooksDir}/baselines`,

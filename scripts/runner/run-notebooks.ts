@@ -1,7 +1,7 @@
 // Executes the notebooks, exports them to offline HTML, asserts their checks.
 //
 //   node dist/scripts/runner/run-notebooks.js [NAME...] [--ci] [--params FILE] [--timeout S]
-//        [--out DIR] [--notebooks DIR] [--no-browser] [--repeat]
+//        [--out DIR] [--notebooks DIR] [--no-browser] [--no-html] [--repeat]
 //
 // NAME is a notebook's base name or a prefix of it (`04` finds `04-sampling`).
 // Outputs: OUT/notebooks/NAME.ipynb (executed, even when a cell failed),
@@ -93,7 +93,7 @@ async function runTwice(names: string[], o: Options, env: JupyterEnv, params: Pa
   const earlierSkipped = (name: string) => skipped.filter((s) => names.indexOf(s) < names.indexOf(name));
   const [first, second] = await Promise.all([
     // (an interrupted or failed first run releases every waiter)
-    runAll(names, o, o.out, env, params, config, true, { after: (n) => finished.get(n)!() }).finally(releaseAll),
+    runAll(names, o, o.out, env, params, config, o.html, { after: (n) => finished.get(n)!() }).finally(releaseAll),
     runAll(again, o, path.join(o.out, 'repeat'), env, params, config, false, {
       label: 'repeat: ',
       before: (name) => Promise.all(earlierSkipped(name).map((s) => done.get(s))),
@@ -105,6 +105,7 @@ async function runTwice(names: string[], o: Options, env: JupyterEnv, params: Pa
 /** Opens each HTML export in Chromium and records the result; a notebook that was ok but whose export failed becomes html-failed. */
 async function checkHtmlExports(report: Report, o: Options): Promise<void> {
   const htmlFiles = report.notebooks.filter((n) => n.html).map((n) => n.html as string);
+  if (!o.html) return;
   if (!o.browser) {
     console.log('[run-notebooks] --no-browser: HTML exports not checked');
     return;
@@ -161,7 +162,7 @@ async function runIn(o: Options, names: string[], params: Params, config: string
     report = first;
     if (!interruption) report.repeat = compareRuns({ ...report, notebooks: report.notebooks.filter((n) => again.includes(n.name)) }, second);
   } else {
-    report = await runAll(names, o, o.out, env, params, config, true);
+    report = await runAll(names, o, o.out, env, params, config, o.html);
   }
   if (!interruption) await checkHtmlExports(report, o);
   if (interruption) report.interrupted = interruption;
@@ -176,6 +177,7 @@ async function runIn(o: Options, names: string[], params: Params, config: string
   }
   if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
+  if (!o.html) return { report, passed: reportPassed(report), reportWhere: written.file };
   const chapters = notebookNames(o.notebooksDir).sort().map((n) => chapterOf(path.join(o.notebooksDir, `${n}.ipynb`)));
   try {
     console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
