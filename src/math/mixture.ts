@@ -121,15 +121,16 @@ export class GaussianMixture {
     for (let i = 0; i < xs.length; i++) {
       const x = xs[i];
       let max = -Infinity;
+      let top = 0;
       for (let k = 0; k < K; k++) {
         const d = x - this.means[k];
         logs[k] = offsets[k] - 0.5 * d * d * invVar[k];
-        if (logs[k] > max) max = logs[k];
+        if (logs[k] > max) [max, top] = [logs[k], k];
       }
       let total = 0;
       let weighted = 0;
       for (let k = 0; k < K; k++) {
-        const r = Math.exp(logs[k] - max);
+        const r = k === top ? 1 : Math.exp(logs[k] - max); // exp(0) is 1 exactly
         total += r;
         weighted += r * (this.means[k] - x) * invVar[k];
       }
