@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { NO_PLOTLY_TEXT, PLOTLY_MIME, barHistogramTrace, escapeScript, figureHtml, layout, lineTrace, plotlyBundleSource, scriptJson } from '../src/notebook/plots';
+import { NO_PLOTLY_TEXT, PLOTLY_MIME, barHistogramTrace, escapeScript, figureHtml, figureProblems, layout, lineTrace, plotlyBundleSource, scriptJson } from '../src/notebook/plots';
 import { showFigure } from '../src/notebook/display';
 import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/runner/html-offline';
 import { timeSliderFigure } from '../src/notebook/figures';
@@ -129,4 +129,25 @@ test('timeSliderFigure: one restyle step per frame, shared bins and y range', ()
   const onlyPdf = timeSliderFigure([{ label: 'a', pdf: () => 1 }], { range: [0, 1] });
   assert.equal(onlyPdf.data.length, 1);
   assert.throws(() => timeSliderFigure([], { range: [0, 1] }), /no frames/);
+});
+
+test('figureProblems: a line needs two drawable points, a marker or bar one, a heatmap a finite value; showFigure refuses such a figure', () => {
+  const good = lineTrace([1, 2, 3], [1, NaN, 3], 'two finite points');
+  assert.deepEqual(figureProblems({ data: [good], layout: layout() }), []);
+  const onePoint = lineTrace([1, 2, 3], [NaN, 5, NaN], 'one point');
+  assert.deepEqual(figureProblems({ data: [good, onePoint] }), ['trace 2 "one point": 1 of 3 points can be drawn (a line needs 2)']);
+  // on a log axis only positive values are drawn: a loss minus its optimum that went negative
+  const excess = lineTrace([1, 2, 3, 4], [0.5, -0.1, -0.2, -0.05], 'excess');
+  assert.deepEqual(figureProblems({ data: [excess], layout: layout({ logY: true }) }), ['trace 1 "excess": 1 of 4 points can be drawn on its log axis (a line needs 2)']);
+  assert.deepEqual(figureProblems({ data: [excess], layout: layout() }), [], 'the same values on a linear axis');
+  // a trace on the second y axis follows that axis
+  const right = lineTrace([1, 2], [-1, -2], 'right', { extra: { yaxis: 'y2' } });
+  assert.equal(figureProblems({ data: [right], layout: { yaxis2: { type: 'log' } } }).length, 1);
+  assert.deepEqual(figureProblems({ data: [right], layout: { yaxis2: { type: 'linear' } } }), []);
+  assert.deepEqual(figureProblems({ data: [lineTrace([1], [2], 'one marker', { mode: 'markers' })] }), []);
+  assert.deepEqual(figureProblems({ data: [{ type: 'bar', x: ['a', 'b'], y: [NaN, NaN], name: 'bars' }] }), ['trace 1 "bars": 0 of 2 points can be drawn (a trace needs 1)']);
+  assert.deepEqual(figureProblems({ data: [{ type: 'heatmap', z: [[NaN, NaN], [NaN, NaN]] }] }), ['trace 1: a heatmap without a finite value']);
+  assert.deepEqual(figureProblems({ data: [{ type: 'heatmap', z: [[NaN, 1], [NaN, NaN]] }] }), []);
+  assert.deepEqual(figureProblems({ data: [{ ...onePoint, visible: 'legendonly' }] }), [], 'a hidden trace is not judged');
+  assert.throws(() => showFigure({ data: [onePoint] }), /showFigure: this figure would not show its data: trace 1 "one point": 1 of 3 points/);
 });

@@ -6,7 +6,7 @@
 // kernel the helpers fall back to printing text, so notebook code also runs as a script.
 import { CHECKS_MIME, Check, META_MIME, evaluateCheck } from './checks';
 import { formatNumber } from './tables';
-import { Figure, FigureOptions, figureOutput } from './plots';
+import { Figure, FigureOptions, figureOutput, figureProblems } from './plots';
 import { FrameLike, Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
 
 type Tslab = typeof import('tslab');
@@ -40,6 +40,8 @@ function displayData(data: Record<string, unknown>): void {
 
 /** Draws a Plotly figure ({data, layout}): JupyterLab and Notebook 7 draw it with jupyterlab-plotly, the HTML export with its fallback. */
 export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
+  const problems = figureProblems(fig);
+  if (problems.length) throw new Error(`showFigure: this figure would not show its data: ${problems.join('; ')}`);
   withDisplay(() => displayData(figureOutput(fig, opts)), () => `[figure: ${fig.data.length} trace(s)]`);
 }
 

@@ -99,6 +99,35 @@ export function figureHtml(fig: Figure, opts: FigureOptions = {}): string {
   );
 }
 
+/**
+ * What a reader would see as a broken figure: a line trace with fewer than two points Plotly can
+ * draw, a marker or bar trace with none, a heatmap without a finite value. A point is drawable
+ * when its coordinates are finite, and positive on a log axis. Hidden traces are not judged.
+ */
+export function figureProblems(fig: Figure): string[] {
+  const layout = (fig.layout ?? {}) as Record<string, { type?: string } | undefined>;
+  const isLog = (axis: unknown, letter: 'x' | 'y') => layout[`${letter}axis${String(axis ?? letter).slice(1)}`]?.type === 'log';
+  const problems: string[] = [];
+  fig.data.forEach((trace, i) => {
+    const t = trace as { type?: string; mode?: string; name?: string; visible?: unknown; x?: ArrayLike<unknown>; y?: ArrayLike<unknown>; z?: ArrayLike<ArrayLike<unknown>>; xaxis?: string; yaxis?: string };
+    if (t.visible === false || t.visible === 'legendonly') return;
+    const label = `trace ${i + 1}${t.name ? ` "${t.name}"` : ''}`;
+    if (t.type === 'heatmap') {
+      if (!Array.from(t.z ?? []).some((row) => Array.from(row).some((v) => Number.isFinite(v)))) problems.push(`${label}: a heatmap without a finite value`);
+      return;
+    }
+    if (!t.y) return;
+    const ok = (v: unknown, log: boolean) => typeof v === 'number' && Number.isFinite(v) && (!log || v > 0);
+    const [logX, logY] = [isLog(t.xaxis, 'x'), isLog(t.yaxis, 'y')];
+    const ys = Array.from(t.y);
+    const drawable = ys.filter((y, k) => ok(y, logY) && (t.x === undefined || ok(t.x[k], logX) || typeof t.x[k] === 'string')).length;
+    const line = t.type !== 'bar' && (t.mode ?? 'lines').includes('lines') && !(t.mode ?? '').includes('markers');
+    const needed = line ? 2 : 1;
+    if (drawable < needed) problems.push(`${label}: ${drawable} of ${ys.length} points can be drawn${logY || logX ? ' on its log axis' : ''} (a ${line ? 'line needs 2' : 'trace needs 1'})`);
+  });
+  return problems;
+}
+
 /** The data of a figure's display_data output: the Plotly MIME type and its HTML fallback. */
 export function figureOutput(fig: Figure, opts: FigureOptions = {}): Record<string, unknown> {
   return { [PLOTLY_MIME]: figureSpec(fig), 'text/html': figureHtml(fig, opts) };
