@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkHtmlFiles, chromiumPath, countFigureOutputs } from '../scripts/runner/check-html';
+import { checkHtmlFiles, chromiumPath, countFigureOutputs, parseHtmlCheckArgs } from '../scripts/runner/check-html';
+import { parseLiveArgs } from '../scripts/runner/check-live';
 import { makeOffline } from '../scripts/runner/html-offline';
 import { PLOTLY_MIME, figureHtml, figureOutput, lineTrace } from '../src/notebook/plots';
 import { assertInstalled, skipUnlessCI } from './helpers';
@@ -49,4 +50,18 @@ test('HTML check: figures without data and a figure count that differs from the 
   const [more] = await checkHtmlFiles([good], { expectedFigures: new Map([[good, 4]]) });
   assert.deepEqual(more.problems, ['the notebook made 4 figures, the export has 3']);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('check-html and check-live command lines: both --opt value and --opt=value; unknown options, missing values and bad values refused', () => {
+  assert.deepEqual(parseHtmlCheckArgs(['--screenshots', 's', 'a.html', 'b.html']), { screenshotDir: 's', files: ['a.html', 'b.html'] });
+  assert.deepEqual(parseHtmlCheckArgs(['a.html', '--screenshots=s']), { screenshotDir: 's', files: ['a.html'] });
+  assert.equal(parseHtmlCheckArgs(['a.html']).screenshotDir, 'build/screenshots');
+  assert.throws(() => parseHtmlCheckArgs([]), /usage: node dist\/scripts\/runner\/check-html\.js/);
+  assert.throws(() => parseHtmlCheckArgs(['--shots', 's', 'a.html']), /Unknown option '--shots'/);
+  assert.deepEqual(parseLiveArgs(['--app=notebook', '01-data.ipynb', '--out', 'o', '--timeout', '90']), { app: 'notebook', chapters: ['01-data'], out: 'o', timeoutS: 90 });
+  assert.deepEqual(parseLiveArgs([]), { app: undefined, chapters: [], out: undefined, timeoutS: undefined });
+  assert.throws(() => parseLiveArgs(['--app', 'web']), /--app must be lab or notebook, got web/);
+  assert.throws(() => parseLiveArgs(['--timeout', '0']), /--timeout needs positive seconds, got 0/);
+  assert.throws(() => parseLiveArgs(['--out']), /argument missing/);
+  assert.throws(() => parseLiveArgs(['--bogus']), /Unknown option '--bogus'/);
 });

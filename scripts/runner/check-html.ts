@@ -3,6 +3,7 @@
 // and no request for anything but the page itself. Saves a full-page screenshot.
 //
 //   node dist/scripts/runner/check-html.js [--screenshots DIR] build/html/*.html
+import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -198,17 +199,17 @@ export function formatHtmlCheck(r: HtmlCheck): string {
   return [head + (r.screenshot ? `, screenshot ${r.screenshot}` : ''), ...r.problems.map((p) => `     - ${p}`)].join('\n');
 }
 
+const USAGE = 'usage: node dist/scripts/runner/check-html.js [--screenshots DIR] FILE.html...';
+
+/** The command line's options; throws on an unknown option, a missing value or no file. */
+export function parseHtmlCheckArgs(argv: string[]): { screenshotDir: string; files: string[] } {
+  const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { screenshots: { type: 'string' } } });
+  if (positionals.length === 0) throw new Error(USAGE);
+  return { screenshotDir: v.screenshots ?? 'build/screenshots', files: positionals };
+}
+
 async function main(argv: string[]) {
-  let screenshotDir = 'build/screenshots';
-  const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--screenshots') screenshotDir = argv[++i];
-    else files.push(argv[i]);
-  }
-  if (files.length === 0) {
-    console.error('usage: node dist/scripts/runner/check-html.js [--screenshots DIR] FILE.html...');
-    return 2;
-  }
+  const { screenshotDir, files } = parseHtmlCheckArgs(argv);
   const results = await checkHtmlFiles(files, { screenshotDir });
   for (const r of results) console.log(formatHtmlCheck(r));
   return results.every((r) => r.ok) ? 0 : 1;
@@ -218,8 +219,8 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
-      console.error(e);
-      process.exit(1);
+      console.error(`[check-html] ${(e as Error).message}`);
+      process.exit(2);
     },
   );
 }

@@ -12,6 +12,7 @@
 // serves a temporary copy of notebooks/ directly under the repository root (so the chapters'
 // `../dist/src/index` import resolves); 03 saves its model inside that copy. The repository's
 // notebooks and checkpoints are hashed before and after: neither may change.
+import { parseArgs } from 'node:util';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -210,15 +211,21 @@ export function formatLiveCheck(r: LiveCheck): string {
 
 const USAGE = 'usage: node dist/scripts/runner/check-live.js [--app lab|notebook] [CHAPTER...] [--out DIR] [--timeout S]';
 
+/** The command line's options; throws on an unknown option, a missing value or a wrong --app or --timeout. */
+export function parseLiveArgs(argv: string[]): { app?: JupyterApp; chapters: string[]; out?: string; timeoutS?: number } {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { app: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' } },
+  });
+  if (v.app !== undefined && !(v.app in DEFAULT_CHAPTERS)) throw new Error(`--app must be lab or notebook, got ${v.app}\n${USAGE}`);
+  const timeoutS = v.timeout === undefined ? undefined : Number(v.timeout);
+  if (timeoutS !== undefined && !(timeoutS > 0)) throw new Error(`--timeout needs positive seconds, got ${v.timeout}\n${USAGE}`);
+  return { app: v.app as JupyterApp | undefined, chapters: positionals.map((a) => a.replace(/\.ipynb$/, '')), out: v.out, timeoutS };
+}
+
 async function main(argv: string[]): Promise<number> {
-  const opts: { app?: JupyterApp; chapters: string[]; out?: string; timeoutS?: number } = { chapters: [] };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--out') opts.out = argv[++i];
-    else if (argv[i] === '--timeout') opts.timeoutS = Number(argv[++i]);
-    else if (argv[i] === '--app' && ['lab', 'notebook'].includes(argv[i + 1])) opts.app = argv[++i] as JupyterApp;
-    else if (argv[i].startsWith('--')) throw new Error(`unknown option or value: ${argv[i]} ${argv[i + 1] ?? ''}\n${USAGE}`);
-    else opts.chapters.push(argv[i].replace(/\.ipynb$/, ''));
-  }
+  const opts = parseLiveArgs(argv);
   const r = await checkLive(opts);
   console.log(formatLiveCheck(r));
   return r.ok ? 0 : 1;
