@@ -104,8 +104,8 @@ async function runTwice(names: string[], o: Options, env: JupyterEnv, params: Pa
 
 /** Opens each HTML export in Chromium and records the result; a notebook that was ok but whose export failed becomes html-failed. */
 async function checkHtmlExports(report: Report, o: Options): Promise<void> {
-  const htmlFiles = report.notebooks.filter((n) => n.html).map((n) => n.html as string);
   if (!o.html) return;
+  const htmlFiles = report.notebooks.filter((n) => n.html).map((n) => n.html as string);
   if (!o.browser) {
     console.log('[run-notebooks] --no-browser: HTML exports not checked');
     return;

@@ -125,7 +125,10 @@ export class GaussianMixture {
       for (let k = 0; k < K; k++) {
         const d = x - this.means[k];
         logs[k] = offsets[k] - 0.5 * d * d * invVar[k];
-        if (logs[k] > max) [max, top] = [logs[k], k];
+        if (logs[k] > max) {
+          max = logs[k];
+          top = k;
+        }
       }
       let total = 0;
       let weighted = 0;

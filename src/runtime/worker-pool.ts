@@ -1,7 +1,7 @@
 // One worker thread per job, for work that runs to its end (data-parallel training, DDPM sampling
-// by blocks of rows), and its rules: each worker answers with { type: 'done' } or { type: 'error', message }; the first failure (an error
-// message, an uncaught exception, a worker that exits before its answer) fails the run; and every
-// worker is terminated when the run ends, so none is left computing for nobody or waiting at a
+// by blocks of rows), and its rules: each worker answers with { type: 'done' } or { type: 'error',
+// message }; the first failure (an error message, an uncaught exception, a worker that exits
+// before its answer) fails the run; and every worker is terminated when the run ends, so none is left computing for nobody or waiting at a
 // barrier for a worker that died. (A predictor called synchronously cannot wait for messages: its
 // helper threads are driven through shared memory instead, src/sample/parallel/predictor.ts.)
 import { Worker } from 'node:worker_threads';

@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { defaultWorkers, initBackend } from '../../runtime/backend';
 import { runWorkerPool } from '../../runtime/worker-pool';
 import type { TensorMap, VelocityModel } from '../../model/model';
-import { tensorValues } from '../../model/tensor-values';
 import type { Rng } from '../../math/rng';
 import { modelVelocity } from '../../model/folded';
 import { ddpmSample, type DDPMSampleResult } from '../ddpm';
 import type { DDPMScheduler } from '../../diffusion/scheduler';
 import type { WorkerJob, WorkerMessage } from './job';
+import { copyModel } from './model-copy';
 
 export interface ModelSampleOptions {
   model: VelocityModel;
@@ -40,16 +40,13 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
     }
   }
   const started = performance.now();
-  const backend = (await initBackend()).name;
+  await initBackend();
   const rngState = o.rng.getState();
   const bounds = Array.from({ length: workers + 1 }, (_, i) => Math.round((i * o.n) / workers));
   const progress = new Array<number>(workers).fill(0);
   const total = o.scheduler.timesteps.length;
   const base = {
-    backend,
-    modelConfig: o.model.config,
-    params: tensorValues(o.params ?? o.model.params),
-    batchStats: tensorValues(o.model.batchStats),
+    ...copyModel(o.model, o.params),
     schedulerConfig: o.scheduler.config,
     timesteps: o.scheduler.timesteps,
     n: o.n,

@@ -1,8 +1,6 @@
 // What src/sample/parallel/predictor.ts shares with each helper thread: the slots of the control
 // array, the helper's states, and the data it starts from.
-import type { BackendName } from '../../runtime/backend';
-import type { VelocityModelConfig } from '../../model/model';
-import type { NamedValues } from '../../model/tensor-values';
+import type { ModelCopy } from './model-copy';
 
 /** Slots of the shared Int32Array `control`. */
 export const CONTROL = {
@@ -28,11 +26,7 @@ export enum HelperState {
   Failed = 2,
 }
 
-export interface HelperData {
-  backend: BackendName;
-  modelConfig: VelocityModelConfig;
-  params: NamedValues;
-  batchStats: NamedValues;
+export interface HelperData extends ModelCopy {
   control: Int32Array;
   input: Float32Array;
   output: Float32Array;

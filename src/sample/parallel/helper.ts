@@ -15,17 +15,9 @@ function fail(e: unknown): void {
 }
 
 async function serve(): Promise<void> {
-  const { initBackend } = await import('../../runtime/backend');
-  const { VelocityModel } = await import('../../model/model');
-  const { assignValues } = await import('../../model/tensor-values');
-  const { modelVelocity } = await import('../../model/folded');
+  const { predictorFromCopy } = await import('./model-copy');
   const { predictVelocity } = await import('../../diffusion/predictor');
-  const { Rng } = await import('../../math/rng');
-  await initBackend(data.backend);
-  const model = new VelocityModel(data.modelConfig, new Rng(0, 'helper-init'));
-  assignValues(model.params, data.params);
-  assignValues(model.batchStats, data.batchStats);
-  const predictor = modelVelocity(model);
+  const predictor = await predictorFromCopy(data);
   const { control } = data;
   Atomics.store(control, CONTROL.state, HelperState.Ready);
   Atomics.notify(control, CONTROL.state);

@@ -1,19 +1,12 @@
 // The work of one sampling worker thread (src/sample/parallel/worker.ts): what the coordinator
 // sends, what the worker answers, and the run itself.
-import { initBackend, type BackendName } from '../../runtime/backend';
-import { VelocityModel, type VelocityModelConfig } from '../../model/model';
-import { assignValues } from '../../model/tensor-values';
-import { modelVelocity } from '../../model/folded';
 import { Rng, type RngState } from '../../math/rng';
 import { ddpmSample } from '../ddpm';
 import { DDPMScheduler, type DDPMSchedulerConfig } from '../../diffusion/scheduler';
+import { predictorFromCopy, type ModelCopy } from './model-copy';
 
 /** What a worker needs to rebuild the model and its block of the run. */
-export interface WorkerJob {
-  backend: BackendName;
-  modelConfig: VelocityModelConfig;
-  params: [string, Float32Array][];
-  batchStats: [string, Float32Array][];
+export interface WorkerJob extends ModelCopy {
   schedulerConfig: DDPMSchedulerConfig;
   timesteps: number[];
   n: number;
@@ -40,14 +33,10 @@ export function rowBlock(rng: Rng, total: number, start: number): Pick<Rng, 'nor
 
 /** Rebuild the job's model and run its block of rows (called inside the worker). */
 export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): Promise<void> {
-  await initBackend(job.backend);
-  const model = new VelocityModel(job.modelConfig, new Rng(0, 'worker-init'));
-  assignValues(model.params, job.params);
-  assignValues(model.batchStats, job.batchStats);
+  const predictor = await predictorFromCopy(job);
   const scheduler = new DDPMScheduler(job.schedulerConfig);
   scheduler.timesteps = job.timesteps;
   const rng = Rng.fromState(job.rng);
-  const predictor = modelVelocity(model);
   const result = await ddpmSample({
     predictor,
     scheduler,

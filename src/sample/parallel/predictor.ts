@@ -7,12 +7,12 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { defaultWorkers, type BackendName } from '../../runtime/backend';
+import { defaultWorkers } from '../../runtime/backend';
 import type { TensorMap, VelocityModel } from '../../model/model';
-import { tensorValues } from '../../model/tensor-values';
 import { modelVelocity, type FoldedPredictor } from '../../model/folded';
 import { predictVelocity } from '../../diffusion/predictor';
 import { CONTROL, HelperState, type HelperData } from './helper-protocol';
+import { copyModel, type ModelCopy } from './model-copy';
 
 /** Rows each helper can take per call; larger calls are done in pieces. */
 const HELPER_CAPACITY = 1 << 18;
@@ -45,13 +45,8 @@ export function parallelModelVelocity(model: VelocityModel, params?: TensorMap, 
   const local = modelVelocity(model, params);
   const sources = (): object[] => [...(params ?? model.params).values(), ...model.batchStats.values()].map((s) => s.dataId);
   const snapshot = sources();
-  const data = {
-    backend: tf.getBackend() as BackendName,
-    modelConfig: model.config,
-    params: tensorValues(params ?? model.params),
-    batchStats: tensorValues(model.batchStats),
-  };
-  let helpers: Helper[] = Array.from({ length: threads - 1 }, () => startHelper(data));
+  const copy = copyModel(model, params);
+  let helpers: Helper[] = Array.from({ length: threads - 1 }, () => startHelper(copy));
   let ready = false;
 
   const stop = () => {
@@ -113,12 +108,12 @@ export function parallelModelVelocity(model: VelocityModel, params?: TensorMap, 
   };
 }
 
-function startHelper(data: Omit<HelperData, 'control' | 'input' | 'output' | 'errorText'>): Helper {
+function startHelper(copy: ModelCopy): Helper {
   const control = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * CONTROL.length));
   const input = new Float32Array(new SharedArrayBuffer(Float32Array.BYTES_PER_ELEMENT * HELPER_CAPACITY));
   const output = new Float32Array(new SharedArrayBuffer(Float32Array.BYTES_PER_ELEMENT * HELPER_CAPACITY));
   const errorText = new Uint8Array(new SharedArrayBuffer(4096));
-  const workerData: HelperData = { ...data, control, input, output, errorText };
+  const workerData: HelperData = { ...copy, control, input, output, errorText };
   const worker = new Worker(path.join(__dirname, 'helper.js'), { workerData });
   worker.unref(); // a predictor nobody disposed must not keep the process alive
   // A helper that fails says so in shared memory (the waiting thread cannot receive events);
