@@ -29,7 +29,8 @@ export {
 } from './diffusion/predictor';
 
 // model
-export { DEFAULT_MODEL_CONFIG, VelocityModel, type VelocityModelConfig } from './model/model';
+export { VelocityModel } from './model/model';
+export { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from './model/network';
 export { modelVelocity } from './model/folded';
 export { plainModelVelocity } from './model/predictors';
 export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';

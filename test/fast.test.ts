@@ -1,9 +1,10 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { velocityLossAndGrads } from '../src/model/backprop';
+import { velocityLossAndGrads } from '../src/train/gradients';
 import { modelVelocity } from '../src/model/folded';
-import { VelocityModel, type TensorMap } from '../src/model/model';
+import { VelocityModel } from '../src/model/model';
+import type { TensorMap } from '../src/model/parameters';
 import { DROPOUT_BLOCK, Rng } from '../src/math/rng';
 import { plainModelVelocity } from '../src/model/predictors';
 import { TUTORIAL_TRAINING, type GradientMode } from '../src/train/config';
@@ -50,6 +51,7 @@ for (const { label, config, B } of [
   { label: 'tutorial network, dropout 0.1', config: {}, B: 300 },
   { label: 'no dropout, depth 1, width 16', config: { dropout: 0, depth: 1, width: 16 }, B: 64 },
   { label: 'depth 0', config: { depth: 0, width: 8, dropout: 0.2 }, B: 17 },
+  { label: 'SiLU trunk, depth 2, width 24', config: { activation: 'silu' as const, depth: 2, width: 24 }, B: 50 },
 ]) {
   test(`fast gradients equal tf.variableGrads of the plain forward (${label})`, () => {
     const m = perturbedModel(config, 11);
@@ -128,6 +130,20 @@ test('dropoutMaskPart: entries of the whole mask, leaving the same state', () =>
   assert.throws(() => b.dropoutMaskPart(n, 0.3, 5, n + 1), /not within/);
 });
 
+test('the folded predictor equals model.predict for another width, depth and activation', () => {
+  const m = perturbedModel({ width: 24, depth: 2, activation: 'silu' }, 8);
+  const x = tf.tensor2d(Float32Array.from(new Rng(3).normals(300), (z) => 4 * z), [300, 1]);
+  const f = modelVelocity(m);
+  for (const t of [0, 499, 999]) {
+    const [want, got] = [m.predict(x, t), f.predict(x, t)];
+    assert.ok(relErr(toArray(got), toArray(want)) < 1e-5, `t=${t}`);
+    tf.dispose([want, got]);
+  }
+  f.dispose();
+  tf.dispose(x);
+  m.dispose();
+});
+
 test('the folded predictor equals model.predict (running statistics, EMA params), and refolds after updates', () => {
   const m = perturbedModel({}, 4);
   const xs = Float32Array.from(new Rng(2).fork('x').normals(500), (z) => 4 * z);
@@ -163,37 +179,54 @@ test('the folded predictor equals model.predict (running statistics, EMA params)
   m.dispose();
 });
 
-test('a few trainer steps: fast and autograd gradients give the same parameters, statistics and losses', async () => {
-  const run = async (gradients: GradientMode) => {
-    const tr = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, steps: 8, batchSize: 256, logEvery: 4, learningRate: 2e-3, holdSteps: 0, seed: 7, gradients }, { dropout: 0.1 });
-    const losses = (await tr.run()).map((l) => l.loss);
-    // training-mode outputs (batch statistics: invariant to the null direction) on a fixed batch
-    const x = tf.tensor2d([-6, -1, 0, 0.5, 3, 8], [6, 1]);
-    const t = tf.tensor1d([0, 10, 200, 500, 800, 999], 'int32');
-    const out = tr.model.forward(x, t, { training: true, dropoutRng: new Rng(1).fork('d') });
-    const outputs = toArray(out.output);
-    tf.dispose([x, t, out.output, ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
-    const state = new Map([...tr.model.params, ...tr.model.batchStats, ...[...tr.ema.values].map(([n, v]) => [`ema/${n}`, v] as const)].map(([n, v]) => [n, toArray(v)]));
-    tr.dispose();
-    return { losses, state, outputs };
-  };
-  const fast = await run('fast');
-  const auto = await run('autograd');
-  for (let i = 0; i < fast.losses.length; i++) assert.ok(Math.abs(fast.losses[i] - auto.losses[i]) < 1e-4 * auto.losses[i], `loss ${i}`);
-  // time/linear_2/bias shifts every row just before BatchNorm, so its exact gradient is 0 and
-  // both paths feed Adam pure rounding noise, which Adam normalises to steps of up to ~lr: that
-  // parameter (and bn_in's running mean, which tracks it) follow noise in either path. Compare
-  // everything else, and the trained networks' outputs.
-  const nullDirection = /^(ema\/)?time\/linear_2\/bias$|^bn_in\/mean$/;
-  // Adam also turns rounding differences in small gradients into steps of up to lr each: 8 steps
-  // of lr 2e-3 could drift 1.6e-2 apart on noise alone. The bar is 1/32 of that (native
-  // TensorFlow, which sums in another order than autograd's ops, reached 1.4e-4); a wrong
-  // gradient moves a parameter by about lr at its first step.
-  for (const [name, v] of auto.state) {
-    if (nullDirection.test(name)) continue;
-    const d = maxAbsDiff(fast.state.get(name)!, v);
-    assert.ok(d < 5e-4, `${name}: max |Δ| ${d}`);
-  }
-  assert.ok(relErr(fast.outputs, auto.outputs) < 1e-4, `outputs ${fast.outputs} vs ${auto.outputs}`);
+// The network's shape and activation are configuration (src/model/network.ts): another width,
+// depth or activation trains through the fast path, on one thread and on two workers, and agrees
+// with autograd.
+for (const { label, model } of [
+  { label: 'the tutorial network', model: { dropout: 0.1 } },
+  { label: 'width 24, depth 2, SiLU', model: { dropout: 0.1, width: 24, depth: 2, activation: 'silu' as const } },
+  { label: 'width 48, depth 1', model: { dropout: 0.1, width: 48, depth: 1 } },
+]) {
+  test(`a few trainer steps (${label}): fast gradients, on one thread and two workers, give autograd's parameters, statistics and losses`, async () => {
+    const run = async (gradients: GradientMode, workers: number) => {
+      const tr = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, steps: 8, batchSize: 256, logEvery: 4, learningRate: 2e-3, holdSteps: 0, seed: 7, gradients, workers }, model);
+      const losses = (await tr.run()).map((l) => l.loss);
+      // training-mode outputs (batch statistics: invariant to the null direction) on a fixed batch
+      const x = tf.tensor2d([-6, -1, 0, 0.5, 3, 8], [6, 1]);
+      const t = tf.tensor1d([0, 10, 200, 500, 800, 999], 'int32');
+      const out = tr.model.forward(x, t, { training: true, dropoutRng: new Rng(1).fork('d') });
+      const outputs = toArray(out.output);
+      tf.dispose([x, t, out.output, ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
+      const state = new Map([...tr.model.params, ...tr.model.batchStats, ...[...tr.ema.values].map(([n, v]) => [`ema/${n}`, v] as const)].map(([n, v]) => [n, toArray(v)]));
+      tr.dispose();
+      return { losses, state, outputs };
+    };
+    const auto = await run('autograd', 1);
+    for (const workers of [1, 2]) {
+      const fast = await run('fast', workers);
+      const where = `${workers} thread(s)`;
+      assert.deepEqual([...fast.state.keys()], [...auto.state.keys()]);
+      for (let i = 0; i < fast.losses.length; i++) assert.ok(Math.abs(fast.losses[i] - auto.losses[i]) < 1e-4 * auto.losses[i], `${where}: loss ${i}`);
+      // time/linear_2/bias shifts every row just before BatchNorm, so its exact gradient is 0 and
+      // both paths feed Adam pure rounding noise, which Adam normalises to steps of up to ~lr: that
+      // parameter (and bn_in's running mean, which tracks it) follow noise in either path. Compare
+      // everything else, and the trained networks' outputs.
+      const nullDirection = /^(ema\/)?time\/linear_2\/bias$|^bn_in\/mean$/;
+      // Adam also turns rounding differences in small gradients into steps of up to lr each: 8 steps
+      // of lr 2e-3 could drift 1.6e-2 apart on noise alone. The bar is 1/32 of that (native
+      // TensorFlow, which sums in another order than autograd's ops, reached 1.4e-4); a wrong
+      // gradient moves a parameter by about lr at its first step.
+      for (const [name, v] of auto.state) {
+        if (nullDirection.test(name)) continue;
+        const d = maxAbsDiff(fast.state.get(name)!, v);
+        assert.ok(d < 5e-4, `${where}, ${name}: max |Δ| ${d}`);
+      }
+      assert.ok(relErr(fast.outputs, auto.outputs) < 1e-4, `${where}: outputs ${fast.outputs} vs ${auto.outputs}`);
+    }
+  });
+}
+
+test('a bad gradients mode or activation is refused', () => {
   assert.throws(() => new Trainer(mixture, scheduler, { gradients: 'x' as never }), /gradients/);
+  assert.throws(() => new VelocityModel({ activation: 'relu' as never }, new Rng(1)), /activation must be one of gelu, silu, got relu/);
 });

@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/runtime/backend';
-import { fusedKernels, fusedKernelsError, setFusedKernelsEnabled } from '../src/runtime/fused-kernels';
-import { GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from '../src/model/gelu';
-import { velocityLossAndGrads } from '../src/model/backprop';
+import { fusedKernelsError, fusedOps, setFusedKernelsEnabled } from '../src/runtime/fused-kernels';
+import { gelu, GELU_SIGMOID_CUBIC as C1, GELU_SIGMOID_LINEAR as C2 } from '../src/model/activations';
+import { LAYER_INPUT_GRAD } from '../src/model/norm-dense';
+import { velocityLossAndGrads } from '../src/train/gradients';
 import { modelVelocity } from '../src/model/folded';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
@@ -43,12 +44,12 @@ function kernels(t: TestContext) {
     return null;
   }
   assert.equal(backend, 'tensorflow', 'these tests need the native TensorFlow backend (scripts/native-backend.sh)');
-  const k = fusedKernels();
+  const k = fusedOps();
   assert.ok(k, `fused kernels unavailable: ${fusedKernelsError()}`);
   return k;
 }
 
-// The op chains of backprop.ts, written out independently.
+// The op chains of the GELU's plain form (activations.ts), written out independently.
 function opsForward(z: tf.Tensor, mask: tf.Tensor | null, residual: tf.Tensor | null) {
   const q = tf.square(z);
   const sg = tf.sigmoid(tf.mul(tf.add(tf.mul(q, C1), C2), z));
@@ -62,9 +63,7 @@ function opsBackward(dy: tf.Tensor, c: { sg: tf.Tensor; q: tf.Tensor; g: tf.Tens
 }
 
 test('fused GELU forward and backward equal the op chains bit for bit, with and without mask and residual', (t) => {
-  const found = kernels(t);
-  if (!found) return;
-  const k = found;
+  if (!kernels(t)) return;
   tf.tidy(() => {
     const r = new Rng(3);
     const n = 515 * 64; // not a multiple of 8: the scalar tail runs too
@@ -78,15 +77,16 @@ test('fused GELU forward and backward equal the op chains bit for bit, with and 
     for (const [m, res] of [[null, null], [mask, null], [null, residual], [mask, residual]] as const) {
       const label = `mask ${m ? 'yes' : 'no'}, residual ${res ? 'yes' : 'no'}`;
       const ops = opsForward(z, m, res);
-      const fused = k.geluForward(z, m, res, { cubic: C1, linear: C2 });
+      const fused = gelu.forward(z, m, res);
       assert.deepEqual(fused.y.shape, [515, 64]);
-      assert.deepEqual(differences(fused.sigmoid, ops.sg), [], `σ(u), ${label}`);
+      assert.deepEqual(fused.cache.kept, [], 'the fused op keeps no intermediate values');
+      assert.deepEqual(differences(fused.cache.sg, ops.sg), [], `σ(u), ${label}`);
       assert.deepEqual(differences(fused.y, ops.y), [], `forward, ${label}`);
-      const back = k.geluBackward(dy, z, fused.sigmoid, m, { cubic: C1, linear: C2 });
+      const back = gelu.backward(dy, fused.cache);
       assert.deepEqual(differences(back, opsBackward(dy, ops, m)), [], `backward, ${label}`);
     }
-    assert.throws(() => k.geluForward(z, tf.ones([3, 3]), null, { cubic: C1, linear: C2 }), /differ in size/);
-    assert.throws(() => k.geluForward(tf.ones([4], 'int32'), null, null, { cubic: C1, linear: C2 }), /float/);
+    assert.throws(() => gelu.forward(z, tf.ones([3, 3]), null), /differ in size/);
+    assert.throws(() => gelu.forward(tf.ones([4, 1], 'int32'), null, null), /float/);
   });
 });
 
@@ -105,9 +105,11 @@ test('the fused layer input gradient equals bias add, multiply and addN bit for 
     for (const res of [null, residual]) {
       const terms = [tf.add(p, gamma), tf.mul(h, beta)];
       const ops = tf.addN(res ? [...terms, res] : terms);
-      assert.deepEqual(differences(k.layerInputGrad(p, gamma, h, beta, res), ops), [], `residual ${res ? 'yes' : 'no'}`);
+      const [fused] = k.run(LAYER_INPUT_GRAD, { p, gamma, h, beta, residual: res });
+      assert.deepEqual(differences(fused, ops), [], `residual ${res ? 'yes' : 'no'}`);
     }
-    assert.throws(() => k.layerInputGrad(p, tf.ones([cols + 1]) as tf.Tensor1D, h, beta, null), /differ in size/);
+    assert.throws(() => k.run(LAYER_INPUT_GRAD, { p, gamma: tf.ones([cols + 1]), h, beta, residual: null }), /differ in size/);
+    assert.throws(() => k.run({ ...LAYER_INPUT_GRAD, attrs: ['scale'] }, { p, gamma, h, beta, residual: null }), /attribute 'scale' is missing/);
   });
 });
 

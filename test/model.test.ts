@@ -1,7 +1,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { geluTanh } from '../src/model/gelu';
+import { geluTanh } from '../src/model/activations';
 import { lecunNormal, VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import { maxAbsDiff, toArray, useBackend } from './helpers';

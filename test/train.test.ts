@@ -2,7 +2,7 @@ import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_MODEL_CONFIG } from '../src/model/model';
+import { DEFAULT_MODEL_CONFIG } from '../src/model/network';
 import { defaultWorkers } from '../src/runtime/backend';
 import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig } from '../src/train/config';
 import { Trainer } from '../src/train/trainer';

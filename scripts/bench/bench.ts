@@ -1,7 +1,7 @@
 // Benchmark of training and sampling speed: `npm run bench` (or `node dist/scripts/bench/bench.js`).
 //
 // For each tfjs backend that starts (tensorflow, wasm, cpu) and batch size: training throughput
-// with plain autograd and with the fast hand-written gradients (src/model/backprop.ts), each a full
+// with plain autograd and with the fast hand-written gradients (src/model/training-pass.ts), each a full
 // Trainer step (data, masks, gradients, AdamW + clip, EMA, BatchNorm statistics); inference rows/s
 // (plain model.predict and the folded predictor); the time of a 10,000-sample × 1,000-step DDPM
 // pass; peak memory. When Debian's PyTorch is importable (/usr/bin/python3), the same training step

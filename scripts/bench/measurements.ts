@@ -12,7 +12,7 @@ import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
 import type { BackendName } from '../../src/runtime/backend';
 import { Trainer } from '../../src/train/trainer';
 import { TUTORIAL_TRAINING, type GradientMode, type TrainConfig } from '../../src/train/config';
-import { DEFAULT_MODEL_CONFIG } from '../../src/model/model';
+import { DEFAULT_MODEL_CONFIG } from '../../src/model/network';
 import type { Options } from './options';
 import { notePeak, peak, resetPeak, timeIt } from './timing';
 

@@ -6,7 +6,8 @@
 // than the loss itself.
 import * as tf from '@tensorflow/tfjs';
 import type { GaussianMixture } from '../math/mixture';
-import type { TensorMap, VelocityModel } from '../model/model';
+import type { TensorMap } from '../model/parameters';
+import type { VelocityModel } from '../model/model';
 import { Rng } from '../math/rng';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import { noiseLevel, noisySample, velocityTarget } from '../diffusion/parameterization';

@@ -6,7 +6,7 @@
 // host than the dozens of tiny tfjs ops it replaces (each ~10–20 µs of dispatch on tfjs-node).
 // Used by the training step's backpropagation (batch statistics) and by the inference predictor
 // (running statistics).
-import { getParameter, type TensorMap } from './model';
+import { getParameter, type TensorMap } from './parameters';
 
 /** One BatchNorm + Dense pair's parameters, as host values. W is row-major [I, O]. */
 export interface BatchNormDense {

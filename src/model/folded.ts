@@ -1,17 +1,17 @@
 // The VelocityModel in inference mode (running BatchNorm statistics, no dropout) as a fast
-// predictor, with the same mathematics as VelocityModel.predict:
-//  - each BatchNorm is folded into the Dense after it: BN(h)·W + b = h·(s ⊙ W) + (shift·W + b)
-//    with s = scale/√(var + eps), shift = bias − mean·s;
+// predictor, with the same mathematics as VelocityModel.predict, walking the layers of network.ts:
+//  - each trunk layer's BatchNorm is folded into its Dense (norm-dense.ts);
 //  - the time MLP is evaluated once for every timestep, and its contribution to the first Dense
 //    is precomputed, so a prediction at timestep t starts from one row of a table;
-//  - GELU is computed in its sigmoid form (gelu.ts);
+//  - activations run in the training pass's form without a mask (activations.ts);
 //  - each layer is one product with its bias (products.ts).
-// The fold is computed on the host (batchnorm-fold.ts), as in training.
 import * as tf from '@tensorflow/tfjs';
 import type { VelocityPredictor } from '../diffusion/predictor';
-import { geluSigmoid } from './gelu';
-import { batchNormDenseValues, foldBatchNorm } from './batchnorm-fold';
-import { getBias, getParameter, type TensorMap, type VelocityModel } from './model';
+import { activate, type Activation } from './activations';
+import { denseForward } from './dense';
+import type { VelocityModel } from './model';
+import { foldNormDense } from './norm-dense';
+import type { TensorMap } from './parameters';
 import { affine } from './products';
 
 /** An inference-mode predictor whose folded weights the caller may free. */
@@ -26,7 +26,8 @@ interface Folded {
   timeRows: tf.Tensor1D;
   /** Folded first-Dense row of x: [1, width]. */
   xRow: tf.Tensor2D;
-  layers: { W: tf.Tensor2D; b: tf.Tensor1D }[];
+  /** Every trunk layer, folded (the first one is applied through timeRows and xRow). */
+  layers: { W: tf.Tensor2D; b: tf.Tensor1D; activation: Activation | null; residual: boolean }[];
 }
 
 /**
@@ -50,40 +51,38 @@ export function modelVelocity(model: VelocityModel, params?: TensorMap): FoldedP
   };
   return {
     predict(xt: tf.Tensor2D, t: number): tf.Tensor2D {
-      const { numTimesteps, width } = model.config;
+      const { numTimesteps } = model.config;
       if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`predict: timestep must be an integer in [0, ${numTimesteps}), got ${t}`);
       if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`predict: x must have shape [B, 1], got [${xt.shape}]`);
       const f = current();
       return tf.tidy(() => {
-        const c = tf.slice(f.timeRows, [t * width], [width]);
-        let h = geluSigmoid(affine(xt, f.xRow, c));
-        const n = f.layers.length;
-        for (let i = 0; i < n - 1; i++) h = geluSigmoid(affine(h as tf.Tensor2D, f.layers[i].W, f.layers[i].b), h);
-        return affine(h as tf.Tensor2D, f.layers[n - 1].W, f.layers[n - 1].b);
-      }) as tf.Tensor2D;
+        const width = f.xRow.shape[1];
+        let h = xt;
+        f.layers.forEach((layer, i) => {
+          const z = i === 0 ? affine(h, f.xRow, tf.slice(f.timeRows, [t * width], [width])) : affine(h, layer.W, layer.b);
+          const residual = layer.residual ? h : null;
+          h = layer.activation ? activate(layer.activation, z, residual) : residual ? (tf.add(residual, z) as tf.Tensor2D) : z;
+        });
+        return h;
+      });
     },
     dispose: free,
   };
 }
 
-/** BatchNorm `bn` (running statistics) folded into the Dense `dense` after it. */
-function foldLayer(model: VelocityModel, params: TensorMap, bn: string, dense: string): { W: tf.Tensor2D; b: tf.Tensor1D } {
-  const p = batchNormDenseValues(params, bn, dense);
-  const stat = (name: string) => model.batchStats.get(`${bn}/${name}`)!.dataSync();
-  const f = foldBatchNorm(p, stat('mean'), stat('var'), model.config.bnEpsilon);
-  return { W: tf.tensor2d(f.Wp, [p.I, p.O]), b: tf.tensor1d(f.bp) };
-}
-
 function foldWeights(model: VelocityModel, params: TensorMap): Omit<Folded, 'keys'> {
-  const { depth, timeEmbeddingDim: e, width } = model.config;
-  return tf.tidy(() => {
-    const e1 = affine(model.embeddingTable, getParameter(params, 'time/linear_1/kernel'), getBias(params, 'time/linear_1/bias'));
-    const a1 = tf.mul(e1, tf.sigmoid(e1)) as tf.Tensor2D;
-    const temb = affine(a1, getParameter(params, 'time/linear_2/kernel'), getBias(params, 'time/linear_2/bias'));
-    const first = foldLayer(model, params, 'bn_in', 'dense_in');
+  const { network } = model;
+  const { timeEmbeddingDim: e } = model.config;
+  const { timeRows, xRow, weights } = tf.tidy(() => {
+    let temb = model.embeddingTable;
+    for (const layer of network.time) temb = layer.kind === 'dense' ? denseForward(params, layer.name, temb) : activate(layer.activation, temb);
+    const weights = network.trunk.map((layer) => foldNormDense(params, model.batchStats, model.config.bnEpsilon, layer));
+    // the first layer's input is [x, temb]: its x row, and its temb rows applied to every timestep's temb
+    const first = weights[0];
+    const width = first.W.shape[1];
     const xRow = tf.slice(first.W, [0, 0], [1, width]) as tf.Tensor2D;
     const timeRows = affine(temb, tf.slice(first.W, [1, 0], [e, width]), first.b).reshape([-1]) as tf.Tensor1D;
-    const layers = [...Array.from({ length: depth }, (_, i) => foldLayer(model, params, `block_${i}/bn`, `block_${i}/dense`)), foldLayer(model, params, 'bn_out', 'dense_out')];
-    return { timeRows, xRow, layers };
+    return { timeRows, xRow, weights };
   });
+  return { timeRows, xRow, layers: weights.map((w, i) => ({ ...w, activation: network.trunk[i].activation, residual: network.trunk[i].residual })) };
 }

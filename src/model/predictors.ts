@@ -1,7 +1,8 @@
 // model.predict as a VelocityPredictor: the unfolded reference for the samplers' predictor
 // (modelVelocity in folded.ts, which folds BatchNorm and precomputes the time MLP).
 import type { VelocityPredictor } from '../diffusion/predictor';
-import type { TensorMap, VelocityModel } from './model';
+import type { TensorMap } from './parameters';
+import type { VelocityModel } from './model';
 
 /** model.predict as a predictor: the unfolded reference. */
 export function plainModelVelocity(model: VelocityModel, params?: TensorMap): VelocityPredictor {

@@ -1,6 +1,6 @@
 // What a training run is configured with: the TrainConfig fields, the presets, the log entries a
 // run reports, and the validation of a configuration.
-import { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from '../model/model';
+import { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from '../model/network';
 import type { LinearScheduleOptions } from './optim';
 import { TARGET_KINDS, type TargetKind } from './targets';
 
@@ -25,7 +25,7 @@ export interface TrainConfig {
   /** Report (and read the loss back from the device) every this many steps. */
   logEvery: number;
   /**
-   * How gradients are computed: 'fast' (hand-written backpropagation, src/model/backprop.ts) or
+   * How gradients are computed: 'fast' (hand-written backpropagation, src/model/training-pass.ts) or
    * 'autograd' (tf.variableGrads over VelocityModel.forward). Same mathematics and the same random
    * streams; results agree within float32 rounding.
    */

@@ -1,14 +1,83 @@
-// The two ways a training step gets its loss, gradients and BatchNorm batch moments: the
-// hand-written backpropagation (model/backprop.ts) and tfjs autograd over VelocityModel.forward.
-// Both draw the dropout masks from the same stream in the same order, so they differ only by
-// float32 rounding.
+// The training loss mean((v̂ − v)²), its gradient for every parameter and the BatchNorm batch
+// moments, computed two ways: by the network's hand-written training pass
+// (src/model/training-pass.ts), also across worker threads, and by tfjs autograd over
+// VelocityModel.forward. Both draw the dropout masks from the same stream in the same order, so
+// they differ only by float32 rounding.
 import * as tf from '@tensorflow/tfjs';
-import { velocityLossAndGrads, type BatchShard, type LossAndGrads } from '../model/backprop';
-import type { BatchMoments, VelocityModel } from '../model/model';
+import type { VelocityModel } from '../model/model';
+import { velocityNetwork, type VelocityModelConfig } from '../model/network';
+import type { BatchMoments } from '../model/norm-dense';
+import type { TensorMap } from '../model/parameters';
+import { exchangeSizes, trainingPass } from '../model/training-pass';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import type { Rng } from '../math/rng';
 import type { GradientMode } from './config';
 import type { TargetFunction } from './targets';
+
+/** Data-parallel training: which rows of the whole batch this thread holds, and how to sum over threads. */
+export interface BatchShard {
+  /** These rows are rows [start, start + B) of the whole batch. */
+  start: number;
+  /** Rows of the whole batch. */
+  total: number;
+  /** Each array summed over the workers, all in one exchange. */
+  allReduce: (xs: Float32Array[]) => Float32Array[];
+}
+
+export interface LossAndGrads {
+  /** mean((v̂ − v)²), the training loss. */
+  loss: tf.Scalar;
+  /** d loss / d parameter, keyed by the model's parameter names. */
+  grads: Map<string, tf.Tensor>;
+  /** The batch moments each BatchNorm used (as forward's `moments`). */
+  moments: BatchMoments;
+}
+
+export interface FastGradInputs {
+  /** x_t, [B, 1]. */
+  xt: tf.Tensor2D;
+  /** The B integer timesteps, as host data. */
+  timesteps: ArrayLike<number>;
+  /** The v-target, [B, 1]. */
+  target: tf.Tensor2D;
+  /** Dropout stream; required when the model's dropout > 0. */
+  dropoutRng?: Rng;
+  /** Parameters to use instead of the model's own. */
+  params?: TensorMap;
+  /** Data-parallel training: the loss, every batch statistic and every gradient are then the whole batch's. */
+  shard?: BatchShard;
+}
+
+/**
+ * The training loss mean((v̂(x_t, t) − target)²) over the whole batch, by the training pass: its
+ * gradient d loss / d v̂ = 2·(v̂ − target)/n goes backward, and the loss's sum rides in the pass's
+ * last exchange.
+ */
+export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInputs): LossAndGrads {
+  const { xt, target, shard } = inputs;
+  const B = xt.shape[0];
+  const total = shard?.total ?? B;
+  if (target.size !== B) throw new Error(`velocityLossAndGrads: target has ${target.size} values for ${B} rows`);
+  let grads = new Map<string, tf.Tensor>();
+  let moments: BatchMoments = new Map();
+  const loss = tf.tidy(() => {
+    const rows = shard && { start: shard.start, total: shard.total };
+    const pass = trainingPass(model, { xt, timesteps: inputs.timesteps, dropoutRng: inputs.dropoutRng, params: inputs.params, rows, reduce: shard?.allReduce });
+    moments = pass.moments;
+    const diff = tf.sub(pass.output, target.reshape([B, 1])) as tf.Tensor2D;
+    const back = pass.backward(tf.mul(diff, 2 / total) as tf.Tensor2D, [tf.sum(tf.square(diff))]);
+    grads = back.grads;
+    return tf.scalar(back.sums[0][0] / total);
+  });
+  return { loss, grads, moments };
+}
+
+/** The most floats one exchange of a data-parallel step carries (to size the shared buffers). */
+export function largestExchange(config: VelocityModelConfig): number {
+  const sizes = exchangeSizes(velocityNetwork(config));
+  sizes[sizes.length - 1] += 1; // the loss's sum
+  return Math.max(...sizes);
+}
 
 /** This thread's rows of one batch. */
 export interface BatchRows {

@@ -3,7 +3,8 @@
 // ThreadTrainer's; with workers > 1, run() hands the job to worker threads and adopts their result.
 import type { GaussianMixture } from '../math/mixture';
 import type { DDPMScheduler } from '../diffusion/scheduler';
-import type { VelocityModel, VelocityModelConfig } from '../model/model';
+import type { VelocityModel } from '../model/model';
+import type { VelocityModelConfig } from '../model/network';
 import { defaultWorkers } from '../runtime/backend';
 import { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, type TrainConfig, type TrainLog } from './config';
 import type { ParameterEMA } from './optim';

@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import { defaultWorkers, initBackend } from '../../runtime/backend';
 import { runWorkerPool } from '../../runtime/worker-pool';
-import type { TensorMap, VelocityModel } from '../../model/model';
+import type { TensorMap } from '../../model/parameters';
+import type { VelocityModel } from '../../model/model';
 import type { Rng } from '../../math/rng';
 import { modelVelocity } from '../../model/folded';
 import { ddpmSample, type DDPMSampleResult } from '../ddpm';

@@ -3,7 +3,9 @@
 // (./coordinator.ts) and the predictor's helper threads (./predictor.ts).
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../runtime/backend';
-import { VelocityModel, type TensorMap, type VelocityModelConfig } from '../../model/model';
+import { VelocityModel } from '../../model/model';
+import type { TensorMap } from '../../model/parameters';
+import type { VelocityModelConfig } from '../../model/network';
 import { assignValues, tensorValues, type NamedValues } from '../../model/tensor-values';
 import { modelVelocity, type FoldedPredictor } from '../../model/folded';
 import { Rng } from '../../math/rng';

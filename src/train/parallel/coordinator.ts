@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { initBackend } from '../../runtime/backend';
 import { runWorkerPool } from '../../runtime/worker-pool';
-import { largestExchange } from '../../model/backprop';
+import { largestExchange } from '../gradients';
 import type { TrainLog } from '../config';
 import { TrainingDiverged } from '../thread-trainer';
 import { createAllReduce } from './allreduce';

@@ -2,7 +2,7 @@
 import type { BackendName } from '../../runtime/backend';
 import type { MixtureSpec } from '../../math/mixture';
 import type { DDPMSchedulerConfig } from '../../diffusion/scheduler';
-import type { VelocityModelConfig } from '../../model/model';
+import type { VelocityModelConfig } from '../../model/network';
 import type { NamedValues } from '../../model/tensor-values';
 import type { TrainConfig, TrainLog } from '../config';
 import type { AllReduceShared } from './allreduce';
