@@ -179,3 +179,5 @@ g++ -std=c++17 -O3 -mavx2 -ffp-contract=off -shared -fPIC -DNODE_GYP_MODULE_NAME
 
 smoke_test || fail "the built backend or its fused kernels do not work: $problem"
 echo "$want" > "$pkg/deps/stamp" || fail "could not write $pkg/deps/stamp"
+# a rebuild unpacks the wheel and makes the stub again: only the downloaded wheel is worth keeping
+rm -rf "$cache/tf" "$cache/stub" || say "could not remove $cache/tf and $cache/stub (about 560 MB a rebuild does not need)"

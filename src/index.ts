@@ -57,7 +57,7 @@ export { ddpmSample, type DDPMSampleResult } from './sample/ddpm';
 export { annealedLangevin, geometricSigmas, langevin, mixtureScore, smoothedMixtureScore } from './sample/langevin';
 export { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample, type SamplerRun, type Trajectory } from './sample/sde-samplers';
 export { compareSamplers, findSamplerRow, type SamplerKind, type SamplerRow } from './sample/compare';
-export { ddpmSampleModel } from './sample/parallel/coordinator';
+export { ddpmSampleModel } from './sample/parallel/ddpm-model';
 export { parallelModelVelocity, type ParallelPredictorOptions } from './sample/parallel/predictor';
 
 // notebook
@@ -72,4 +72,3 @@ export { coupledFigure, histogramVsPdf, lossFigure, samplerW1Figure, scheduleFig
 export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';
 export { modeTableRows, modeWeights, samplerTableRows } from './notebook/sample-tables';
 export { perMode } from './notebook/tables';
-export { loadDanfo } from './notebook/danfo';

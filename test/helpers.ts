@@ -9,7 +9,7 @@ import { Rng } from '../src/math/rng';
 import { initBackend } from '../src/runtime/backend';
 import { findPython } from '../scripts/runner/jupyter-env';
 
-/** Every test file runs on the default backend choice (wasm here). */
+/** Every test file runs on the default backend choice (native TensorFlow where it is built, else wasm; TSDIFFUSION_BACKEND overrides it). */
 export async function useBackend(): Promise<string> {
   return (await initBackend()).name;
 }

@@ -13,7 +13,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { modelVelocity } from '../src/model/folded';
 import { ddpmSample } from '../src/sample/ddpm';
-import { ddpmSampleModel } from '../src/sample/parallel/coordinator';
+import { ddpmSampleModel } from '../src/sample/parallel/ddpm-model';
 import { Trainer } from '../src/train/trainer';
 import { tutorialProblem, useBackend } from './helpers';
 

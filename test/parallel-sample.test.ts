@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { VelocityModel } from '../src/model/model';
 import { ParameterEMA } from '../src/train/optim';
-import { ddpmSampleModel } from '../src/sample/parallel/coordinator';
+import { ddpmSampleModel } from '../src/sample/parallel/ddpm-model';
 import { rowBlock } from '../src/sample/parallel/job';
 import { Rng } from '../src/math/rng';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';

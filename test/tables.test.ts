@@ -1,8 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDanfo } from '../src/notebook/danfo';
-import { formatCell, formatNumber, tableHtml, tableText, textTable } from '../src/notebook/tables';
-import { publishChecks, showTable } from '../src/notebook/display';
+import { formatCell, formatNumber, tableHtml, textTable } from '../src/notebook/tables';
+import { publishChecks, publishedChecksHtml, showTable } from '../src/notebook/display';
 import { check } from '../src/notebook/checks';
 
 test('formatCell: integers as is, others to 4 significant digits', () => {
@@ -37,18 +36,6 @@ test('tableHtml renders rows, escapes text, right-aligns numbers', () => {
   assert.equal(html.match(/<tr>/g)?.length, 3);
 });
 
-test('danfojs-node loads with tfjs standing in for tfjs-node, and its DataFrame renders', () => {
-  const dfd = loadDanfo();
-  const df = new dfd.DataFrame({ mode: ['left', 'mid', 'right'], weight: [0.3, 0.1, 0.6] });
-  assert.deepEqual(df.shape, [3, 2]);
-  assert.ok(Math.abs((df['weight'] as any).sum() - 1) < 1e-12);
-  const html = tableHtml(df as any);
-  assert.match(html, /<th>mode<\/th><th>weight<\/th>/);
-  assert.match(html, /<td>mid<\/td><td style="text-align:right">0\.1<\/td>/);
-  assert.doesNotMatch(html, /<th><\/th>/, 'the default 0..n-1 index is not shown');
-  assert.match(tableText(df as any), /right\s+0\.6/);
-});
-
 test('notebook helpers fall back to text outside a kernel', (t) => {
   const lines: string[] = [];
   t.mock.method(console, 'log', (s: string) => lines.push(s));
@@ -56,4 +43,19 @@ test('notebook helpers fall back to text outside a kernel', (t) => {
   publishChecks([check('w1', 0.1, '<=', 0.15)]);
   assert.equal(lines[0], ['a    b', '-  ---', '1  2.5'].join('\n'));
   assert.match(lines.join('\n'), /w1.*pass/);
+});
+
+test('published checks: one summary row per thing checked, and every check in a collapsed table captioned Checks', () => {
+  const html = publishedChecksHtml([
+    check('exact: KS statistic', 0.01, '<=', 0.05),
+    check('exact: mode 1 std', 0.04, '<=', 0.05),
+    check('trained: mode 1 std', 0.09, '<=', 0.05),
+  ]);
+  const [summary, details] = html.split('<details>');
+  assert.match(summary, /<td>exact<\/td><td[^>]*>2<\/td><td>all pass<\/td><td>mode 1 std: 0\.04 &lt;= 0\.05 \(80 % of the bar\)<\/td>/);
+  assert.match(summary, /<td>trained<\/td><td[^>]*>1<\/td><td>1 failed<\/td><td>mode 1 std: 0\.09 &lt;= 0\.05 \(180 % of the bar\)<\/td>/);
+  assert.doesNotMatch(summary, /Checks/, 'the live check counts pass and FAIL cells in the table captioned Checks only');
+  assert.match(details, /^<summary>All 3 checks<\/summary><table[^>]*><caption>Checks<\/caption>/);
+  assert.equal((details.match(/<td>pass<\/td>/g) ?? []).length, 2);
+  assert.equal((details.match(/<td>FAIL<\/td>/g) ?? []).length, 1);
 });

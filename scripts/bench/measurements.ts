@@ -8,7 +8,7 @@ import { Rng } from '../../src/math/rng';
 import { modelVelocity } from '../../src/model/folded';
 import { plainModelVelocity } from '../../src/model/predictors';
 import { ddpmSample } from '../../src/sample/ddpm';
-import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
+import { ddpmSampleModel } from '../../src/sample/parallel/ddpm-model';
 import type { BackendName } from '../../src/runtime/backend';
 import { Trainer } from '../../src/train/trainer';
 import { TUTORIAL_TRAINING, type GradientMode, type TrainConfig } from '../../src/train/config';

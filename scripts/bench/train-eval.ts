@@ -18,7 +18,7 @@ import { GaussianMixture } from '../../src/math/mixture';
 import { Rng } from '../../src/math/rng';
 import { initBackend } from '../../src/runtime/backend';
 import { ddpmSample } from '../../src/sample/ddpm';
-import { ddpmSampleModel } from '../../src/sample/parallel/coordinator';
+import { ddpmSampleModel } from '../../src/sample/parallel/ddpm-model';
 import { saveCheckpoint } from '../../src/model/checkpoint';
 import { Trainer } from '../../src/train/trainer';
 

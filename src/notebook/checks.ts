@@ -5,8 +5,6 @@
 // {name, value, op, threshold}. The runner decides pass/fail itself from these
 // four fields, so a notebook cannot claim success it did not earn.
 
-// display.ts shows check values with the tables' number format, importing it from here.
-
 /** Mime type under which notebooks publish their checks (tslab.display.raw). */
 export const CHECKS_MIME = 'application/vnd.tsdiffusion.checks+json';
 
@@ -80,5 +78,44 @@ export function checksFromPayload(payload: unknown): CheckResult[] {
       return { name: `malformed check #${i}`, value: NaN, op: '<=', threshold: NaN, detail: c, pass: false };
     }
     return { ...c, pass: evaluateCheck(c) };
+  });
+}
+
+/**
+ * How much of its bar a check uses: value/threshold for an upper bar, threshold/value for a lower
+ * one, so that up to 1 passes. null where that ratio says nothing (a bar at or below 0, a value of
+ * the other sign, NaN).
+ */
+export function barUsed(c: Check): number | null {
+  const { value, threshold } = c;
+  if (!(threshold > 0) || !(value >= 0) || !Number.isFinite(threshold)) return null;
+  if (c.op === '<=' || c.op === '<') return value / threshold;
+  return value > 0 ? threshold / value : null;
+}
+
+/** The checks of one thing checked (a sample set, a comparison): how many, how many failed, and the one closest to its bar. */
+export interface CheckGroup {
+  /** The checks' common name: everything before the last ': ' of their names. */
+  subject: string;
+  checks: Check[];
+  failed: number;
+  /** A failing check if any (the one furthest past its bar), else the passing one that uses most of its bar. */
+  closest: Check;
+}
+
+/** The checks grouped by what they check, in their order: one row per sampler or sample set. */
+export function groupChecks(checks: Check[]): CheckGroup[] {
+  const groups = new Map<string, Check[]>();
+  for (const c of checks) {
+    const cut = c.name.lastIndexOf(': ');
+    const subject = cut > 0 ? c.name.slice(0, cut) : c.name;
+    groups.set(subject, [...(groups.get(subject) ?? []), c]);
+  }
+  // passing checks rank by the share of their bar they use (at most 1); failing ones above them all
+  const rank = (c: Check): number => (evaluateCheck(c) ? (barUsed(c) ?? 0) : 2 + (barUsed(c) ?? Infinity));
+  return [...groups].map(([subject, members]) => {
+    const failed = members.filter((c) => !evaluateCheck(c)).length;
+    const closest = members.reduce((a, b) => (rank(b) > rank(a) ? b : a));
+    return { subject, checks: members, failed, closest };
   });
 }

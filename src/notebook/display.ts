@@ -4,10 +4,10 @@
 // "Not ready" outside a kernel, and requiring it at the top would make this module
 // (and everything importing it) unusable from plain Node and the tests. Outside a
 // kernel the helpers fall back to printing text, so notebook code also runs as a script.
-import { CHECKS_MIME, Check, META_MIME, evaluateCheck } from './checks';
+import { barUsed, CHECKS_MIME, Check, evaluateCheck, groupChecks, META_MIME } from './checks';
 import { formatNumber } from './tables';
 import { Figure, FigureOptions, figureOutput, figureProblems } from './plots';
-import { FrameLike, Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
+import { Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
 
 type Tslab = typeof import('tslab');
 type Display = Tslab['display'];
@@ -45,8 +45,8 @@ export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
   withDisplay(() => displayData(figureOutput(fig, opts)), () => `[figure: ${fig.data.length} trace(s)]`);
 }
 
-/** An HTML table of rows (array of objects) or of a danfojs DataFrame. */
-export function showTable(data: Row[] | FrameLike, opts?: TableOptions): void {
+/** An HTML table of rows (array of objects). */
+export function showTable(data: Row[], opts?: TableOptions): void {
   withDisplay((d) => d.html(tableHtml(data, opts)), () => tableText(data, opts));
 }
 
@@ -110,15 +110,47 @@ export function progress(opts: { total?: number; label?: string; minIntervalMs?:
  * NaN: a NaN value is written as null, which the runner counts as a failure.
  */
 export function publishChecks(checks: Check[]): void {
-  const rows = checks.map((c) => ({
+  const tables = checkTables(checks);
+  withDisplay((d) => d.html(publishedChecksHtml(checks)), () => `${tableText(tables.summary, tables.summaryOptions)}\n${tableText(tables.all, tables.allOptions)}`);
+  withDisplay((d) => d.raw(CHECKS_MIME, JSON.stringify(checks)), () => '');
+}
+
+/** What publishChecks shows: a summary table, then every check in a collapsed table captioned 'Checks'. */
+export function publishedChecksHtml(checks: Check[]): string {
+  const tables = checkTables(checks);
+  return `${tableHtml(tables.summary, tables.summaryOptions)}<details><summary>All ${checks.length} checks</summary>${tableHtml(tables.all, tables.allOptions)}</details>`;
+}
+
+/**
+ * The reader sees one row per thing checked, with its check closest to its bar (a failing one
+ * first); every check is one click away, and in report.json. The live check counts the 'pass' and
+ * 'FAIL' cells of the table captioned 'Checks' only.
+ */
+function checkTables(checks: Check[]) {
+  const all = checks.map((c) => ({
     check: c.name,
     value: formatNumber(c.value),
     condition: `${c.op} ${formatNumber(c.threshold)}`,
     result: evaluateCheck(c) ? 'pass' : 'FAIL',
     detail: c.detail ?? '',
   }));
-  showTable(rows, { caption: 'Checks' });
-  withDisplay((d) => d.raw(CHECKS_MIME, JSON.stringify(checks)), () => '');
+  const summary = groupChecks(checks).map((g) => {
+    const c = g.closest;
+    const used = barUsed(c);
+    const item = c.name === g.subject ? c.name : c.name.slice(g.subject.length + 2);
+    return {
+      checked: g.subject,
+      checks: g.checks.length,
+      result: g.failed ? `${g.failed} failed` : 'all pass',
+      'closest to its bar (a failing one first)': `${item}: ${formatNumber(c.value)} ${c.op} ${formatNumber(c.threshold)}${used === null ? '' : ` (${formatNumber(100 * used, 3)} % of the bar)`}`,
+    };
+  });
+  return {
+    summary,
+    summaryOptions: { caption: 'What was checked: one row per sample set or comparison' },
+    all,
+    allOptions: { caption: 'Checks' },
+  };
 }
 
 /**

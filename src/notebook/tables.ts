@@ -1,28 +1,14 @@
-// Tables for notebooks: rows or a DataFrame rendered as an HTML table, or as plain
+// Tables for notebooks: rows of objects rendered as an HTML table, or as plain
 // text outside a kernel (pure, so it is unit-tested); and the one number format and
 // text-table layout that the checks, the runner and the bench print with too.
 
 export type Cell = string | number | boolean | null | undefined | bigint;
 export type Row = Record<string, Cell>;
 
-/** Minimal shape of a danfojs DataFrame that we read (duck-typed, no import). */
-export interface FrameLike {
-  columns: string[];
-  values: unknown[][] | unknown[];
-  index?: (string | number)[];
-}
-
 export interface TableOptions {
   /** Significant digits for non-integers (default 4). */
   digits?: number;
   caption?: string;
-  /** Show the DataFrame index as the first column (default: only if not 0..n-1). */
-  showIndex?: boolean;
-}
-
-export function isFrameLike(x: unknown): x is FrameLike {
-  const f = x as FrameLike;
-  return !!f && typeof f === 'object' && !Array.isArray(f) && Array.isArray(f.columns) && Array.isArray(f.values);
 }
 
 export function escapeHtml(s: string): string {
@@ -65,26 +51,17 @@ export function textTable(header: string[], rows: string[][], alignRight: boolea
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** Rows (array of objects) or a DataFrame -> header + string cells. */
-function toGrid(data: Row[] | FrameLike, opts: TableOptions): { header: string[]; rows: unknown[][] } {
-  if (isFrameLike(data)) {
-    // A one-column frame (or Series-like) may hold a flat values array.
-    const values = (data.values as unknown[]).map((r) => (Array.isArray(r) ? r : [r]));
-    const index = data.index ?? [];
-    const defaultIndex = index.every((v, i) => v === i);
-    const showIndex = opts.showIndex ?? !defaultIndex;
-    if (!showIndex) return { header: [...data.columns], rows: values };
-    return { header: ['', ...data.columns], rows: values.map((r, i) => [index[i], ...r]) };
-  }
+/** Rows (array of objects) -> header (every key, in order of appearance) + cells. */
+function toGrid(data: Row[]): { header: string[]; rows: unknown[][] } {
   const header: string[] = [];
   for (const row of data) for (const k of Object.keys(row)) if (!header.includes(k)) header.push(k);
   return { header, rows: data.map((r) => header.map((k) => r[k])) };
 }
 
 /** An HTML table; numbers right-aligned and formatted. */
-export function tableHtml(data: Row[] | FrameLike, opts: TableOptions = {}): string {
+export function tableHtml(data: Row[], opts: TableOptions = {}): string {
   const digits = opts.digits ?? 4;
-  const { header, rows } = toGrid(data, opts);
+  const { header, rows } = toGrid(data);
   const td = (v: unknown) => {
     const align = typeof v === 'number' ? ' style="text-align:right"' : '';
     return `<td${align}>${escapeHtml(formatCell(v, digits))}</td>`;
@@ -96,8 +73,8 @@ export function tableHtml(data: Row[] | FrameLike, opts: TableOptions = {}): str
 }
 
 /** Plain-text rendering of the same table (for use outside a kernel); number columns right-aligned. */
-export function tableText(data: Row[] | FrameLike, opts: TableOptions = {}): string {
-  const { header, rows } = toGrid(data, opts);
+export function tableText(data: Row[], opts: TableOptions = {}): string {
+  const { header, rows } = toGrid(data);
   const cells = rows.map((r) => r.map((v) => formatCell(v, opts.digits ?? 4)));
   const numeric = header.map((_, i) => rows.some((r) => typeof r[i] === 'number'));
   return textTable(header, cells, numeric);

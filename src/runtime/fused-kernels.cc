@@ -1,11 +1,12 @@
-// Fused TensorFlow CPU kernels for the training step (src/model/backprop.ts), built by
+// Fused TensorFlow CPU kernels for the training step (src/model/training-pass.ts), built by
 // scripts/native-backend.sh as a Node addon that registers them with the TensorFlow library
 // tfjs-node runs on; src/runtime/fused-kernels.ts loads it and calls the ops.
 //
-// Why: on native TensorFlow, a GELU (gelu.ts, sigmoid form) with its dropout mask and residual add
-// is 8 elementwise ops forward and 8 backward, and a layer's input gradient is 3 more; each is a
-// separate pass over the [rows, 128] activations and a separate op dispatch, together ~3.5 ms per
-// layer of a ~46 ms training step at 2,048 rows. Each kernel here is one pass.
+// Why: on native TensorFlow, a GELU (src/model/activations.ts, sigmoid form) with its dropout mask
+// and residual add is 8 elementwise ops forward and 8 backward, and a layer's input gradient is 3
+// more (src/model/norm-dense.ts); each is a separate pass over the [rows, 128] activations and a
+// separate op dispatch, together ~3.5 ms per layer of a ~46 ms training step at 2,048 rows. Each
+// kernel here is one pass.
 //
 // Each kernel performs the same float operations, in the same order, as the ops it replaces, so its
 // results are bit-identical (test/fused-kernels.test.ts checks it). That includes the sigmoid:
@@ -87,7 +88,7 @@ struct FlushDenormals {
   ~FlushDenormals() { _mm_setcsr(saved); }
 };
 
-// y = residual + z·σ(u)·mask and σ(u), u = (cubic·z² + linear)·z; the order of gelu.ts's ops.
+// y = residual + z·σ(u)·mask and σ(u), u = (cubic·z² + linear)·z; the order of activations.ts's ops.
 template <bool Masked, bool Residual>
 void gelu_forward_rows(const Coefficients& k, const float* z, const float* mask, const float* residual, float* y, float* sg, int64_t n) {
   const __m256 cubic = _mm256_set1_ps(k.cubic), linear = _mm256_set1_ps(k.linear);
@@ -110,7 +111,7 @@ void gelu_forward_rows(const Coefficients& k, const float* z, const float* mask,
   }
 }
 
-// dz = (dy·mask)·(σ + (z·σ)·(1 − σ)·(cubic_slope·z² + linear)); the order of gelu.ts's ops.
+// dz = (dy·mask)·(σ + (z·σ)·(1 − σ)·(cubic_slope·z² + linear)); the order of activations.ts's ops.
 template <bool Masked>
 void gelu_backward_rows(const Coefficients& k, const float* dy, const float* z, const float* sg, const float* mask, float* dz, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
@@ -120,7 +121,7 @@ void gelu_backward_rows(const Coefficients& k, const float* dy, const float* z, 
   }
 }
 
-// dh = ((p + gamma) + h·beta) + residual, gamma and beta per column; the order of backprop.ts's
+// dh = ((p + gamma) + h·beta) + residual, gamma and beta per column; the order of norm-dense.ts's
 // bias add, multiply and addN.
 template <bool Residual>
 void layer_input_grad_rows(const float* p, const float* gamma, const float* h, const float* beta, const float* residual, float* dh, int64_t rows, int64_t cols) {

@@ -3,7 +3,7 @@
 // score follows from the velocity: ε̂ = √ᾱ·v̂ + √(1−ᾱ)·x and ∇log p_t(x) = −ε̂/√(1−ᾱ).
 //
 // * reverseSdeSample: the reverse-time SDE dx = [−½β x − β ∇log p_s(x)] ds + √β dW̄, by
-//   Euler–Maruyama backwards over the N intervals of src/sde.ts.
+//   Euler–Maruyama backwards over the N intervals of src/diffusion/sde.ts.
 // * probabilityFlowSample: the probability-flow ODE dx = −½β (x + ∇log p_s(x)) ds, which moves
 //   every p_s into the next without noise. In y = x/√ᾱ and σ = √(1−ᾱ)/√ᾱ it reads dy/dσ = ε̂
 //   (Karras et al. 2022), so its Euler steps are DDIM with η = 0; Heun's method adds a second

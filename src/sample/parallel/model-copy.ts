@@ -1,6 +1,6 @@
 // The trained model as another thread receives it (plain arrays, its backend named) and the
 // folded predictor that thread rebuilds from it: shared by the DDPM sampling workers
-// (./coordinator.ts) and the predictor's helper threads (./predictor.ts).
+// (./ddpm-model.ts) and the predictor's helper threads (./predictor.ts).
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../runtime/backend';
 import { VelocityModel } from '../../model/model';

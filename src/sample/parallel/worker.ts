@@ -1,4 +1,4 @@
-// Worker thread entry of src/sample/parallel/coordinator.ts: samples one block of rows.
+// Worker thread entry of src/sample/parallel/ddpm-model.ts: samples one block of rows.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runJob, type WorkerJob, type WorkerMessage } from './job';
 
