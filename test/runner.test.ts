@@ -179,7 +179,7 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
     '02-error: unknown parameter "m"; its parameters cell declares n',
   ].join('\n'));
   assert.ok(!fs.existsSync(path.join(dir, 'notebooks', '02-error.ipynb')), 'no kernel ran for 02-error');
-  assert.match(fixtures.log, /--- 02-error: error\nerror:\n  02-error: parameter "n" must be number/);
+  assert.match(fixtures.log, /--- 02-error: error\nerror:\n {2}02-error: parameter "n" must be number/);
 
   // The issue's example, on the real notebook: rejected in well under a kernel's start-up time.
   // (same folder, same configuration: the report keeps the fixtures' entries beside this one)

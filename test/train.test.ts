@@ -99,7 +99,10 @@ test('a run whose loss turns non-finite stops at that step and says why, on one 
     const tr = tutorial({ steps: 300, batchSize: 32, logEvery: 100, learningRate: 1e30, holdSteps: 300, workers });
     const logs: number[] = [];
     let message = '';
-    await assert.rejects(tr.run((log) => logs.push(log.loss)), (e: Error) => ((message = String(e)), diverged.test(message)));
+    await assert.rejects(tr.run((log) => logs.push(log.loss)), (e: Error) => {
+      message = String(e);
+      return diverged.test(message);
+    });
     // the first update with that learning rate already overflows: stopped within the first few steps, before any log
     assert.ok(Number(diverged.exec(message)![1]) <= 5, message);
     assert.deepEqual(logs, [], `workers ${workers}`);

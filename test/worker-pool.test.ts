@@ -7,7 +7,7 @@ const script = path.join(__dirname, 'fixtures', 'pool-worker.js');
 
 test('runWorkerPool: each worker\'s answer in job order; other messages go to onMessage', async () => {
   const seen: number[] = [];
-  const answers = await runWorkerPool<{ type: 'done'; value: number } | { type: 'progress' }>(script, ['done', 'done'], 'test', (m, i) => void seen.push(i));
+  const answers = await runWorkerPool<{ type: 'done'; value: number } | { type: 'progress' }>(script, ['done', 'done'], 'test', (_m, i) => void seen.push(i));
   assert.deepEqual(answers.map((a) => a.value), [1, 1]);
   assert.deepEqual(seen.sort(), [0, 1]);
 });

@@ -161,7 +161,8 @@ export async function benchInfer(backend: string, which: 'plain' | 'folded', o: 
   let t = 0;
   const { ms } = timeIt(
     () => {
-      const v = predictor.predict(x, (t = (t + 37) % 1000));
+      t = (t + 37) % 1000;
+      const v = predictor.predict(x, t);
       v.dataSync();
       v.dispose();
     },

@@ -60,7 +60,7 @@ function pageState() {
   const mdText = mdNodes
     .map((n) => {
       const c = n.cloneNode(true);
-      c.querySelectorAll('mjx-container').forEach((m: any) => m.remove());
+      for (const m of c.querySelectorAll('mjx-container')) m.remove();
       return c.textContent as string;
     })
     .join('\n');

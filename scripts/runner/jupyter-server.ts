@@ -119,7 +119,7 @@ export async function startJupyter(app: JupyterApp, rootDir: string, timeoutMs =
     await stopProcess(server);
     process.off('exit', killOnExit);
     const leftoverKernels = processesUsing(env.JUPYTER_RUNTIME_DIR as string);
-    leftoverKernels.forEach((pid) => process.kill(pid, 'SIGKILL'));
+    for (const pid of leftoverKernels) process.kill(pid, 'SIGKILL');
     fs.rmSync(dirs, { recursive: true, force: true });
     return { leftoverKernels };
   };

@@ -90,7 +90,7 @@ export function selectNotebooks(all: string[], names: string[]): string[] {
   for (const n of names) {
     const hits = sorted.filter((b) => b === n || b.startsWith(`${n}-`));
     if (hits.length === 0) throw new Error(`no notebook matches "${n}" (have: ${sorted.join(', ') || 'none'})`);
-    hits.forEach((h) => chosen.add(h));
+    for (const h of hits) chosen.add(h);
   }
   return sorted.filter((b) => chosen.has(b));
 }

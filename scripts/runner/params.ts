@@ -214,11 +214,11 @@ export function overrideProblems(notebook: string, declared: Map<string, Declare
     }
   }
   // bounds by another parameter (`and <= batchSize`), on the values the run will have
-  const valueOf = (name: string) => (name in overrides ? overrides[name] : declared.get(name)?.numberDefault);
+  const runValue = (name: string) => (name in overrides ? overrides[name] : declared.get(name)?.numberDefault);
   for (const d of declared.values()) {
     const other = d.range?.atMost;
     if (!other || !(d.name in overrides || other in overrides)) continue;
-    const [v, bound] = [valueOf(d.name), valueOf(other)];
+    const [v, bound] = [runValue(d.name), runValue(other)];
     if (typeof v === 'number' && typeof bound === 'number' && v > bound) {
       problems.push(`${notebook}: parameter "${d.name}" = ${v} must be at most ${other} = ${bound} (declared \`${d.source}\`)`);
     }

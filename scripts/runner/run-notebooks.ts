@@ -89,7 +89,9 @@ async function runTwice(names: string[], o: Options, env: JupyterEnv, params: Pa
   console.log(`[run-notebooks] --repeat: a second run beside the first, same parameters, into ${path.join(o.out, 'repeat')}${skipped.length ? ` (not again: ${skipped.join(', ')})` : ''}`);
   const finished = new Map<string, () => void>();
   const done = new Map(names.map((n) => [n, new Promise<void>((resolve) => finished.set(n, resolve))]));
-  const releaseAll = () => finished.forEach((resolve) => resolve());
+  const releaseAll = () => {
+    for (const resolve of finished.values()) resolve();
+  };
   const earlierSkipped = (name: string) => skipped.filter((s) => names.indexOf(s) < names.indexOf(name));
   const [first, second] = await Promise.all([
     // (an interrupted or failed first run releases every waiter)
@@ -169,7 +171,7 @@ async function runIn(o: Options, names: string[], params: Params, config: string
   else if (o.updateBaseline) console.log(`[run-notebooks] baseline updated: ${updateBaseline(report, o.baselines)}`);
   else report.baseline = compareWithBaseline(report, o.baselines) ?? undefined;
   // what cannot be saved (a full disk) is said once, and the summary is still printed
-  let written;
+  let written: ReturnType<typeof writeReport>;
   try {
     written = writeReport(report, o.out);
   } catch (e) {

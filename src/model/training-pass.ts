@@ -162,7 +162,7 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
       if (d.dx) dy = d.dx;
     }
     const summed = sumOnHost(sums, [...alsoSum, ...timeGrads.map(([, g]) => g)]);
-    timeGrads.forEach(([name], j) => setGrad(grads, params, name, summed[alsoSum.length + j]));
+    for (const [j, [name]] of timeGrads.entries()) setGrad(grads, params, name, summed[alsoSum.length + j]);
     return { grads, sums: summed.slice(0, alsoSum.length) };
   };
   return { output, moments, backward };

@@ -16,6 +16,7 @@ export async function runWorkerPool<M extends PoolMessage>(
   script: string,
   jobs: unknown[],
   label: string,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that only records the message returns nothing
   onMessage: (message: M, index: number) => Error | void = () => {},
 ): Promise<Extract<M, { type: 'done' }>[]> {
   const workers = jobs.map((job) => new Worker(script, { workerData: job }));

@@ -43,7 +43,7 @@ export function langevin(o: LangevinOptions): Float64Array {
 /** `values` placed at `indices` of an array of `length`, NaN elsewhere. */
 function scatter(indices: Int32Array, values: ArrayLike<number>, length: number): Float64Array {
   const out = new Float64Array(length).fill(NaN);
-  indices.forEach((i, k) => (out[i] = values[k]));
+  for (let k = 0; k < indices.length; k++) out[indices[k]] = values[k];
   return out;
 }
 

@@ -67,11 +67,11 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
   // Every worker replayed the whole stream: continue the caller's stream from where they ended.
   o.rng.setState(parts[0].rng);
   const samples = new Float32Array(o.n);
-  parts.forEach((p, w) => samples.set(p.samples, bounds[w]));
+  for (const [w, p] of parts.entries()) samples.set(p.samples, bounds[w]);
   const snapshots = new Map<number, Float32Array>();
   for (const t of base.snapshotAt) {
     const full = new Float32Array(o.n);
-    parts.forEach((p, w) => full.set(new Map(p.snapshots).get(t)!, bounds[w]));
+    for (const [w, p] of parts.entries()) full.set(new Map(p.snapshots).get(t)!, bounds[w]);
     snapshots.set(t, full);
   }
   return { samples, snapshots, seconds: (performance.now() - started) / 1000 };
