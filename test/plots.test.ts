@@ -200,3 +200,31 @@ test('figureProblems: a line needs two drawable points, a marker or bar one, a h
   assert.deepEqual(figureProblems(sent({ data: [{ type: 'heatmap', z: [long(() => NaN), long((i) => (i === 3 ? 1 : NaN))] }] })), []);
   assert.throws(() => showFigure({ data: [onePoint] }), /showFigure: this figure would not show its data: trace 1 "one point": 1 of 3 points/);
 });
+
+test('scoreSdeFigure: paths at evenly spaced positions of the axis shown (x0, dx; no x array), through the path itself; the heat map in whole percent', () => {
+  const { GaussianMixture } = require('../src/math/mixture') as typeof import('../src/math/mixture');
+  const { DDPMScheduler, TUTORIAL_SCHEDULER } = require('../src/diffusion/scheduler') as typeof import('../src/diffusion/scheduler');
+  const { VPSDE } = require('../src/diffusion/sde') as typeof import('../src/diffusion/sde');
+  const { evenlySpaced, scoreSdeFigure } = require('../src/notebook/sde-figures') as typeof import('../src/notebook/sde-figures');
+  // a reverse run: times descending; along x = 3 − 2s, so its value at any position is known
+  const reversed = evenlySpaced([1, 0.75, 0.5, 0], [1, 1.5, 2, 3], 5);
+  assert.deepEqual(reversed, { x0: 0, dx: 0.25, y: [3, 2.5, 2, 1.5, 1] });
+  assert.deepEqual(evenlySpaced([0, 0.1, 1], [0, 1, 10], 3), { x0: 0, dx: 0.5, y: [0, 5, 10] }, 'between uneven points, on the straight line drawn');
+  const mixture = new GaussianMixture({ weights: [0.3, 0.4, 0.3], means: [-2, 0, 2], stds: [0.3, 0.5, 0.3] });
+  const sde = new VPSDE(new DDPMScheduler(TUTORIAL_SCHEDULER));
+  const times = Array.from({ length: 1001 }, (_, i) => 1 - i / 1000);
+  const trajectory = { times, x: times.map((s) => Float32Array.from([s, -s])) };
+  for (const timeAxis of ['time', 'noise'] as const) {
+    const fig = scoreSdeFigure(mixture, sde, [{ title: 'reverse', trajectory }], { timeAxis, pathPoints: 100 });
+    const paths = fig.data.filter((t) => (t as { name?: string }).name === 'reverse') as { x?: unknown; x0: number; dx: number; y: number[] }[];
+    assert.equal(paths.length, 2);
+    const end = timeAxis === 'time' ? 1 : Math.sqrt(1 - sde.alphaBar(1)); // the axis position of s = 1
+    assert.ok(paths.every((p) => p.x === undefined && p.y.length === 100 && p.x0 === 0 && Math.abs(p.x0 + 99 * p.dx - end) < 1e-12), timeAxis);
+    assert.deepEqual([paths[0].y[0], paths[0].y[99], paths[1].y[99]], [0, 1, -1], `${timeAxis}: the path's own ends`);
+    if (timeAxis === 'time') assert.ok(paths[0].y.every((y, m) => Math.abs(y - m / 99) < 1e-6), 'on the time axis the path x = s itself');
+    const heat = fig.data.find((t) => (t as { type?: string }).type === 'heatmap') as { z: number[][] };
+    const z = heat.z.flat();
+    assert.ok(z.every((v) => Number.isInteger(v) && v >= 0 && v <= 100) && heat.z[0].length === 120 && z.includes(100));
+    assert.equal((figureSpec(fig).data.find((t) => (t as { type?: string }).type === 'heatmap') as { z: { dtype: string } }).z.dtype, 'u1', 'one byte a value');
+  }
+});
