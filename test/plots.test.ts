@@ -1,11 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { NO_PLOTLY_TEXT, PLOTLY_MIME, barHistogramTrace, escapeScript, figureHtml, figureProblems, layout, lineTrace, plotlyBundleSource, scriptJson } from '../src/notebook/plots';
+import { NO_PLOTLY_TEXT, PLOTLY_MIME, TYPED_ARRAY_MIN_LENGTH, barHistogramTrace, decodeArray, escapeScript, fallbackId, figureHtml, figureOutput, figureProblems, figureScript, figureSpec, layout, lineTrace, plotlyBundleSource, scriptJson } from '../src/notebook/plots';
 import { showFigure } from '../src/notebook/display';
-import { externalReferences, makeOffline, removeExternalScripts } from '../scripts/runner/html-offline';
+import { externalReferences, makeOffline, notebookFigures, removeExternalScripts } from '../scripts/runner/html-offline';
 import { timeSliderFigure } from '../src/notebook/figures';
 
-test('showFigure sends one display_data: the Plotly MIME JSON and an HTML fallback, no Plotly bundle', () => {
+test('showFigure sends one display_data: the Plotly MIME JSON and an HTML fallback without the data, no Plotly bundle', () => {
   // tslab's kernel writer, which display.raw calls while a cell runs, replaced by one that records
   const kernel = require('tslab/dist/jupyter') as { lastWriteDisplayData: unknown };
   const sent: { msg: { data: Record<string, unknown> }; update: boolean }[] = [];
@@ -25,20 +25,26 @@ test('showFigure sends one display_data: the Plotly MIME JSON and an HTML fallba
   assert.deepEqual(spec.config, { responsive: true, displaylogo: false, scrollZoom: true });
   assert.deepEqual(JSON.parse(JSON.stringify(spec)), spec, 'survives the JSON of the kernel message unchanged');
   const html = data['text/html'] as string;
-  assert.match(html, /^<div id="[^"]+" class="tsd-plotly" style="width:100%;height:360px">/);
-  assert.ok(html.length < 5_000, `the output is ${html.length} characters: no Plotly bundle in it`);
+  assert.equal(html, `<div id="${fallbackId(html)}" class="tsd-plotly" style="width:100%;height:360px">${NO_PLOTLY_TEXT}</div>`, 'the data only once, in the Plotly JSON');
 });
 
-test('makeOffline puts the Plotly bundle into <head> once, before the figures, and only where there are figures', () => {
-  const figure = figureHtml({ data: [lineTrace([0, 1], [1, 2], 'a')] });
+test('makeOffline puts the Plotly bundle into <head> once and a drawing script per figure the page shows before </body>; no bundle without figures', () => {
+  const [a, b, absent] = [figureOutput({ data: [lineTrace([0, 1], [1, 2], 'a')] }), figureOutput({ data: [lineTrace([0, 1], [3, 4], 'b')] }), figureOutput({ data: [lineTrace([0, 1], [5, 6], 'c')] })];
+  const nb = { cells: [{ cell_type: 'code', source: '', outputs: [{ data: a }, { data: { 'text/html': '<p>not a figure</p>' } }] }, { cell_type: 'code', source: '', outputs: [{ data: b }, { data: absent }] }] };
+  const figures = notebookFigures(nb);
+  assert.deepEqual(figures.map((f) => f.id), [a, b, absent].map((d) => fallbackId(d['text/html'])));
+  assert.deepEqual(figures[1].spec, b[PLOTLY_MIME]);
+  // nbconvert writes the outputs' attributes in another order; the third figure is not in the page
   const page = (body: string) => `<html><head><title>t</title></head><body>${body}</body></html>`;
+  const reordered = (html: string) => html.replace(/^<div id="([^"]+)" class="tsd-plotly"/, '<div class="tsd-plotly" id="$1"');
+  const out = makeOffline(page(reordered(a['text/html']) + reordered(b['text/html'])), { figures, mathjax: 'MATHJAX' });
   const bundle = `<script type="text/javascript">${escapeScript(plotlyBundleSource())}</script>`;
-  const out = makeOffline(page(figure + figure), 'MATHJAX');
   assert.equal(out.split(bundle).length, 2, 'the bundle once');
   assert.ok(out.indexOf(bundle) < out.indexOf('</head>'));
-  // nbconvert writes the outputs' attributes in another order: still a figure
-  assert.ok(makeOffline(page('<div class="tsd-plotly" id="x" style="">'), 'M', 'FAKE_PLOTLY').includes('<script type="text/javascript">FAKE_PLOTLY</script>'));
-  assert.doesNotMatch(makeOffline(page('<p>no figure</p>'), 'M', 'FAKE_PLOTLY'), /FAKE_PLOTLY/);
+  const drawings = figures.slice(0, 2).map((f) => figureScript(f.id, f.spec));
+  assert.ok(out.endsWith(`${drawings.join('\n')}\n</body></html>`), 'the two figures shown are drawn, after their <div>s');
+  assert.ok(!out.includes(JSON.stringify(figures[2].id)), 'no script for a figure the page does not show');
+  assert.doesNotMatch(makeOffline(page('<p>no figure</p>'), { figures, mathjax: 'M', plotly: 'FAKE_PLOTLY' }), /FAKE_PLOTLY|newPlot/);
 });
 
 test('escapeScript and scriptJson keep </script> inside a script', () => {
@@ -48,24 +54,60 @@ test('escapeScript and scriptJson keep </script> inside a script', () => {
   assert.deepEqual(JSON.parse(json), { t: '</script><!--', a: [1.5, null] });
 });
 
-test('figureHtml holds the data, uses unique ids and no external scripts; says why where Plotly is not loaded', () => {
+test('figureHtml is a <div> with a unique id and the reason where Plotly is not loaded; figureScript draws the data into it', () => {
   const fig = { data: [lineTrace([0, 1, 2], [0.25, 1.5, 4], 'squares')], layout: layout({ title: 'x² </script>' }) };
   const a = figureHtml(fig);
   const b = figureHtml(fig);
-  const idA = /<div id="([^"]+)"/.exec(a)?.[1];
-  const idB = /<div id="([^"]+)"/.exec(b)?.[1];
+  const [idA, idB] = [fallbackId(a), fallbackId(b)];
   assert.ok(idA && idB && idA !== idB);
-  assert.ok(a.includes(JSON.stringify(idA)), 'the script draws into its own div');
-  assert.ok(a.includes('[0.25,1.5,4]'));
-  assert.ok(a.includes('"squares"'));
-  assert.match(a, /Plotly\.newPlot/);
-  assert.match(a, /"responsive":true/);
-  assert.match(a, /"displaylogo":false/);
-  assert.equal(a.match(/<\/script/gi)?.length, 1, 'a title with </script> is escaped');
-  assert.deepEqual(externalReferences(a), []);
-  assert.equal(figureHtml(fig, { id: 'fixed' }).includes('id="fixed"'), true);
-  assert.ok(a.includes(`class="tsd-plotly" style="width:100%;height:360px">${NO_PLOTLY_TEXT}</div>`), 'the message until Plotly draws');
+  assert.equal(a, `<div id="${idA}" class="tsd-plotly" style="width:100%;height:360px">${NO_PLOTLY_TEXT}</div>`);
+  assert.equal(fallbackId(figureHtml(fig, { id: 'fixed' })), 'fixed');
+  assert.equal(fallbackId('<div id="x" class="other">'), undefined);
   assert.match(figureHtml({ ...fig, layout: { height: 520 } }), /height:520px/);
+  const script = figureScript(idA, figureSpec(fig));
+  assert.ok(script.includes(JSON.stringify(idA)), 'the script draws into its own div');
+  assert.ok(script.includes('[0.25,1.5,4]'));
+  assert.ok(script.includes('"squares"'));
+  assert.match(script, /Plotly\.newPlot/);
+  assert.match(script, /"responsive":true/);
+  assert.match(script, /"displaylogo":false/);
+  assert.equal(script.match(/<\/script/gi)?.length, 1, 'a title with </script> is escaped');
+  assert.deepEqual(externalReferences(script), []);
+});
+
+test('figureSpec writes long numeric arrays as Plotly typed arrays (the smallest integer type, else float32, float64 where float32 would lose a value; a rectangular z as 2-D); decodeArray reads them back', () => {
+  const n = TYPED_ARRAY_MIN_LENGTH;
+  const x = Array.from({ length: n }, (_, i) => i / 10);
+  const y = x.map((v) => (v === 0.5 ? NaN : v * v));
+  const z = [x.slice(0, n / 2), x.slice(n / 2)];
+  const tiny = x.map((v) => v * 1e-40);
+  const spec = figureSpec({ data: [lineTrace(x, y, 'long'), lineTrace([1, 2], [3, 4], 'short'), { type: 'heatmap', z }, { type: 'heatmap', z: [x, [1]] }, lineTrace(x, tiny, 'tiny')], layout: { sliders: [{ steps: [{ method: 'restyle', args: [{ y: [y, [1, 2]] }, [0, 1]] }] }] } });
+  const [long, short, heat, ragged, small] = spec.data as Record<string, any>[];
+  assert.equal(long.x.dtype, 'f4');
+  assert.equal(Buffer.from(long.x.bdata, 'base64').length, 4 * n);
+  assert.deepEqual(Array.from(decodeArray(long.x) as Float32Array), x.map(Math.fround));
+  const ys = Array.from(decodeArray(long.y) as Float32Array);
+  assert.ok(Number.isNaN(ys[5]), 'NaN (null in JSON) stays a gap');
+  assert.deepEqual(ys.filter((_, i) => i !== 5), y.filter((_, i) => i !== 5).map(Math.fround));
+  assert.deepEqual([short.x, short.y], [[1, 2], [3, 4]], 'short arrays stay JSON');
+  assert.equal(heat.z.shape, `2,${n / 2}`);
+  assert.deepEqual((decodeArray(heat.z) as Float32Array[]).map((row) => Array.from(row)), z.map((row) => row.map(Math.fround)));
+  assert.deepEqual(ragged.z, [x, [1]], 'a ragged z stays JSON');
+  assert.equal(small.y.dtype, 'f8');
+  assert.deepEqual(Array.from(decodeArray(small.y) as Float64Array), tiny);
+  const integers = (values: number[]) => (figureSpec({ data: [{ type: 'bar', y: values }] }).data[0] as { y: { dtype: string; bdata: string } }).y;
+  for (const [values, dtype] of [[[0, 255], 'u1'], [[-128, 127], 'i1'], [[0, 65_535], 'u2'], [[-1, 300], 'i2'], [[0, 70_000], 'u4'], [[-1, 70_000], 'i4'], [[0, 2 ** 32], 'f4'], [[0, 0.5], 'f4']] as [number[], string][]) {
+    const y = Array.from({ length: n }, (_, i) => values[i % 2]);
+    const encoded = integers(y);
+    assert.equal(encoded.dtype, dtype, String(values));
+    assert.deepEqual(Array.from(decodeArray(encoded) as ArrayLike<number>), y);
+  }
+  assert.equal(integers(Array.from({ length: n }, (_, i) => (i ? i : NaN))).dtype, 'f4', 'a gap needs a float');
+  const step = (spec.layout as any).sliders[0].steps[0].args[0].y;
+  assert.deepEqual([step[0].dtype, step[1]], ['f4', [1, 2]], 'restyle arguments too');
+  assert.deepEqual(JSON.parse(JSON.stringify(spec)), spec, 'plain JSON');
+  assert.throws(() => decodeArray({ dtype: 'f4', bdata: long.x.bdata, shape: '3,7' }), /shape "3,7" does not fit 64 values/);
+  assert.throws(() => decodeArray({ dtype: 'c8', bdata: '' }), /dtype "c8"/);
 });
 
 test('barHistogramTrace draws bins as bars at centres with bin widths', () => {
@@ -94,7 +136,7 @@ test('makeOffline drops external scripts and inlines MathJax 3 with $ delimiters
     '<script src="https://cdn.example/MathJax.js?config=TeX"> </script>\n' +
     '<script type="text/x-mathjax-config">MathJax.Hub.Config({})</script></head><body><p>$x$</p></body></html>';
   assert.equal(externalReferences(page).length, 2);
-  const out = makeOffline(page, 'window.FAKE_MATHJAX = "$& </script>";');
+  const out = makeOffline(page, { mathjax: 'window.FAKE_MATHJAX = "$& </script>";' });
   assert.deepEqual(externalReferences(out), []);
   assert.doesNotMatch(out, /x-mathjax-config/);
   assert.match(out, /window\.MathJax = \{"tex":\{"inlineMath":\[\["\$","\$"\]/);
@@ -149,5 +191,40 @@ test('figureProblems: a line needs two drawable points, a marker or bar one, a h
   assert.deepEqual(figureProblems({ data: [{ type: 'heatmap', z: [[NaN, NaN], [NaN, NaN]] }] }), ['trace 1: a heatmap without a finite value']);
   assert.deepEqual(figureProblems({ data: [{ type: 'heatmap', z: [[NaN, 1], [NaN, NaN]] }] }), []);
   assert.deepEqual(figureProblems({ data: [{ ...onePoint, visible: 'legendonly' }] }), [], 'a hidden trace is not judged');
+  // the same judgement on typed arrays, as figureSpec writes long ones
+  const long = (f: (i: number) => number) => Array.from({ length: TYPED_ARRAY_MIN_LENGTH }, (_, i) => f(i));
+  const sent = (fig: { data: object[]; layout?: object }) => figureSpec(fig);
+  assert.deepEqual(figureProblems(sent({ data: [lineTrace(long((i) => i), long((i) => (i < 2 ? i + 1 : NaN)), 'two')], layout: layout() })), []);
+  assert.deepEqual(figureProblems(sent({ data: [lineTrace(long((i) => i), long((i) => (i === 0 ? 1 : -1)), 'one')], layout: layout({ logY: true }) })), [`trace 1 "one": 1 of ${TYPED_ARRAY_MIN_LENGTH} points can be drawn on its log axis (a line needs 2)`]);
+  assert.deepEqual(figureProblems(sent({ data: [{ type: 'heatmap', z: [long(() => NaN), long(() => NaN)] }] })), ['trace 1: a heatmap without a finite value']);
+  assert.deepEqual(figureProblems(sent({ data: [{ type: 'heatmap', z: [long(() => NaN), long((i) => (i === 3 ? 1 : NaN))] }] })), []);
   assert.throws(() => showFigure({ data: [onePoint] }), /showFigure: this figure would not show its data: trace 1 "one point": 1 of 3 points/);
+});
+
+test('scoreSdeFigure: paths at evenly spaced positions of the axis shown (x0, dx; no x array), through the path itself; the heat map in whole percent', () => {
+  const { GaussianMixture } = require('../src/math/mixture') as typeof import('../src/math/mixture');
+  const { DDPMScheduler, TUTORIAL_SCHEDULER } = require('../src/diffusion/scheduler') as typeof import('../src/diffusion/scheduler');
+  const { VPSDE } = require('../src/diffusion/sde') as typeof import('../src/diffusion/sde');
+  const { evenlySpaced, scoreSdeFigure } = require('../src/notebook/sde-figures') as typeof import('../src/notebook/sde-figures');
+  // a reverse run: times descending; along x = 3 − 2s, so its value at any position is known
+  const reversed = evenlySpaced([1, 0.75, 0.5, 0], [1, 1.5, 2, 3], 5);
+  assert.deepEqual(reversed, { x0: 0, dx: 0.25, y: [3, 2.5, 2, 1.5, 1] });
+  assert.deepEqual(evenlySpaced([0, 0.1, 1], [0, 1, 10], 3), { x0: 0, dx: 0.5, y: [0, 5, 10] }, 'between uneven points, on the straight line drawn');
+  const mixture = new GaussianMixture({ weights: [0.3, 0.4, 0.3], means: [-2, 0, 2], stds: [0.3, 0.5, 0.3] });
+  const sde = new VPSDE(new DDPMScheduler(TUTORIAL_SCHEDULER));
+  const times = Array.from({ length: 1001 }, (_, i) => 1 - i / 1000);
+  const trajectory = { times, x: times.map((s) => Float32Array.from([s, -s])) };
+  for (const timeAxis of ['time', 'noise'] as const) {
+    const fig = scoreSdeFigure(mixture, sde, [{ title: 'reverse', trajectory }], { timeAxis, pathPoints: 100 });
+    const paths = fig.data.filter((t) => (t as { name?: string }).name === 'reverse') as { x?: unknown; x0: number; dx: number; y: number[] }[];
+    assert.equal(paths.length, 2);
+    const end = timeAxis === 'time' ? 1 : Math.sqrt(1 - sde.alphaBar(1)); // the axis position of s = 1
+    assert.ok(paths.every((p) => p.x === undefined && p.y.length === 100 && p.x0 === 0 && Math.abs(p.x0 + 99 * p.dx - end) < 1e-12), timeAxis);
+    assert.deepEqual([paths[0].y[0], paths[0].y[99], paths[1].y[99]], [0, 1, -1], `${timeAxis}: the path's own ends`);
+    if (timeAxis === 'time') assert.ok(paths[0].y.every((y, m) => Math.abs(y - m / 99) < 1e-6), 'on the time axis the path x = s itself');
+    const heat = fig.data.find((t) => (t as { type?: string }).type === 'heatmap') as { z: number[][] };
+    const z = heat.z.flat();
+    assert.ok(z.every((v) => Number.isInteger(v) && v >= 0 && v <= 100) && heat.z[0].length === 120 && z.includes(100));
+    assert.equal((figureSpec(fig).data.find((t) => (t as { type?: string }).type === 'heatmap') as { z: { dtype: string } }).z.dtype, 'u1', 'one byte a value');
+  }
 });

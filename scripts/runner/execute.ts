@@ -6,11 +6,11 @@ import * as path from 'node:path';
 import { checksFromPayload, type CheckResult } from '../../src/notebook/checks';
 import { REPO_ROOT } from '../../src/runtime/paths';
 import { countFigureOutputs } from './check-html';
-import { makeOffline } from './html-offline';
+import { makeOffline, notebookFigures } from './html-offline';
 import { saveFile } from '../../src/runtime/files';
 import { withNavigation } from './site';
 import { childEnv, type JupyterEnv } from './jupyter-env';
-import { notebookNames, readNotebook } from './notebook-file';
+import { notebookNames, readNotebook, type NotebookJson } from './notebook-file';
 import type { Options } from './options';
 import { declaredParameters, overrideProblems } from './params';
 import { notebookStatus, type NotebookReport, type NotebookStatus } from './report';
@@ -130,12 +130,14 @@ export async function executeNotebook(name: string, o: Options, out: string, env
     report.status = 'interrupted';
     report.error = `interrupted by ${interruptedBy}; the kernel was shut down${r.error ? `\n${r.error}` : ''}`;
   }
-  if (fs.existsSync(files.executed)) report.figuresMade = countFigureOutputs(JSON.parse(fs.readFileSync(files.executed, 'utf8')));
+  const executed: NotebookJson | undefined = fs.existsSync(files.executed) ? JSON.parse(fs.readFileSync(files.executed, 'utf8')) : undefined;
+  if (executed) report.figuresMade = countFigureOutputs(executed);
   let htmlError = r.htmlError;
   if (fs.existsSync(files.rawHtml)) {
     const chapters = notebookNames(o.notebooksDir).sort();
     try {
-      saveFile(files.html, withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8')), chapters, name));
+      const figures = executed ? notebookFigures(executed) : [];
+      saveFile(files.html, withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8'), { figures }), chapters, name));
       report.html = files.html;
     } catch (e) {
       htmlError = (e as Error).message;

@@ -7,10 +7,12 @@
 // all TeX extensions built in, SVG output so no web fonts are fetched) with a
 // config for the usual $...$ and $$...$$ delimiters. Nothing is hidden: the
 // export keeps every input and output. The notebook's figures reach the export as their
-// text/html fallbacks (nbconvert drops the Plotly MIME type), which draw with window.Plotly:
-// the Plotly bundle (npm `plotly.js-dist-min`) goes into <head> once, before them.
+// text/html fallbacks, empty <div>s (nbconvert drops the Plotly MIME type, which holds the data):
+// the Plotly bundle (npm `plotly.js-dist-min`) goes into <head> once, and after the last output
+// one script per figure draws it from the executed notebook's Plotly JSON (notebookFigures).
 import * as fs from 'node:fs';
-import { escapeScript, plotlyBundleSource } from '../../src/notebook/plots';
+import { FigureSpec, PLOTLY_MIME, escapeScript, fallbackId, figureScript, plotlyBundleSource } from '../../src/notebook/plots';
+import { sourceText, type NotebookJson } from './notebook-file';
 
 /** MathJax 3 configuration; must be set before the MathJax script runs. */
 export const MATHJAX_CONFIG = {
@@ -45,18 +47,41 @@ export function removeMathjax2Config(html: string): string {
   return html.replace(/<script\b[^>]*type\s*=\s*["']text\/x-mathjax-config["'][^>]*>[\s\S]*?<\/script\s*>/gi, '');
 }
 
-/** The offline export: no external scripts, MathJax 3 and (if the page has figures) Plotly inlined into <head>. */
-export function makeOffline(html: string, mathjax: string = mathjaxSource(), plotly?: string): string {
+/** A figure of an executed notebook: the id of its fallback <div> and its Plotly JSON. */
+export interface NotebookFigure {
+  id: string;
+  spec: FigureSpec;
+}
+
+/** The figures of an executed notebook (parsed .ipynb JSON): its Plotly MIME outputs whose text/html is a fallback <div>. */
+export function notebookFigures(nb: NotebookJson): NotebookFigure[] {
+  return nb.cells.flatMap((cell) => cell.outputs ?? []).flatMap((out) => {
+    const html = out.data?.['text/html'];
+    const id = out.data?.[PLOTLY_MIME] !== undefined && html !== undefined ? fallbackId(sourceText(html as string | string[])) : undefined;
+    return id ? [{ id, spec: out.data![PLOTLY_MIME] as FigureSpec }] : [];
+  });
+}
+
+/**
+ * The offline export: no external scripts, MathJax 3 inlined into <head>, and where the page
+ * shows some of `figures`, the Plotly bundle into <head> and their drawing scripts before </body>.
+ */
+export function makeOffline(html: string, opts: { figures?: NotebookFigure[]; mathjax?: string; plotly?: string } = {}): string {
   let out = removeMathjax2Config(removeExternalScripts(html));
-  // nbconvert rewrites the outputs' tags (attributes reordered), so look for the class alone
-  const hasFigures = /<div\b[^>]*\bclass="tsd-plotly"/.test(out);
-  const inject =
+  // nbconvert rewrites the outputs' tags (attributes reordered), so look for the id alone
+  const shown = (opts.figures ?? []).filter((f) => out.includes(`id="${f.id}"`));
+  const head =
     `<script type="text/javascript">window.MathJax = ${JSON.stringify(MATHJAX_CONFIG)};</script>\n` +
-    `<script type="text/javascript">${escapeScript(mathjax)}</script>\n` +
-    (hasFigures ? `<script type="text/javascript">${escapeScript(plotly ?? plotlyBundleSource())}</script>\n` : '');
-  // A function replacer: the MathJax and Plotly sources contain `$&`-like sequences that a
-  // replacement string would interpret.
-  out = /<\/head>/i.test(out) ? out.replace(/<\/head>/i, () => `${inject}</head>`) : inject + out;
+    `<script type="text/javascript">${escapeScript(opts.mathjax ?? mathjaxSource())}</script>\n` +
+    (shown.length ? `<script type="text/javascript">${escapeScript(opts.plotly ?? plotlyBundleSource())}</script>\n` : '');
+  const drawings = shown.map((f) => figureScript(f.id, f.spec)).join('\n');
+  // Function replacers: the MathJax and Plotly sources and the figures' JSON contain `$&`-like
+  // sequences that a replacement string would interpret.
+  out = /<\/head>/i.test(out) ? out.replace(/<\/head>/i, () => `${head}</head>`) : head + out;
+  if (drawings) {
+    const end = out.toLowerCase().lastIndexOf('</body>');
+    out = end < 0 ? `${out}\n${drawings}\n` : `${out.slice(0, end)}${drawings}\n${out.slice(end)}`;
+  }
   return out;
 }
 

@@ -6,7 +6,7 @@
 // kernel the helpers fall back to printing text, so notebook code also runs as a script.
 import { barUsed, CHECKS_MIME, Check, evaluateCheck, groupChecks, META_MIME } from './checks';
 import { formatNumber } from './tables';
-import { Figure, FigureOptions, figureOutput, figureProblems } from './plots';
+import { Figure, FigureOptions, PLOTLY_MIME, figureOutput, figureProblems } from './plots';
 import { Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
 
 type Tslab = typeof import('tslab');
@@ -38,11 +38,15 @@ function displayData(data: Record<string, unknown>): void {
   kernel.lastWriteDisplayData({ data, metadata: {}, transient: {} }, false);
 }
 
-/** Draws a Plotly figure ({data, layout}): JupyterLab and Notebook 7 draw it with jupyterlab-plotly, the HTML export with its fallback. */
+/**
+ * Draws a Plotly figure ({data, layout}): JupyterLab and Notebook 7 draw it with jupyterlab-plotly,
+ * the HTML export into its fallback <div>. The data is judged as it is sent.
+ */
 export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
-  const problems = figureProblems(fig);
+  const output = figureOutput(fig, opts);
+  const problems = figureProblems(output[PLOTLY_MIME]);
   if (problems.length) throw new Error(`showFigure: this figure would not show its data: ${problems.join('; ')}`);
-  withDisplay(() => displayData(figureOutput(fig, opts)), () => `[figure: ${fig.data.length} trace(s)]`);
+  withDisplay(() => displayData(output), () => `[figure: ${fig.data.length} trace(s)]`);
 }
 
 /** An HTML table of rows (array of objects). */

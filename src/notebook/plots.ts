@@ -1,12 +1,14 @@
 // Plotly figures as notebook outputs (pure functions; src/notebook/display.ts sends them).
 //
-// A figure is one output with two MIME types, as plotly.py makes it in JupyterLab:
-// `application/vnd.plotly.v1+json` ({data, layout, config}), which the jupyterlab-plotly
-// extension (the plotly PyPI package, requirements/jupyter.txt) draws in JupyterLab and
-// Notebook 7 with the Plotly it bundles; and a `text/html` fallback for the rest. nbconvert's
-// HTML export shows only the fallback (it drops the Plotly MIME type), and the export step
-// (scripts/runner/html-offline.ts) puts the Plotly bundle into the page once, so the
-// fallbacks draw there offline. No output carries the 4.8 MB bundle itself.
+// A figure is one output with two MIME types: `application/vnd.plotly.v1+json` ({data, layout,
+// config}), which the jupyterlab-plotly extension (the plotly PyPI package,
+// requirements/jupyter.txt) draws in JupyterLab and Notebook 7 with the Plotly it bundles; and a
+// small `text/html` fallback without the data, a <div> saying why nothing is drawn where Plotly
+// is not loaded. The data is stored once, in the Plotly MIME type, its long numeric arrays in
+// Plotly's typed-array form ({dtype, bdata: base64}, read by plotly.js >= 2.28), since nbformat
+// writes a JSON array one number per indented line. The HTML export (nbconvert drops the
+// Plotly MIME type) draws each fallback <div> from the notebook's Plotly JSON: the export step
+// (scripts/runner/html-offline.ts) adds the Plotly bundle once and a figureScript per figure.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -53,10 +55,88 @@ export function scriptJson(value: unknown): string {
   return jsonText(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/** The figure as Plotly takes it, plain JSON: {data, layout, config}. */
-export function figureSpec(fig: Figure): { data: object[]; layout: object; config: object } {
+/** A figure as Plotly takes it (and as the Plotly MIME type holds it). */
+export interface FigureSpec {
+  data: object[];
+  layout: object;
+  config: object;
+}
+
+/** Numeric arrays shorter than this stay JSON arrays: readable, and their base64 would save little. */
+export const TYPED_ARRAY_MIN_LENGTH = 64;
+
+/** Plotly's typed-array form of a data array: the values' bytes (little-endian) in base64; `shape` "rows,columns" for a 2-D one. */
+export interface TypedArraySpec {
+  dtype: string;
+  bdata: string;
+  shape?: string;
+}
+
+const DTYPES = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array };
+
+function isTypedArraySpec(v: unknown): v is TypedArraySpec {
+  return !!v && typeof v === 'object' && typeof (v as TypedArraySpec).dtype === 'string' && typeof (v as TypedArraySpec).bdata === 'string';
+}
+
+/** Integer dtypes, smallest first, with the range each holds. */
+const INTEGER_DTYPES: [keyof typeof DTYPES, number, number][] = [['u1', 0, 2 ** 8 - 1], ['i1', -(2 ** 7), 2 ** 7 - 1], ['u2', 0, 2 ** 16 - 1], ['i2', -(2 ** 15), 2 ** 15 - 1], ['u4', 0, 2 ** 32 - 1], ['i4', -(2 ** 31), 2 ** 31 - 1]];
+
+/**
+ * The smallest integer dtype that holds the values when they are all integers (a figure that
+ * rounds its values to what it shows, e.g. percent, gets bytes for them); else float32 (7
+ * significant digits, more than a figure shows), or float64 where a value lies outside
+ * [1e-30, 1e30] in size, which float32 would turn into 0 or lose digits of. null (JSON's NaN)
+ * is stored as NaN, which Plotly draws as a gap too.
+ */
+function typedArraySpec(values: (number | null)[], shape?: [number, number]): TypedArraySpec {
+  const integers = values.every((v) => Number.isInteger(v)) ? (values as number[]) : [];
+  const integer = integers.length ? INTEGER_DTYPES.find(([, lo, hi]) => integers.every((v) => lo <= v && v <= hi))?.[0] : undefined;
+  const f4 = values.every((v) => v === null || v === 0 || (Math.abs(v) >= 1e-30 && Math.abs(v) <= 1e30));
+  const dtype = integer ?? (f4 ? 'f4' : 'f8');
+  const array = DTYPES[dtype].from(values.map((v) => v ?? NaN));
+  return { dtype, bdata: Buffer.from(array.buffer).toString('base64'), ...(shape ? { shape: shape.join(',') } : {}) };
+}
+
+/** A data array as written in a figure: a typed-array spec decoded (a 2-D one into rows), anything else as it is. */
+export function decodeArray(v: unknown): unknown {
+  if (!isTypedArraySpec(v)) return v;
+  const Type = DTYPES[v.dtype as keyof typeof DTYPES];
+  if (!Type) throw new Error(`decodeArray: dtype "${v.dtype}" is not one Plotly reads`);
+  const bytes = Buffer.from(v.bdata, 'base64');
+  // a copy: a typed array needs its offset aligned to its element size
+  const flat = new Type(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const dims = v.shape === undefined ? [flat.length] : String(v.shape).split(',').map(Number);
+  if (dims.length === 1 && dims[0] === flat.length) return flat;
+  if (dims.length === 2 && dims[0] * dims[1] === flat.length) return Array.from({ length: dims[0] }, (_, i) => flat.subarray(i * dims[1], (i + 1) * dims[1]));
+  throw new Error(`decodeArray: shape "${v.shape}" does not fit ${flat.length} values`);
+}
+
+const isNumericArray = (v: unknown): v is (number | null)[] => Array.isArray(v) && v.every((x) => x === null || typeof x === 'number');
+
+/**
+ * Plain JSON with its long numeric arrays as typed-array specs, which Plotly decodes wherever it
+ * takes data (trace attributes, restyle arguments). A heat map's `z` becomes one 2-D spec when it
+ * is rectangular and stays JSON otherwise: Plotly decodes a spec in place of z, not of its rows.
+ */
+function encodeArrays(value: unknown, key?: string): unknown {
+  if (Array.isArray(value)) {
+    if (key === 'z' && value.length > 0 && value.every(isNumericArray)) {
+      const columns = value[0].length;
+      const rectangular = value.every((row) => row.length === columns);
+      return rectangular && value.length * columns >= TYPED_ARRAY_MIN_LENGTH ? typedArraySpec(value.flat(), [value.length, columns]) : value;
+    }
+    if (value.length >= TYPED_ARRAY_MIN_LENGTH && isNumericArray(value)) return typedArraySpec(value);
+    return value.map((v) => encodeArrays(v));
+  }
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeArrays(v, k)]));
+  return value;
+}
+
+/** The figure as Plotly takes it, JSON with long numeric arrays as typed-array specs: {data, layout, config}. */
+export function figureSpec(fig: Figure): FigureSpec {
   const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
-  return JSON.parse(jsonText({ data: fig.data, layout: fig.layout ?? {}, config }));
+  const json = JSON.parse(jsonText({ data: fig.data, layout: fig.layout ?? {} }));
+  return { data: encodeArrays(json.data) as object[], layout: encodeArrays(json.layout) as object, config: JSON.parse(jsonText(config)) };
 }
 
 let figureCounter = 0;
@@ -79,48 +159,57 @@ export const NO_PLOTLY_TEXT =
   'with the jupyterlab-plotly extension (npm run lab), or read its HTML export (npm run notebooks).';
 
 /**
- * The text/html fallback: a <div> showing NO_PLOTLY_TEXT, and a script that draws the figure
- * into it instead when window.Plotly exists (the HTML export loads it in <head>, before it).
+ * The text/html fallback: a <div> showing NO_PLOTLY_TEXT, without the figure's data. The HTML
+ * export draws the figure into it (figureScript).
  */
 export function figureHtml(fig: Figure, opts: FigureOptions = {}): string {
   const id = opts.id ?? uniqueId();
   const layoutHeight = (fig.layout as { height?: unknown } | undefined)?.height;
   const height = opts.height ?? (typeof layoutHeight === 'number' ? `${layoutHeight}px` : '360px');
+  return `<div id="${id}" class="tsd-plotly" style="width:100%;height:${height}">${NO_PLOTLY_TEXT}</div>`;
+}
+
+/** The id of a figure's fallback <div> in its text/html (figureHtml's); undefined for other HTML. */
+export function fallbackId(html: string): string | undefined {
+  return /^<div id="([^"]+)" class="tsd-plotly"/.exec(html)?.[1];
+}
+
+/** A script that draws `spec` (figureSpec's) into the fallback <div> `id` where window.Plotly exists, as the HTML export does. */
+export function figureScript(id: string, spec: FigureSpec): string {
   const script =
     `(function () {\n` +
-    `  var el = document.getElementById(${scriptJson(id)}), spec = ${scriptJson(figureSpec(fig))};\n` +
+    `  var el = document.getElementById(${scriptJson(id)}), spec = ${scriptJson(spec)};\n` +
     `  if (!el || !window.Plotly) return;\n` +
     `  el.textContent = '';\n` +
     `  window.Plotly.newPlot(el, spec.data, spec.layout, spec.config);\n` +
     `})();`;
-  return (
-    `<div id="${id}" class="tsd-plotly" style="width:100%;height:${height}">${NO_PLOTLY_TEXT}</div>\n` +
-    `<script type="text/javascript">${escapeScript(script)}</script>`
-  );
+  return `<script type="text/javascript">${escapeScript(script)}</script>`;
 }
 
 /**
  * What a reader would see as a broken figure: a line trace with fewer than two points Plotly can
  * draw, a marker or bar trace with none, a heatmap without a finite value. A point is drawable
- * when its coordinates are finite, and positive on a log axis. Hidden traces are not judged.
+ * when its coordinates are finite, and positive on a log axis. Hidden traces are not judged. Reads
+ * data arrays in either form, JSON or typed-array spec (a figure as built, or figureSpec's).
  */
 export function figureProblems(fig: Figure): string[] {
   const layout = (fig.layout ?? {}) as Record<string, { type?: string } | undefined>;
   const isLog = (axis: unknown, letter: 'x' | 'y') => layout[`${letter}axis${String(axis ?? letter).slice(1)}`]?.type === 'log';
   const problems: string[] = [];
   fig.data.forEach((trace, i) => {
-    const t = trace as { type?: string; mode?: string; name?: string; visible?: unknown; x?: ArrayLike<unknown>; y?: ArrayLike<unknown>; z?: ArrayLike<ArrayLike<unknown>>; xaxis?: string; yaxis?: string };
+    const t = trace as { type?: string; mode?: string; name?: string; visible?: unknown; x?: unknown; y?: unknown; z?: unknown; xaxis?: string; yaxis?: string };
     if (t.visible === false || t.visible === 'legendonly') return;
+    const [x, y, z] = [t.x, t.y, t.z].map(decodeArray) as [ArrayLike<unknown> | undefined, ArrayLike<unknown> | undefined, ArrayLike<ArrayLike<unknown>> | undefined];
     const label = `trace ${i + 1}${t.name ? ` "${t.name}"` : ''}`;
     if (t.type === 'heatmap') {
-      if (!Array.from(t.z ?? []).some((row) => Array.from(row).some((v) => Number.isFinite(v)))) problems.push(`${label}: a heatmap without a finite value`);
+      if (!Array.from(z ?? []).some((row) => Array.from(row).some((v) => Number.isFinite(v)))) problems.push(`${label}: a heatmap without a finite value`);
       return;
     }
-    if (!t.y) return;
+    if (!y) return;
     const ok = (v: unknown, log: boolean) => typeof v === 'number' && Number.isFinite(v) && (!log || v > 0);
     const [logX, logY] = [isLog(t.xaxis, 'x'), isLog(t.yaxis, 'y')];
-    const ys = Array.from(t.y);
-    const drawable = ys.filter((y, k) => ok(y, logY) && (t.x === undefined || ok(t.x[k], logX) || typeof t.x[k] === 'string')).length;
+    const ys = Array.from(y);
+    const drawable = ys.filter((v, k) => ok(v, logY) && (x === undefined || ok(x[k], logX) || typeof x[k] === 'string')).length;
     const line = t.type !== 'bar' && (t.mode ?? 'lines').includes('lines') && !(t.mode ?? '').includes('markers');
     const needed = line ? 2 : 1;
     if (drawable < needed) problems.push(`${label}: ${drawable} of ${ys.length} points can be drawn${logY || logX ? ' on its log axis' : ''} (a ${line ? 'line needs 2' : 'trace needs 1'})`);
@@ -129,7 +218,7 @@ export function figureProblems(fig: Figure): string[] {
 }
 
 /** The data of a figure's display_data output: the Plotly MIME type and its HTML fallback. */
-export function figureOutput(fig: Figure, opts: FigureOptions = {}): Record<string, unknown> {
+export function figureOutput(fig: Figure, opts: FigureOptions = {}): { [PLOTLY_MIME]: FigureSpec; 'text/html': string } {
   return { [PLOTLY_MIME]: figureSpec(fig), 'text/html': figureHtml(fig, opts) };
 }
 

@@ -13,10 +13,27 @@ export interface PathPanel {
   color?: string;
 }
 
-/** Indices of at most `max` evenly spread entries of 0..n−1, always keeping both ends. */
-function thin(n: number, max: number): number[] {
-  if (n <= max) return Array.from({ length: n }, (_, i) => i);
-  return Array.from(new Set(linspace(0, n - 1, max).map(Math.round)));
+/**
+ * A path through the points (axis[k], values[k]) (axis monotonic, either way) at `points` evenly
+ * spaced positions from its first to its last axis value, interpolated linearly between its
+ * points as the line is drawn. Evenly spaced positions need no x array (Plotly's x0 and dx), which
+ * halves the path's bytes in the notebook, and space the points evenly on the screen whichever
+ * axis is shown.
+ */
+export function evenlySpaced(axis: number[], values: ArrayLike<number>, points: number): { x0: number; dx: number; y: number[] } {
+  const order = axis[0] <= axis[axis.length - 1] ? axis.map((_, k) => k) : axis.map((_, k) => axis.length - 1 - k);
+  const [first, last] = [axis[order[0]], axis[order[order.length - 1]]];
+  const dx = points > 1 ? (last - first) / (points - 1) : 0;
+  const y: number[] = [];
+  let i = 0; // order[i] and order[i + 1] bracket the position
+  for (let m = 0; m < points; m++) {
+    const at = m === points - 1 ? last : first + m * dx;
+    while (i + 2 < order.length && axis[order[i + 1]] < at) i++;
+    const [a, b] = [order[i], order[Math.min(i + 1, order.length - 1)]];
+    const w = axis[b] === axis[a] ? 0 : (at - axis[a]) / (axis[b] - axis[a]);
+    y.push(values[a] + w * (values[b] - values[a]));
+  }
+  return { x0: first, dx, y };
 }
 
 /**
@@ -54,13 +71,14 @@ export function scoreSdeFigure(
   const axisPoints = linspace(0, 1, opts.timePoints ?? 120);
   const ss = byNoise ? axisPoints.map((u) => (u === 0 ? 0 : timeAtNoiseLevel(sde, u))) : axisPoints;
   const densityAt = (s: number) => (s === 0 ? mixture : sde.marginal(mixture, s));
-  // z[i][j]: density at x_i, time s_j, relative to its peak at that time, so that the modes
-  // stay visible next to the taller prior (3 digits keep the export small)
+  // z[i][j]: density at x_i, time s_j, in percent of its peak at that time, so that the modes
+  // stay visible next to the taller prior; whole percent, as many levels as a colour scale
+  // shows, are one byte each in the notebook (plots.ts stores integers so)
   const columns = ss.map((s) => {
     const p = densityAt(s);
     const col = xs.map((x) => p.pdf(x));
     const peak = Math.max(...col);
-    return col.map((v) => Number((v / peak).toPrecision(3)));
+    return col.map((v) => Math.round((100 * v) / peak));
   });
   const z = xs.map((_, i) => columns.map((col) => col[i]));
   const data0 = xs.map((x) => mixture.pdf(x));
@@ -107,23 +125,27 @@ export function scoreSdeFigure(
       colorscale: 'Viridis',
       // one colour bar for all rows (they share the scale: density over its peak at that time)
       showscale: r === 0,
-      ...(r === 0 ? { colorbar: { title: { text: 'p_s(x) / max', side: 'right' }, len: 1 / R, y: 1 - 0.5 / R, x: 1.02, thickness: 12 } } : {}),
+      ...(r === 0 ? { colorbar: { title: { text: 'p_s(x), % of max', side: 'right' }, len: 1 / R, y: 1 - 0.5 / R, x: 1.02, thickness: 12 } } : {}),
       zsmooth: 'best',
-      hovertemplate: `${byNoise ? 'noise level' : 's'}=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) / max p_s = %{z:.3g}<extra></extra>`,
+      hovertemplate: `${byNoise ? 'noise level' : 's'}=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) = %{z} % of max p_s<extra></extra>`,
       xaxis: ref('x', mid),
       yaxis: ref('y', mid),
     });
     const { times, x } = panel.trajectory;
-    const keep = thin(times.length, opts.pathPoints ?? 250);
+    const positions = times.map(axisOf);
     const rows = x[0]?.length ?? 0;
     for (let j = 0; j < rows; j++) {
-      traces.push(
-        lineTrace(keep.map((k) => axisOf(times[k])), keep.map((k) => Number(x[k][j].toFixed(3))), panel.title, {
-          color: panel.color ?? 'rgba(255,255,255,0.85)',
-          width: 1,
-          extra: { xaxis: ref('x', mid), yaxis: ref('y', mid), showlegend: false, hoverinfo: 'skip' },
-        }),
-      );
+      traces.push({
+        type: 'scatter',
+        mode: 'lines',
+        name: panel.title,
+        ...evenlySpaced(positions, x.map((row) => row[j]), opts.pathPoints ?? 250),
+        line: { color: panel.color ?? 'rgba(255,255,255,0.85)', width: 1 },
+        xaxis: ref('x', mid),
+        yaxis: ref('y', mid),
+        showlegend: false,
+        hoverinfo: 'skip',
+      });
     }
     annotations.push({ text: panel.title, xref: `${ref('x', mid)} domain`, yref: `${ref('y', mid)} domain`, x: 0.5, y: 1, showarrow: false, yanchor: 'bottom' });
   });
