@@ -183,11 +183,11 @@ test('resumeTraining: starts, continues or starts over, saying which; removes on
   other.dispose();
 
   // the kinds do not mix: a model loader refuses the state, and neither save replaces the other kind
-  assert.throws(() => loadCheckpoint(dir), /holds a training state .*not a model/);
+  assert.throws(() => loadCheckpoint(dir), /holds a training state, not a model checkpoint/);
   const modelDir = tempDir();
   const t = trainer();
   saveCheckpoint(modelDir, t.model, t.ema.values, {});
-  assert.throws(() => saveTrainingState(modelDir, t.state()), /holds a model, and a training state save would replace it/);
+  assert.throws(() => saveTrainingState(modelDir, t.state()), /holds a model checkpoint, and a training state save would replace it/);
   assert.throws(() => saveCheckpoint(dir, t.model, t.ema.values, {}), /holds a training state, and a checkpoint save would replace it/);
   assert.throws(() => assertWritableDirectory(dir), /holds a training state/);
   assertWritableDirectory(dir, 'training-state');

@@ -10,10 +10,8 @@
 // save throws. Saves into one folder take turns (folder-lock.ts), so no save removes the weights
 // that another one's manifest names. A save removes only files this project wrote, weights files
 // named by their own checksum, and never replaces a manifest.json that is not a checkpoint's.
-//
-// A training run's state (src/train/training-state.ts) is saved, verified and removed by the same
-// functions, as a checkpoint of kind 'training-state' with tensor groups of its own; a model's
-// loader refuses it, and neither kind of save replaces the other.
+// A training run's state (src/train/training-state.ts) is a checkpoint of another kind, saved and
+// verified by the same functions; a model's loader refuses it, and no save replaces the other kind.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,7 +25,6 @@ import { saveFile } from '../runtime/files';
 const FORMAT = 'tsdiffusion-checkpoint';
 /** Version 2 added manifestSha256. */
 const VERSION = 2;
-/** The tensor groups of a model checkpoint. */
 const GROUPS = ['params', 'ema', 'batchStats'] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -46,8 +43,7 @@ interface TensorEntry {
 export interface Manifest {
   format: string;
   version: number;
-  /** Absent for a model. */
-  kind?: 'training-state';
+  kind?: 'training-state'; // absent for a model
   modelConfig: VelocityModelConfig;
   /** Anything else worth keeping: training config, step, loss history, scheduler config. */
   metadata: Record<string, unknown>;
@@ -58,12 +54,7 @@ export interface Manifest {
 }
 
 /** One tensor of a checkpoint: its group, name, shape and values. */
-export interface SavedTensor {
-  group: string;
-  name: string;
-  shape: number[];
-  values: Float32Array;
-}
+export type SavedTensor = Omit<TensorEntry, 'offset' | 'length'> & { values: Float32Array };
 
 export interface LoadedCheckpoint {
   model: VelocityModel;
@@ -180,14 +171,15 @@ export function assertWritableDirectory(dir: string, kind: CheckpointKind = 'mod
         'move that file away, or save to another folder',
     );
   }
-  if (found !== kind) {
-    const held = found === 'model' ? 'model' : found === 'training-state' ? 'training state' : `checkpoint of kind ${JSON.stringify(found)}`;
-    throw new CheckpointError(`${dir} holds a ${held}, and a ${describeKind(kind)} save would replace it: save to another folder`);
-  }
+  if (found !== kind) throw new CheckpointError(`${dir} holds a ${kindName(found)}, and a ${describeKind(kind)} save would replace it: save to another folder`);
 }
 
 function describeKind(kind: CheckpointKind): string {
   return kind === 'model' ? 'checkpoint' : 'training state';
+}
+
+function kindName(kind: unknown): string {
+  return kind === 'model' ? 'model checkpoint' : kind === 'training-state' ? 'training state' : `checkpoint of kind ${JSON.stringify(kind)}`;
 }
 
 /**
@@ -285,13 +277,7 @@ export function readCheckpointFiles(
   }
   if (manifest.version !== VERSION) throw new CheckpointError(`${manifestPath}: ${expected}`);
   const found = manifest.kind ?? 'model';
-  if (found !== kind) {
-    throw new CheckpointError(
-      found === 'training-state'
-        ? `${dir} holds a training state (what an interrupted training run continues from), not a model`
-        : `${dir} holds a model checkpoint, not a training state`,
-    );
-  }
+  if (found !== kind) throw new CheckpointError(`${dir} holds a ${kindName(found)}, not a ${kindName(kind)}`);
   for (const [key, value] of Object.entries(expectedConfig ?? {})) {
     const saved = manifest.modelConfig[key as keyof VelocityModelConfig];
     if (saved !== value) throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
@@ -324,10 +310,8 @@ export function readCheckpointFiles(
 }
 
 /**
- * Remove the checkpoint of `kind` in `dir` if `accept` says so of its manifest, under the folder's
- * lock; returns whether it did. It must read and verify as a whole first (readCheckpointFiles
- * throws otherwise). Only manifest.json and weights files named by their own checksum are removed
- * (removeEarlierWeights): other files, and the folder, stay.
+ * Under the folder's lock, remove the checkpoint of `kind` in `dir` if it verifies whole (else throw)
+ * and `accept` says so of its manifest; returns whether it did. Other files, and the folder, stay.
  */
 export function removeCheckpointFiles(dir: string, kind: CheckpointKind, accept: (manifest: Manifest) => boolean): boolean {
   if (!fs.existsSync(path.join(dir, 'manifest.json'))) return false;

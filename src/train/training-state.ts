@@ -16,7 +16,6 @@ import type { VelocityModel } from '../model/model';
 import type { NamedValues } from '../model/tensor-values';
 import type { TrainConfig, TrainLog } from './config';
 import type { TrainerState } from './thread-trainer';
-import type { Trainer } from './trainer';
 
 /** The version of the manifest's trainingState entry. */
 const VERSION = 1;
@@ -109,12 +108,18 @@ export function removeTrainingState(dir: string, recipe: Recipe): boolean {
   return removeCheckpointFiles(dir, 'training-state', (m) => recipeDifferences((m.metadata as unknown as SavedMetadata).recipe, recipe).length === 0);
 }
 
+/** What resumeTraining uses of a Trainer (named so, as ./trainer.ts imports this module). */
+interface Resumable {
+  readonly config: { steps: number };
+  restore(state: TrainingState): void;
+}
+
 /**
  * Continue `trainer` from the training state in `dir` if there is one of its recipe; returns the
  * step it continues from (0: it starts afresh) and a line saying which and why. A state of another
  * recipe stays in place (this run's state saves replace it). A damaged state throws.
  */
-export function resumeTraining(trainer: Trainer, dir: string): { step: number; message: string } {
+export function resumeTraining(trainer: Resumable, dir: string): { step: number; message: string } {
   let state: TrainingState | null;
   try {
     state = loadTrainingState(dir);
