@@ -89,7 +89,7 @@ export class Trainer {
       this.history.push(log);
       onLog?.(log);
     };
-    const take = snapshots && ((state: TrainerState) => snapshots.take(this.withRecipe(state)));
+    const threadSnapshots = snapshots && { every: snapshots.every, take: (state: TrainerState) => snapshots.take(this.withRecipe(state)) };
     if (this.config.workers > 1) {
       const job = {
         mixture: this.mixture.toJSON(),
@@ -97,12 +97,12 @@ export class Trainer {
         train: this.config,
         model: this.model.config,
         state: this.thread.exportState(),
-        snapshotEvery: snapshots?.every ?? null,
+        snapshotEvery: threadSnapshots?.every ?? null,
       };
       // the workers' final state, optimizer included: this thread can go on from it
-      this.thread.importState(await trainInParallel(job, record, signal, take));
+      this.thread.importState(await trainInParallel(job, record, signal, threadSnapshots?.take));
     } else {
-      await this.thread.run(record, signal, take && { every: snapshots!.every, take });
+      await this.thread.run(record, signal, threadSnapshots);
     }
     return this.history;
   }
