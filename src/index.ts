@@ -38,6 +38,7 @@ export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveChe
 // train
 export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
 export { Trainer } from './train/trainer';
+export { loadTrainingState, RecipeMismatch, removeTrainingState, resumeTraining, saveTrainingState, trainingStateDir, type Recipe, type TrainingState } from './train/training-state';
 export { TARGET_KINDS, type TargetKind } from './train/targets';
 export { gradientNoise, type GradientNoiseBand } from './train/gradient-noise';
 

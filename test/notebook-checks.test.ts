@@ -9,7 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../src/runtime/backend';
-import { manifestText, saveCheckpoint } from '../src/model/checkpoint';
+import { loadCheckpoint, manifestText, saveCheckpoint } from '../src/model/checkpoint';
+import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { chapterMixture } from '../src/notebook/setup';
+import { tensorValues } from '../src/model/tensor-values';
+import { Trainer } from '../src/train/trainer';
+import { saveTrainingState, trainingStateDir } from '../src/train/training-state';
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import type { Report } from '../scripts/runner/report';
@@ -94,7 +99,7 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('notebook 03 saves a model that failed its checks beside checkpointDir, never over it', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, async () => {
+test('notebook 03 continues an interrupted run of its recipe to the uninterrupted parameters, and saves a model that failed its checks beside checkpointDir, never over it', { skip: skipUnlessCI(!hasJupyter() && 'a Python with nbclient'), timeout: 300_000 }, async () => {
   assertInstalled(!hasJupyter() && 'a Python with nbclient');
   await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-save-'));
@@ -104,6 +109,14 @@ test('notebook 03 saves a model that failed its checks beside checkpointDir, nev
   saveCheckpoint(checkpointDir, model, model.params, { earlier: true });
   model.dispose();
   const earlier = fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8');
+  // the chapter's recipe (its defaults and the overrides below), trained here without interruption;
+  // its state at step 10 is what an interrupted run of the chapter would have left
+  const straight = new Trainer(chapterMixture(), new DDPMScheduler(TUTORIAL_SCHEDULER), {
+    steps: 20, batchSize: 64, seed: 1, logEvery: 10, target: 'exact', referenceSize: 512,
+    learningRate: 3e-3, endLearningRate: 0, warmupSteps: 100, holdSteps: 0, emaDecay: 0.998, workers: 1,
+  }, { dropout: 0 });
+  const stateDir = trainingStateDir(checkpointDir);
+  await straight.run(undefined, undefined, { every: 10, take: (state) => state.step === 10 && saveTrainingState(stateDir, state) });
   const params = path.join(dir, 'params.json');
   // a 20-step model's samples fail the save gate's per-mode bars
   fs.writeFileSync(params, JSON.stringify({ '03-training': { steps: 20, batchSize: 64, workers: 1, logEvery: 10, evalPerTimestep: 1, gateSamples: 500, checkpointDir } }));
@@ -116,6 +129,16 @@ test('notebook 03 saves a model that failed its checks beside checkpointDir, nev
   assert.equal(report.notebooks[0].status, 'checks-failed');
   assert.equal(fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8'), earlier);
   assert.ok(fs.existsSync(path.join(`${checkpointDir}-failed`, 'manifest.json')), 'the failed model is kept beside it');
+  const executed = fs.readFileSync(path.join(dir, 'out', 'notebooks', '03-training.ipynb'), 'utf8');
+  assert.ok(executed.includes(`continuing an interrupted run from step 10 of 20 (its training state in ${stateDir})`), 'the chapter says where it continues from');
+  const saved = loadCheckpoint(`${checkpointDir}-failed`);
+  // to the bit: the same float32 values
+  assert.deepEqual(tensorValues(saved.model.params), tensorValues(straight.model.params));
+  assert.deepEqual(tensorValues(saved.ema), tensorValues(straight.ema.values));
+  assert.deepEqual(tensorValues(saved.model.batchStats), tensorValues(straight.model.batchStats));
+  assert.deepEqual(fs.readdirSync(stateDir), [], 'the finished run removed its training state');
+  saved.dispose();
+  straight.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -99,7 +99,8 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
     [...declared.values()].map((d) => [d.name, d.types]),
     [['steps', ['number']], ['batchSize', ['number']], ['target', ['string']], ['referenceSize', ['number']], ['learningRate', ['number']],
       ['warmupSteps', ['number']], ['holdSteps', ['number']], ['emaDecay', ['number']], ['dropout', ['number']], ['seed', ['number']],
-      ['workers', ['number', 'null']], ['logEvery', ['number']], ['evalPerTimestep', ['number']], ['gateSamples', ['number']], ['checkpointDir', ['string']]],
+      ['workers', ['number', 'null']], ['logEvery', ['number']], ['evalPerTimestep', ['number']], ['gateSamples', ['number']], ['checkpointDir', ['string']],
+      ['saveStateEvery', ['number']]],
   );
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 4000, workers: null, checkpointDir: '/x' }), []);
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 'many', workers: true, step: 5 }), [

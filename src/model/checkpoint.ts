@@ -10,6 +10,8 @@
 // save throws. Saves into one folder take turns (folder-lock.ts), so no save removes the weights
 // that another one's manifest names. A save removes only files this project wrote, weights files
 // named by their own checksum, and never replaces a manifest.json that is not a checkpoint's.
+// A training run's state (src/train/training-state.ts) is a checkpoint of another kind, saved and
+// verified by the same functions; a model's loader refuses it, and no save replaces the other kind.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,8 +30,11 @@ const VERSION = 2;
 const GROUPS = ['params', 'ema', 'batchStats'] as const;
 type Group = (typeof GROUPS)[number];
 
+/** A model (manifest.json has no `kind`), or a training run's state. */
+export type CheckpointKind = 'model' | 'training-state';
+
 interface TensorEntry {
-  group: Group;
+  group: string;
   name: string;
   shape: number[];
   /** Offset and length in float32 elements. */
@@ -37,9 +42,10 @@ interface TensorEntry {
   length: number;
 }
 
-interface Manifest {
+export interface Manifest {
   format: string;
   version: number;
+  kind?: 'training-state'; // absent for a model
   modelConfig: VelocityModelConfig;
   /** Anything else worth keeping: training config, step, loss history, scheduler config. */
   metadata: Record<string, unknown>;
@@ -48,6 +54,9 @@ interface Manifest {
   /** SHA-256 of the manifest without this field, as manifestText writes it. */
   manifestSha256: string;
 }
+
+/** One tensor of a checkpoint: its group, name, shape and values. */
+export type SavedTensor = Omit<TensorEntry, 'offset' | 'length'> & { values: Float32Array };
 
 export interface LoadedCheckpoint {
   model: VelocityModel;
@@ -69,38 +78,44 @@ export function saveCheckpoint(
   ema: Map<string, tf.Tensor>,
   metadata: Record<string, unknown> = {},
 ): void {
-  const tensors: TensorEntry[] = [];
-  const chunks: Float32Array[] = [];
-  let offset = 0;
+  const tensors: SavedTensor[] = [];
   const add = (group: Group, map: Map<string, tf.Tensor>) => {
-    for (const [name, t] of map) {
-      const data = t.dataSync() as Float32Array;
-      tensors.push({ group, name, shape: [...t.shape], offset, length: data.length });
-      chunks.push(data);
-      offset += data.length;
-    }
+    for (const [name, t] of map) tensors.push({ group, name, shape: [...t.shape], values: t.dataSync() as Float32Array });
   };
   add('params', model.params);
   add('ema', ema);
   add('batchStats', model.batchStats);
-  const weights = new Float32Array(offset);
-  let at = 0;
-  for (const c of chunks) {
-    weights.set(c, at);
-    at += c.length;
+  writeCheckpointFiles(dir, { kind: 'model', modelConfig: model.config, metadata, tensors });
+}
+
+/** Save tensors, a model configuration and metadata to `dir` as a checkpoint of `kind`, as described at the top. */
+export function writeCheckpointFiles(
+  dir: string,
+  content: { kind: CheckpointKind; modelConfig: VelocityModelConfig; metadata: Record<string, unknown>; tensors: SavedTensor[] },
+): void {
+  const tensors: TensorEntry[] = [];
+  let offset = 0;
+  for (const { group, name, shape, values } of content.tensors) {
+    tensors.push({ group, name, shape, offset, length: values.length });
+    offset += values.length;
   }
+  const weights = new Float32Array(offset);
+  content.tensors.forEach(({ values }, i) => weights.set(values, tensors[i].offset));
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
   const digest = sha256(bytes);
   const weightsFile = `weights-${digest.slice(0, 16)}.bin`;
   const text = manifestText({
     format: FORMAT,
     version: VERSION,
-    modelConfig: model.config,
-    metadata,
+    // (a model's manifest has no kind: it reads as before training states existed)
+    ...(content.kind === 'model' ? {} : { kind: content.kind }),
+    modelConfig: content.modelConfig,
+    metadata: content.metadata,
     weights: { file: weightsFile, byteLength: bytes.length, sha256: digest },
     tensors,
   });
-  assertWritableDirectory(dir);
+  assertWritableDirectory(dir, content.kind);
+  const what = describeKind(content.kind);
   let unlock = () => {};
   try {
     unlock = lockFolder(dir);
@@ -109,7 +124,7 @@ export function saveCheckpoint(
     saveFile(path.join(dir, 'manifest.json'), text);
   } catch (e) {
     unlock();
-    throw new CheckpointError(`could not save the checkpoint to ${dir}: ${(e as Error).message}. The previous checkpoint there, if any, is unchanged.`);
+    throw new CheckpointError(`could not save the ${what} to ${dir}: ${(e as Error).message}. The previous ${what} there, if any, is unchanged.`);
   }
   try {
     removeEarlierWeights(dir, weightsFile);
@@ -128,11 +143,11 @@ export function manifestText(content: Omit<Manifest, 'manifestSha256'>): string 
 }
 
 /**
- * Throws unless a checkpoint can be saved to `dir`: it exists (it is created if needed), a file can
- * be written in it, and it holds no manifest.json other than a checkpoint's (a save replaces that
- * file). A training run checks this before it starts, not after minutes of work.
+ * Throws unless a checkpoint of `kind` can be saved to `dir`: it exists (it is created if needed), a
+ * file can be written in it, and it holds no manifest.json other than a checkpoint's of that kind (a
+ * save replaces that file). A training run checks this before it starts, not after minutes of work.
  */
-export function assertWritableDirectory(dir: string): void {
+export function assertWritableDirectory(dir: string, kind: CheckpointKind = 'model'): void {
   const probe = path.join(dir, `.write-test.${process.pid}`);
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -144,17 +159,29 @@ export function assertWritableDirectory(dir: string): void {
   const manifestPath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestPath)) return;
   let format: unknown;
+  let found: unknown;
   try {
-    format = JSON.parse(fs.readFileSync(manifestPath, 'utf8'))?.format;
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    format = manifest?.format;
+    found = manifest?.kind ?? 'model';
   } catch {
     format = 'not valid JSON';
   }
   if (format !== FORMAT) {
     throw new CheckpointError(
-      `${manifestPath} is not a checkpoint's manifest (format: ${JSON.stringify(format)}), and a checkpoint save would replace it: ` +
+      `${manifestPath} is not a checkpoint's manifest (format: ${JSON.stringify(format)}), and a ${describeKind(kind)} save would replace it: ` +
         'move that file away, or save to another folder',
     );
   }
+  if (found !== kind) throw new CheckpointError(`${dir} holds a ${kindName(found)}, and a ${describeKind(kind)} save would replace it: save to another folder`);
+}
+
+function describeKind(kind: CheckpointKind): string {
+  return kind === 'model' ? 'checkpoint' : 'training state';
+}
+
+function kindName(kind: unknown): string {
+  return kind === 'model' ? 'model checkpoint' : kind === 'training-state' ? 'training state' : `checkpoint of kind ${JSON.stringify(kind)}`;
 }
 
 /**
@@ -174,8 +201,61 @@ export function loadTrainedCheckpoint(dir: string): LoadedCheckpoint {
  * model configuration field by field.
  */
 export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityModelConfig>): LoadedCheckpoint {
+  const { manifest, tensors } = readCheckpointFiles(dir, 'model', expectedConfig);
+  // A freshly initialised model of the saved configuration tells us every name and shape to expect.
+  const model = new VelocityModel(manifest.modelConfig, new Rng(0, 'checkpoint-load'));
+  const ema: TensorMap = new Map();
+  try {
+    const expected = new Map<string, Map<string, tf.Tensor>>([['params', model.params], ['ema', model.params], ['batchStats', model.batchStats]]);
+    const seen = new Set<string>();
+    for (const e of tensors) {
+      const key = `${e.group}:${e.name}`;
+      const like = expected.get(e.group)?.get(e.name);
+      if (!like) throw new CheckpointError(`${dir}: unexpected tensor ${key}`);
+      if (seen.has(key)) throw new CheckpointError(`${dir}: tensor ${key} appears twice`);
+      seen.add(key);
+      if (!tf.util.arraysEqual(like.shape, e.shape) || e.values.length !== like.size) {
+        throw new CheckpointError(
+          `${dir}: tensor ${key} has shape [${e.shape}], the model the manifest describes (${describeConfig(manifest.modelConfig)}) ` +
+            `needs [${like.shape}]: manifest.json does not match the saved weights`,
+        );
+      }
+      if (e.group === 'ema') ema.set(e.name, tf.tensor(e.values, e.shape));
+      else assignFrom(like as tf.Variable, tf.tensor(e.values, e.shape));
+    }
+    for (const group of GROUPS) {
+      for (const name of expected.get(group)!.keys()) {
+        if (!seen.has(`${group}:${name}`)) throw new CheckpointError(`${dir}: tensor ${group}:${name} is missing`);
+      }
+    }
+  } catch (e) {
+    model.dispose();
+    tf.dispose([...ema.values()]);
+    throw e;
+  }
+  return {
+    model,
+    ema,
+    metadata: manifest.metadata,
+    dispose: () => {
+      model.dispose();
+      tf.dispose([...ema.values()]);
+    },
+  };
+}
+
+/**
+ * Read and verify the checkpoint of `kind` in `dir`: its manifest (its own checksum, format,
+ * version and kind; `expectedConfig` as in loadCheckpoint) and the weights it names (size and
+ * checksum), cut into its tensors. Throws a CheckpointError saying what is wrong.
+ */
+export function readCheckpointFiles(
+  dir: string,
+  kind: CheckpointKind,
+  expectedConfig?: Partial<VelocityModelConfig>,
+): { manifest: Manifest; tensors: SavedTensor[] } {
   const manifestPath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestPath)) throw new CheckpointError(`no checkpoint at ${dir} (missing manifest.json)`);
+  if (!fs.existsSync(manifestPath)) throw new CheckpointError(`no ${describeKind(kind)} at ${dir} (missing manifest.json)`);
   const text = fs.readFileSync(manifestPath, 'utf8');
   let manifest: Manifest;
   try {
@@ -198,6 +278,8 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
     throw new CheckpointError(`checkpoint ${dir}: manifest.json is damaged (its checksum does not match its content): it was changed after it was saved`);
   }
   if (manifest.version !== VERSION) throw new CheckpointError(`${manifestPath}: ${expected}`);
+  const found = manifest.kind ?? 'model';
+  if (found !== kind) throw new CheckpointError(`${dir} holds a ${kindName(found)}, not a ${kindName(kind)}`);
   for (const [key, value] of Object.entries(expectedConfig ?? {})) {
     const saved = manifest.modelConfig[key as keyof VelocityModelConfig];
     if (saved !== value) throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
@@ -209,7 +291,7 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     // a save may have switched to new weights and removed these since manifest.json was read
-    if (fs.readFileSync(manifestPath, 'utf8') !== text) return loadCheckpoint(dir, expectedConfig);
+    if (fs.readFileSync(manifestPath, 'utf8') !== text) return readCheckpointFiles(dir, kind, expectedConfig);
     throw new CheckpointError(`${dir}: missing ${manifest.weights.file}`);
   }
   if (bytes.length !== manifest.weights.byteLength) {
@@ -222,49 +304,28 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
     throw new CheckpointError(`${weightsPath}: SHA-256 checksum does not match manifest.json: the weights are corrupted or belong to another checkpoint`);
   }
   const weights = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const tensors = manifest.tensors.map(({ group, name, shape, offset, length }) => {
+    if (offset < 0 || offset + length > weights.length) throw new CheckpointError(`${dir}: tensor ${group}:${name} lies outside ${manifest.weights.file}`);
+    return { group, name, shape, values: weights.subarray(offset, offset + length) };
+  });
+  return { manifest, tensors };
+}
 
-  // A freshly initialised model of the saved configuration tells us every name and shape to expect.
-  const model = new VelocityModel(manifest.modelConfig, new Rng(0, 'checkpoint-load'));
-  const ema: TensorMap = new Map();
+/**
+ * Under the folder's lock, remove the checkpoint of `kind` in `dir` if it verifies whole (else throw)
+ * and `accept` says so of its manifest; returns whether it did. Other files, and the folder, stay.
+ */
+export function removeCheckpointFiles(dir: string, kind: CheckpointKind, accept: (manifest: Manifest) => boolean): boolean {
+  if (!fs.existsSync(path.join(dir, 'manifest.json'))) return false;
+  const unlock = lockFolder(dir);
   try {
-    const expected: Record<Group, Map<string, tf.Tensor>> = { params: model.params, ema: model.params, batchStats: model.batchStats };
-    const seen = new Set<string>();
-    for (const e of manifest.tensors) {
-      const key = `${e.group}:${e.name}`;
-      const like = expected[e.group]?.get(e.name);
-      if (!like) throw new CheckpointError(`${dir}: unexpected tensor ${key}`);
-      if (seen.has(key)) throw new CheckpointError(`${dir}: tensor ${key} appears twice`);
-      seen.add(key);
-      if (!tf.util.arraysEqual(like.shape, e.shape) || e.length !== like.size) {
-        throw new CheckpointError(
-          `${dir}: tensor ${key} has shape [${e.shape}], the model the manifest describes (${describeConfig(manifest.modelConfig)}) ` +
-            `needs [${like.shape}]: manifest.json does not match the saved weights`,
-        );
-      }
-      if (e.offset < 0 || e.offset + e.length > weights.length) throw new CheckpointError(`${dir}: tensor ${key} lies outside ${manifest.weights.file}`);
-      const values = weights.subarray(e.offset, e.offset + e.length);
-      if (e.group === 'ema') ema.set(e.name, tf.tensor(values, e.shape));
-      else assignFrom(expected[e.group].get(e.name) as tf.Variable, tf.tensor(values, e.shape));
-    }
-    for (const group of GROUPS) {
-      for (const name of expected[group].keys()) {
-        if (!seen.has(`${group}:${name}`)) throw new CheckpointError(`${dir}: tensor ${group}:${name} is missing`);
-      }
-    }
-  } catch (e) {
-    model.dispose();
-    tf.dispose([...ema.values()]);
-    throw e;
+    if (!accept(readCheckpointFiles(dir, kind).manifest)) return false;
+    fs.rmSync(path.join(dir, 'manifest.json'));
+    removeEarlierWeights(dir, null);
+    return true;
+  } finally {
+    unlock();
   }
-  return {
-    model,
-    ema,
-    metadata: manifest.metadata,
-    dispose: () => {
-      model.dispose();
-      tf.dispose([...ema.values()]);
-    },
-  };
 }
 
 function describeConfig(c: VelocityModelConfig): string {
@@ -272,11 +333,11 @@ function describeConfig(c: VelocityModelConfig): string {
 }
 
 /**
- * Remove the weights files of earlier saves, all but `keep` (run under the folder's lock). A file
+ * Remove the weights files of earlier saves, all but `keep` (under the folder's lock). A file
  * counts as one only if its name is weights-<the first 16 hex digits of its content's SHA-256>.bin:
  * other programs' files are left alone.
  */
-function removeEarlierWeights(dir: string, keep: string): void {
+function removeEarlierWeights(dir: string, keep: string | null): void {
   for (const name of fs.readdirSync(dir)) {
     const digest = /^weights-([0-9a-f]{16})\.bin$/.exec(name)?.[1];
     const file = path.join(dir, name);

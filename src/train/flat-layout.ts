@@ -2,6 +2,7 @@
 // per-element loops on the host such as the optimiser's.
 import * as tf from '@tensorflow/tfjs';
 import { assignFrom } from '../model/variables';
+import type { NamedValues } from '../model/tensor-values';
 
 export class FlatLayout {
   /** Floats in all tensors together. */
@@ -26,6 +27,25 @@ export class FlatLayout {
       if (!t || t.size !== size) throw new Error(`FlatLayout: expected '${name}' of shape [${shape}], got ${t ? `[${t.shape}]` : 'none'}`);
       out.set(t.dataSync(), offset);
     }
+    return out;
+  }
+
+  /** `values` cut into its tensors, named (copies). */
+  split(values: Float32Array): NamedValues {
+    return this.entries.map(({ name, offset, size }) => [name, values.slice(offset, offset + size)]);
+  }
+
+  /** Named values laid end to end; they must have exactly this layout's names, order and sizes. */
+  join(named: NamedValues): Float32Array {
+    const at = this.entries.findIndex((e, i) => named[i]?.[0] !== e.name || named[i][1].length !== e.size);
+    if (at >= 0 || named.length !== this.entries.length) {
+      const e = this.entries[at];
+      const got = named[at < 0 ? this.entries.length : at];
+      const want = e ? `'${e.name}' with ${e.size} values` : 'no more tensors';
+      throw new Error(`FlatLayout: expected ${want}, got ${got ? `'${got[0]}' with ${got[1].length} values` : 'none'}`);
+    }
+    const out = new Float32Array(this.size);
+    named.forEach(([, v], i) => out.set(v, this.entries[i].offset));
     return out;
   }
 

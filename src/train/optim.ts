@@ -6,6 +6,7 @@
 // same summed gradients, so their parameters stay bit-identical.
 import * as tf from '@tensorflow/tfjs';
 import { variableFrom } from '../model/variables';
+import type { NamedValues } from '../model/tensor-values';
 import { FlatLayout } from './flat-layout';
 
 export interface LinearScheduleOptions {
@@ -39,6 +40,13 @@ export interface AdamWOptions {
 }
 
 export const OPTAX_ADAMW: AdamWOptions = { b1: 0.9, b2: 0.999, eps: 1e-8, weightDecay: 1e-4, clipNorm: 1.0 };
+
+/** What AdamW's next updates depend on besides the gradients: its update count and moments, per parameter. */
+export interface AdamWState {
+  count: number;
+  m: NamedValues;
+  v: NamedValues;
+}
 
 export class AdamW {
   readonly options: AdamWOptions;
@@ -80,6 +88,17 @@ export class AdamW {
     }
     this.layout.write(theta, params);
     return norm;
+  }
+
+  exportState(): AdamWState {
+    return { count: this.count, m: this.layout.split(this.m), v: this.layout.split(this.v) };
+  }
+
+  /** Continue from a state taken with exportState (of the same parameters). */
+  importState(state: AdamWState): void {
+    this.m.set(this.layout.join(state.m));
+    this.v.set(this.layout.join(state.v));
+    this.count = state.count;
   }
 }
 

@@ -1,23 +1,46 @@
 // The training computation of one thread: the model, its optimiser and EMA, the random streams, the
 // step and the run loop. A Trainer on one thread runs it over whole batches; each worker of a
 // data-parallel run (parallel/worker.ts) runs it over its block of rows, with every batch sum added
-// across the workers.
+// across the workers. Its state (exportState) is everything the next steps depend on, so a run
+// continued from it (importState) computes what the uninterrupted run would have.
 import * as tf from '@tensorflow/tfjs';
 import type { GaussianMixture } from '../math/mixture';
-import { trainingStreams, type TrainingStreams } from '../math/rng';
+import { trainingStreams, type RngState, type TrainingStreams } from '../math/rng';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 import { disposeMoments, VelocityModel } from '../model/model';
 import type { VelocityModelConfig } from '../model/network';
-import { assignValues, tensorValues } from '../model/tensor-values';
+import { tensorValues, type NamedValues } from '../model/tensor-values';
 import { learningRateSchedule, validateTrainConfig, type TrainConfig, type TrainLog } from './config';
 import { GRADIENT_FUNCTIONS, type BatchShard } from './gradients';
 import { targetFunction } from './targets';
-import { AdamW, learningRateAt, ParameterEMA } from './optim';
+import { FlatLayout } from './flat-layout';
+import { AdamW, learningRateAt, ParameterEMA, type AdamWState } from './optim';
 import type { AllReduce } from './parallel/allreduce';
-import type { TrainedState } from './parallel/job';
 
 /** Training reached a non-finite loss: a problem with the configuration or the data, not a bug. */
 export class TrainingDiverged extends Error {}
+
+/**
+ * Everything the next steps of a run depend on besides its configuration, as plain data (to hand to
+ * a worker thread, or to save: ./training-state.ts). The learning rate is a function of the step.
+ */
+export interface TrainerState {
+  step: number;
+  params: NamedValues;
+  ema: NamedValues;
+  batchStats: NamedValues;
+  optimizer: AdamWState;
+  /** Every random stream's position. */
+  streams: Record<keyof TrainingStreams, RngState>;
+  /** The loss summed (in float32, as on the device) over the steps since the last log, and their count. */
+  loss: { sum: number | null; steps: number };
+}
+
+/** Every `every` steps (after that step's log), a run hands its state to `take`. */
+export interface Snapshots<S> {
+  every: number;
+  take: (state: S) => void;
+}
 
 /** One worker of a data-parallel run: it computes rows [start, end) of each batch. */
 export interface TrainingShard {
@@ -36,8 +59,6 @@ export class ThreadTrainer {
   private stepCount = 0;
   private lossSum: tf.Scalar | null = null;
   private lossCount = 0;
-  /** Set when the state was computed elsewhere (importState): this thread's optimizer state is stale. */
-  private trainedElsewhere = false;
 
   constructor(
     readonly mixture: GaussianMixture,
@@ -82,7 +103,6 @@ export class ThreadTrainer {
 
   /** One optimisation step. The loss stays on the device (summed for the next log). */
   trainStep(): void {
-    if (this.trainedElsewhere) throw new Error('Trainer: trained by worker threads; its optimizer state is not on this thread');
     // The whole batch is drawn even by a shard, so every worker's streams stay in step.
     const { start, end } = this.shard ?? { start: 0, end: this.config.batchSize };
     const B = end - start;
@@ -117,9 +137,10 @@ export class ThreadTrainer {
 
   /**
    * Train to the configured number of steps (or until `signal` aborts), calling `onLog` every
-   * `logEvery` steps. Yields to the event loop at each log so notebook displays can update.
+   * `logEvery` steps and snapshots.take every snapshots.every steps. Yields to the event loop at
+   * each log so notebook displays can update.
    */
-  async run(onLog: (log: TrainLog) => void, signal?: AbortSignal): Promise<void> {
+  async run(onLog: (log: TrainLog) => void, signal?: AbortSignal, snapshots?: Snapshots<TrainerState>): Promise<void> {
     const start = performance.now();
     const startStep = this.stepCount;
     while (this.stepCount < this.config.steps) {
@@ -137,21 +158,41 @@ export class ThreadTrainer {
         });
         await new Promise((resolve) => setImmediate(resolve));
       }
+      // after the log, so that the state's loss sum and the logs handed out meet at its step
+      if (snapshots && this.stepCount % snapshots.every === 0) snapshots.take(this.exportState());
     }
   }
 
-  /** Parameters, EMA and BatchNorm statistics as arrays (what a worker hands back). */
-  exportState(): TrainedState {
-    return { step: this.stepCount, params: tensorValues(this.model.params), ema: tensorValues(this.ema.values), batchStats: tensorValues(this.model.batchStats) };
+  /** The state this run's next steps depend on (TrainerState). */
+  exportState(): TrainerState {
+    const streams = Object.fromEntries(Object.entries(this.streams).map(([name, rng]) => [name, rng.getState()]));
+    return {
+      step: this.stepCount,
+      params: tensorValues(this.model.params),
+      ema: tensorValues(this.ema.values),
+      batchStats: tensorValues(this.model.batchStats),
+      optimizer: this.optimizer.exportState(),
+      streams: streams as TrainerState['streams'],
+      loss: { sum: this.lossSum ? this.lossSum.dataSync()[0] : null, steps: this.lossCount },
+    };
   }
 
-  /** Take over a state computed elsewhere (parameters, EMA, BatchNorm statistics, step). */
-  importState(state: TrainedState): void {
-    assignValues(this.model.params, state.params);
-    assignValues(this.ema.values, state.ema);
-    assignValues(this.model.batchStats, state.batchStats);
+  /** Continue from a state taken with exportState by a trainer of the same configuration (here or on another thread). */
+  importState(state: TrainerState): void {
+    restoreValues(this.model.params, state.params);
+    restoreValues(this.ema.values, state.ema);
+    restoreValues(this.model.batchStats, state.batchStats);
+    this.optimizer.importState(state.optimizer);
+    // (Rng.setState refuses the state of another stream, or of another seed)
+    for (const [name, rng] of Object.entries(this.streams)) {
+      const saved = state.streams[name as keyof TrainingStreams];
+      if (!saved) throw new Error(`ThreadTrainer.importState: the state has no position of the ${name} stream`);
+      rng.setState(saved);
+    }
+    this.lossSum?.dispose();
+    this.lossSum = state.loss.sum === null ? null : tf.scalar(state.loss.sum);
+    this.lossCount = state.loss.steps;
     this.stepCount = state.step;
-    this.trainedElsewhere = true;
   }
 
   dispose(): void {
@@ -185,4 +226,10 @@ export class ThreadTrainer {
     this.lossCount = 0;
     return mean;
   }
+}
+
+/** Give `variables` the values of `values`, which must have exactly their names and sizes. */
+function restoreValues(variables: Map<string, tf.Variable>, values: NamedValues): void {
+  const layout = new FlatLayout(variables);
+  layout.write(layout.join(values), variables);
 }

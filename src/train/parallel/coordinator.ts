@@ -10,15 +10,21 @@ import { initBackend } from '../../runtime/backend';
 import { runWorkerPool } from '../../runtime/worker-pool';
 import { largestExchange } from '../gradients';
 import type { TrainLog } from '../config';
-import { TrainingDiverged } from '../thread-trainer';
+import { TrainingDiverged, type TrainerState } from '../thread-trainer';
 import { createAllReduce } from './allreduce';
-import type { TrainedState, TrainJob, TrainWorkerMessage, WorkerTrainJob } from './job';
+import type { TrainJob, TrainWorkerMessage, WorkerTrainJob } from './job';
 
 /**
- * Run `job` from step 0 on job.train.workers threads, reporting the first worker's logs; returns
- * the state the run ended with (every worker ends with the same one).
+ * Run `job` from job.state on job.train.workers threads, reporting the first worker's logs and
+ * handing its snapshots (every job.snapshotEvery steps) to `onSnapshot`; returns the state the run
+ * ended with (every worker ends with the same one). An error thrown by `onSnapshot` stops the run.
  */
-export async function trainInParallel(job: TrainJob, onLog: (log: TrainLog) => void, signal?: AbortSignal): Promise<TrainedState> {
+export async function trainInParallel(
+  job: TrainJob,
+  onLog: (log: TrainLog) => void,
+  signal?: AbortSignal,
+  onSnapshot?: (state: TrainerState) => void,
+): Promise<TrainerState> {
   const count = job.train.workers;
   const shared = createAllReduce(count, largestExchange(job.model));
   const abort = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
@@ -39,6 +45,13 @@ export async function trainInParallel(job: TrainJob, onLog: (log: TrainLog) => v
   try {
     const answers = await runWorkerPool<TrainWorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'training', (m) => {
       if (m.type === 'log') onLog(m.log);
+      else if (m.type === 'snapshot') {
+        try {
+          onSnapshot?.(m.state);
+        } catch (e) {
+          return e instanceof Error ? e : new Error(String(e));
+        }
+      }
       // every worker sees the same (all-reduced) loss, so each reports the divergence alike
       else if (m.type === 'diverged') return new TrainingDiverged(m.message);
     });

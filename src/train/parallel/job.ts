@@ -3,8 +3,8 @@ import type { BackendName } from '../../runtime/backend';
 import type { MixtureSpec } from '../../math/mixture';
 import type { DDPMSchedulerConfig } from '../../diffusion/scheduler';
 import type { VelocityModelConfig } from '../../model/network';
-import type { NamedValues } from '../../model/tensor-values';
 import type { TrainConfig, TrainLog } from '../config';
+import type { TrainerState } from '../thread-trainer';
 import type { AllReduceShared } from './allreduce';
 
 /** A training run as plain data: everything a worker needs to rebuild it. */
@@ -13,6 +13,10 @@ export interface TrainJob {
   scheduler: DDPMSchedulerConfig;
   train: TrainConfig;
   model: VelocityModelConfig;
+  /** Where the run starts (or continues) from. */
+  state: TrainerState;
+  /** Hand the state to the main thread every this many steps; null: never. */
+  snapshotEvery: number | null;
 }
 
 /** One worker's part of a run: the job, its rows [start, end) of every batch and the shared memory. */
@@ -26,17 +30,11 @@ export interface WorkerTrainJob extends TrainJob {
   end: number;
 }
 
-/** Parameters, EMA and BatchNorm statistics as arrays, and the step they were reached at. */
-export interface TrainedState {
-  step: number;
-  params: NamedValues;
-  ema: NamedValues;
-  batchStats: NamedValues;
-}
-
 export type TrainWorkerMessage =
   | { type: 'log'; log: TrainLog }
-  | { type: 'done'; state: TrainedState | null }
+  /** The first worker's state every snapshotEvery steps. */
+  | { type: 'snapshot'; state: TrainerState }
+  | { type: 'done'; state: TrainerState | null }
   | { type: 'error'; message: string }
   /** A TrainingDiverged error: its message is for the user, without the worker's stack. */
   | { type: 'diverged'; message: string };

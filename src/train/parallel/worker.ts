@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../../runtime/backend';
 import { GaussianMixture } from '../../math/mixture';
 import { DDPMScheduler } from '../../diffusion/scheduler';
-import { ThreadTrainer, TrainingDiverged } from '../thread-trainer';
+import { ThreadTrainer, TrainingDiverged, type TrainerState } from '../thread-trainer';
 import { AllReduce } from './allreduce';
 import type { TrainWorkerMessage, WorkerTrainJob } from './job';
 
@@ -18,12 +18,16 @@ async function main() {
     end: job.end,
     reducer,
   });
+  trainer.importState(job.state);
   const abort = new Int32Array(job.abort);
   const signal = { get aborted() { return Atomics.load(abort, 0) === 1; } } as AbortSignal;
+  // every worker holds the same state; the first one reports it
+  const first = job.index === 0;
+  const snapshots = first && job.snapshotEvery !== null ? { every: job.snapshotEvery, take: (state: TrainerState) => post({ type: 'snapshot', state }) } : undefined;
   await trainer.run((log) => {
-    if (job.index === 0) post({ type: 'log', log });
-  }, signal);
-  post({ type: 'done', state: job.index === 0 ? trainer.exportState() : null });
+    if (first) post({ type: 'log', log });
+  }, signal, snapshots);
+  post({ type: 'done', state: first ? trainer.exportState() : null });
 }
 
 main().catch((e: unknown) => {
