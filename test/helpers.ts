@@ -4,9 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
+import { compareWithMixture } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { initBackend } from '../src/runtime/backend';
+import type { SamplerKind, SamplerRow } from '../src/sample/compare';
 import { findPython } from '../scripts/runner/jupyter-env';
 
 /** Every test file runs on the default backend choice (native TensorFlow where it is built, else wasm; TSDIFFUSION_BACKEND overrides it). */
@@ -59,6 +61,16 @@ export function mixtureQuantiles(m: GaussianMixture, count: number): Float64Arra
     }
     return 0.5 * (lo + hi);
   });
+}
+
+/**
+ * A row of chapter 8's sampler table made from given samples (as compareSamplers would report
+ * them against `mixture`), named `${kind} ${evaluations}`; `reference` for a deterministic sampler.
+ */
+export function samplerRow(mixture: GaussianMixture, kind: SamplerKind, score: string, samples: Float32Array, evaluations = 1000, reference?: Float32Array): SamplerRow {
+  const finite = samples.filter(Number.isFinite);
+  const report = finite.length * 2 >= samples.length ? compareWithMixture(finite, mixture) : null;
+  return { kind, sampler: `${kind} ${evaluations}`, score, n: samples.length, evaluations, seconds: 0, nonFinite: samples.length - finite.length, report, samples, ...(reference ? { reference } : {}) };
 }
 
 /** Whether a Python with nbclient is installed (the notebook tests need one; CI installs it). */

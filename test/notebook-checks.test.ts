@@ -146,7 +146,7 @@ test('the CI configuration writes its model apart from the full run\'s', () => {
   const ci = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', 'ci-params.json'), 'utf8')) as Record<string, Record<string, unknown>>;
   for (const name of ['03-training', '04-sampling', '06-score-sde', '08-samplers']) {
     const nb = fs.readFileSync(path.join(REPO_ROOT, 'notebooks', `${name}.ipynb`), 'utf8');
-    const fullDefault = /let checkpointDir = '([^']+)'/.exec(nb)?.[1];
+    const fullDefault = /let checkpointDir(?:: [^=]+)? = '([^']+)'/.exec(nb)?.[1];
     assert.ok(fullDefault && ci[name].checkpointDir && ci[name].checkpointDir !== fullDefault, `${name}: CI checkpointDir ${ci[name].checkpointDir} vs ${fullDefault}`);
   }
 });

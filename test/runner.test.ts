@@ -103,6 +103,12 @@ test('parameter overrides are checked against each notebook\'s parameters cell',
       ['saveStateEvery', ['number']]],
   );
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 4000, workers: null, checkpointDir: '/x' }), []);
+  // chapters 4, 6 and 8 take a null checkpointDir (no trained model: their exact parts only) and a mixtureFile
+  for (const name of ['04-sampling', '06-score-sde', '08-samplers']) {
+    const d = declaredParameters(read(name))!;
+    assert.deepEqual(d.get('checkpointDir')!.types, ['string', 'null'], name);
+    assert.deepEqual(overrideProblems(name, d, { checkpointDir: null, mixtureFile: 'test/fixtures/mixtures/other-three.json' }), [], name);
+  }
   assert.deepEqual(overrideProblems('03-training', declared, { steps: 'many', workers: true, step: 5 }), [
     '03-training: parameter "steps" must be number (declared `let steps = STEPS; // integer >= 1`), got "many" (string)',
     '03-training: parameter "workers" must be number or null (declared `let workers: number | null = null; // integer in [1, 16] and <= batchSize`), got true (boolean)',
@@ -138,7 +144,7 @@ test('withParameterDefaults writes new defaults into a copy of the parameters ce
   const cell = copy.cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;
   const lines = (Array.isArray(cell.source) ? cell.source.join('') : cell.source).split('\n');
   assert.ok(lines.includes('let nSamples = 1000; // integer in [500, 1_000_000]'), lines.join('\n'));
-  assert.ok(lines.includes('let checkpointDir = "/tmp/x";'));
+  assert.ok(lines.includes('let checkpointDir: string | null = "/tmp/x";'), lines.join('\n'));
   assert.ok(lines.includes('let seed = 7; // integer in [0, 2^32)'));
   const nb03 = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'notebooks', '03-training.ipynb'), 'utf8'));
   const cell03 = withParameterDefaults('03-training', nb03, { workers: 1 }).cells.find((c) => (c.metadata?.tags ?? []).includes('parameters'))!;

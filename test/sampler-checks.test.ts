@@ -1,21 +1,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { compareWithMixture } from '../src/eval/metrics';
 import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 import { evaluateCheck } from '../src/notebook/checks';
 import { discretisationBiases, samplerChecks } from '../src/notebook/sampler-checks';
-import { mixtureQuantiles } from './helpers';
+import { mixtureQuantiles, samplerRow } from './helpers';
 import type { SamplerKind, SamplerRow } from '../src/sample/compare';
 
 const mixture = GaussianMixture.default();
 const n = 10_000;
 
-function row(kind: SamplerKind, score: string, samples: Float32Array, evaluations = 1000, reference?: Float32Array): SamplerRow {
-  const finite = samples.filter(Number.isFinite);
-  const report = finite.length * 2 >= samples.length ? compareWithMixture(finite, mixture) : null;
-  return { kind, sampler: `${kind} ${evaluations}`, score, n: samples.length, evaluations, seconds: 0, nonFinite: samples.length - finite.length, report, samples, ...(reference ? { reference } : {}) };
-}
+const row = (kind: SamplerKind, score: string, samples: Float32Array, evaluations = 1000, reference?: Float32Array): SamplerRow => samplerRow(mixture, kind, score, samples, evaluations, reference);
 
 /** A DDIM with few steps, as a distribution: the right mode 0.2 too far left (about 7 standard errors of its mean at n = 10,000). */
 const biased = new GaussianMixture({ weights: [...mixture.weights], means: [mixture.means[0], mixture.means[1], mixture.means[2] - 0.2], stds: [...mixture.stds] });
@@ -75,4 +70,13 @@ test('samplerChecks: a trained model with a middle mode 20 % too wide fails its 
   assert.ok(failed.includes('trained: ddpm 1000: mode 2 std'), failed.join('; '));
   assert.ok(failed.includes('trained: heun 100: mode 2 std'), failed.join('; '));
   assert.ok(failed.every((name) => name.startsWith('trained')), failed.join('; '));
+});
+
+test('samplerChecks without a trained model: the exact rows alone; a row of another score is refused', () => {
+  const all = rows((x) => x);
+  const exactOnly = all.filter((r) => r.score === 'exact');
+  const checks = samplerChecks(exactOnly, mixture, { exact: 'exact' });
+  assert.deepEqual(failing(checks), []);
+  assert.deepEqual(checks.map((c) => c.name), samplerChecks(all, mixture, { exact: 'exact', trained: 'trained' }).filter((c) => c.name.startsWith('exact')).map((c) => c.name));
+  assert.throws(() => samplerChecks(all, mixture, { exact: 'exact' }), /^Error: samplerChecks: a row of 'trained', which is neither 'exact' nor a trained model \(none given\)$/);
 });
