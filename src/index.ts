@@ -33,17 +33,46 @@ export { VelocityModel } from './model/model';
 export { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from './model/network';
 export { modelVelocity } from './model/folded';
 export { plainModelVelocity } from './model/predictors';
-export { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model/checkpoint';
+export {
+  assertWritableDirectory,
+  loadCheckpoint,
+  loadTrainedCheckpoint,
+  saveCheckpoint,
+  type LoadedCheckpoint,
+} from './model/checkpoint';
 
 // train
-export { RECOMMENDED_MODEL, RECOMMENDED_TRAINING, TUTORIAL_TRAINING, type TrainConfig, type TrainLog } from './train/config';
+export {
+  RECOMMENDED_MODEL,
+  RECOMMENDED_TRAINING,
+  TUTORIAL_TRAINING,
+  type TrainConfig,
+  type TrainLog,
+} from './train/config';
 export { Trainer } from './train/trainer';
-export { loadTrainingState, RecipeMismatch, removeTrainingState, resumeTraining, saveTrainingState, trainingStateDir, type Recipe, type TrainingState } from './train/training-state';
+export {
+  loadTrainingState,
+  RecipeMismatch,
+  removeTrainingState,
+  resumeTraining,
+  saveTrainingState,
+  trainingStateDir,
+  type Recipe,
+  type TrainingState,
+} from './train/training-state';
 export { TARGET_KINDS, type TargetKind } from './train/targets';
 export { gradientNoise, type GradientNoiseBand } from './train/gradient-noise';
 
 // eval
-export { compareWithMixture, histogram, ksStatistic, modeStats, wasserstein1, type ModeStats, type SampleReport } from './eval/metrics';
+export {
+  compareWithMixture,
+  histogram,
+  ksStatistic,
+  modeStats,
+  wasserstein1,
+  type ModeStats,
+  type SampleReport,
+} from './eval/metrics';
 export { bayesOptimalVLoss } from './eval/optimal-loss';
 export { exactSamplingW1 } from './eval/tolerances';
 export { expectedModeStats } from './eval/mode-expectations';
@@ -56,7 +85,14 @@ export { keyReuseMarginal, keyReuseOptimalLoss, keyReuseOracle, keyReuseVelocity
 // sample
 export { ddpmSample, type DDPMSampleResult } from './sample/ddpm';
 export { annealedLangevin, geometricSigmas, langevin, mixtureScore, smoothedMixtureScore } from './sample/langevin';
-export { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample, type SamplerRun, type Trajectory } from './sample/sde-samplers';
+export {
+  evenTimesteps,
+  predictorCorrectorSample,
+  probabilityFlowSample,
+  reverseSdeSample,
+  type SamplerRun,
+  type Trajectory,
+} from './sample/sde-samplers';
 export { compareSamplers, findSamplerRow, type SamplerKind, type SamplerRow } from './sample/compare';
 export { ddpmSampleModel } from './sample/parallel/ddpm-model';
 export { parallelModelVelocity, type ParallelPredictorOptions } from './sample/parallel/predictor';
@@ -69,7 +105,16 @@ export { discretisationBiases, samplerChecks } from './notebook/sampler-checks';
 export { coupledCheck, judgementChecks, modeChecks, mustFailCheck } from './notebook/sample-checks';
 export { judgementSummary, mixtureTex } from './notebook/prose';
 export { layout, lineTrace, type Figure } from './notebook/plots';
-export { coupledFigure, histogramVsPdf, lossFigure, samplerW1Figure, scheduleFigure, stackedHistograms, timeSliderFigure, type HistogramPanel } from './notebook/figures';
+export {
+  coupledFigure,
+  histogramVsPdf,
+  lossFigure,
+  samplerW1Figure,
+  scheduleFigure,
+  stackedHistograms,
+  timeSliderFigure,
+  type HistogramPanel,
+} from './notebook/figures';
 export { perTimestepFigure, scoreCurvesFigure, scoreSdeFigure } from './notebook/sde-figures';
 export { modeTableRows, modeWeights, samplerTableRows } from './notebook/sample-tables';
 export { perMode } from './notebook/tables';

@@ -73,11 +73,15 @@ test('no import cycles under src/, type-only imports included', () => {
 });
 
 test('worker entry files are imported by no module', () => {
-  const importers = [...graph].filter(([, deps]) => deps.some((d) => path.basename(d) === 'worker.ts')).map(([f]) => rel(f));
+  const importers = [...graph]
+    .filter(([, deps]) => deps.some((d) => path.basename(d) === 'worker.ts'))
+    .map(([f]) => rel(f));
   assert.deepEqual(importers, []);
 });
 
 test(`no module under src/ is longer than ${MAX_LINES} lines`, () => {
-  const long = files.map((f) => [rel(f), fs.readFileSync(f, 'utf8').split('\n').length] as const).filter(([, n]) => n > MAX_LINES);
+  const long = files
+    .map((f) => [rel(f), fs.readFileSync(f, 'utf8').split('\n').length] as const)
+    .filter(([, n]) => n > MAX_LINES);
   assert.deepEqual(long, []);
 });

@@ -5,7 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { assertWritableDirectory, loadCheckpoint, loadTrainedCheckpoint, manifestText, saveCheckpoint } from '../src/model/checkpoint';
+import {
+  assertWritableDirectory,
+  loadCheckpoint,
+  loadTrainedCheckpoint,
+  manifestText,
+  saveCheckpoint,
+} from '../src/model/checkpoint';
 import { VelocityModel } from '../src/model/model';
 import { ParameterEMA } from '../src/train/optim';
 import { Rng } from '../src/math/rng';
@@ -55,14 +61,20 @@ test('round trip restores parameters, EMA, BatchNorm statistics and metadata exa
 
 test('missing, truncated, corrupted or mismatched checkpoints give clear errors', () => {
   assert.throws(() => loadCheckpoint('/nonexistent/ckpt'), /no checkpoint at \/nonexistent\/ckpt/);
-  assert.throws(() => loadTrainedCheckpoint('/nonexistent/ckpt'), /^Error: no checkpoint at \/nonexistent\/ckpt \(missing manifest.json\)\nRun notebooks\/03-training.ipynb first: it trains the model and saves it to \/nonexistent\/ckpt\.$/);
+  assert.throws(
+    () => loadTrainedCheckpoint('/nonexistent/ckpt'),
+    /^Error: no checkpoint at \/nonexistent\/ckpt \(missing manifest.json\)\nRun notebooks\/03-training.ipynb first: it trains the model and saves it to \/nonexistent\/ckpt\.$/,
+  );
   const { dir } = saved();
   assert.throws(() => loadCheckpoint(dir, { width: 128 }), /width is 16 in the checkpoint, expected 128/);
 
   const weights = weightsFile(dir);
   const bytes = fs.readFileSync(weights);
   fs.writeFileSync(weights, bytes.subarray(0, bytes.length - 8));
-  assert.throws(() => loadCheckpoint(dir), /weights-[0-9a-f]{16}\.bin has \d+ bytes but manifest.json says \d+: the file is truncated/);
+  assert.throws(
+    () => loadCheckpoint(dir),
+    /weights-[0-9a-f]{16}\.bin has \d+ bytes but manifest.json says \d+: the file is truncated/,
+  );
   const flipped = Buffer.from(bytes);
   flipped[100] ^= 0xff;
   fs.writeFileSync(weights, flipped);
@@ -73,9 +85,18 @@ test('missing, truncated, corrupted or mismatched checkpoints give clear errors'
   const manifestPath = path.join(dir, 'manifest.json');
   const good = fs.readFileSync(manifestPath, 'utf8');
   rewriteManifest(dir, (m) => (m.modelConfig.width = 32)); // the stored tensors no longer fit
-  assert.throws(() => loadCheckpoint(dir), /has shape \[33,16\], the model the manifest describes \(width 32, depth 2, time embedding 32\) needs \[33,32\]: manifest.json does not match/);
+  assert.throws(
+    () => loadCheckpoint(dir),
+    /has shape \[33,16\], the model the manifest describes \(width 32, depth 2, time embedding 32\) needs \[33,32\]: manifest.json does not match/,
+  );
   fs.writeFileSync(manifestPath, good);
-  rewriteManifest(dir, (m) => (m.tensors = m.tensors.filter((t: { name: string; group: string }) => !(t.group === 'ema' && t.name === 'bn_out/scale'))));
+  rewriteManifest(
+    dir,
+    (m) =>
+      (m.tensors = m.tensors.filter(
+        (t: { name: string; group: string }) => !(t.group === 'ema' && t.name === 'bn_out/scale'),
+      )),
+  );
   assert.throws(() => loadCheckpoint(dir), /ema:bn_out\/scale is missing/);
   fs.writeFileSync(manifestPath, '{"format": "tsdiff');
   assert.throws(() => loadCheckpoint(dir), /manifest.json is damaged: it is not valid JSON/);
@@ -96,14 +117,20 @@ test('a one-byte change anywhere in manifest.json is rejected at load', () => {
   fs.writeFileSync(manifestPath, shifted);
   assert.throws(
     () => loadTrainedCheckpoint(dir),
-    (e: Error) => e.message === `checkpoint ${dir}: manifest.json is damaged (its checksum does not match its content): it was changed after it was saved\nRun notebooks/03-training.ipynb first: it trains the model and saves it to ${dir}.`,
+    (e: Error) =>
+      e.message ===
+      `checkpoint ${dir}: manifest.json is damaged (its checksum does not match its content): it was changed after it was saved\nRun notebooks/03-training.ipynb first: it trains the model and saves it to ${dir}.`,
   );
   fs.writeFileSync(manifestPath, good);
   // every byte in turn, changed in place (rewriting the whole file each time is 2 ms on ext4)
   const fd = fs.openSync(manifestPath, 'r+');
   for (let i = 0; i < good.length; i++) {
     fs.writeSync(fd, Buffer.from([good[i] ^ 1]), 0, 1, i);
-    assert.throws(() => loadCheckpoint(dir), (e: Error) => e.name === 'CheckpointError' && /manifest.json is damaged/.test(e.message), `byte ${i}`);
+    assert.throws(
+      () => loadCheckpoint(dir),
+      (e: Error) => e.name === 'CheckpointError' && /manifest.json is damaged/.test(e.message),
+      `byte ${i}`,
+    );
     fs.writeSync(fd, good, i, 1, i);
   }
   fs.closeSync(fd);
@@ -116,7 +143,10 @@ test('a checkpoint of the earlier format, without a manifest checksum, is reject
   const manifestPath = path.join(dir, 'manifest.json');
   const { manifestSha256: _, ...v1 } = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   fs.writeFileSync(manifestPath, JSON.stringify({ ...v1, version: 1 }, null, 2));
-  assert.throws(() => loadCheckpoint(dir), /manifest.json is in the format of an earlier version of this project \(version 1\), whose manifest.json has no checksum of its own: a change to it could not be detected, so it is not loaded. Save the model again.$/);
+  assert.throws(
+    () => loadCheckpoint(dir),
+    /manifest.json is in the format of an earlier version of this project \(version 1\), whose manifest.json has no checksum of its own: a change to it could not be detected, so it is not loaded. Save the model again.$/,
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -152,7 +182,12 @@ test('on a full disk the save throws and the previous checkpoint still loads', (
     saveCheckpoint(dir, model, ema.values, { step: 1 });
     model.params.get('dense_out/bias')!.assign(tf.tensor1d([3]));
     // a second weights file does not fit beside the first
-    assert.throws(() => saveCheckpoint(dir, model, ema.values, { step: 2 }), (e: Error) => e.name === 'CheckpointError' && /could not save the checkpoint .*previous checkpoint there, if any, is unchanged/s.test(e.message));
+    assert.throws(
+      () => saveCheckpoint(dir, model, ema.values, { step: 2 }),
+      (e: Error) =>
+        e.name === 'CheckpointError' &&
+        /could not save the checkpoint .*previous checkpoint there, if any, is unchanged/s.test(e.message),
+    );
     const c = loadCheckpoint(dir);
     assert.equal(c.metadata.step, 1);
     assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith('.tmp')));
@@ -179,7 +214,9 @@ test('writers saving into one folder at the same moment always leave one of thei
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-race-'));
   const [writers, trials] = [3, 10];
   const script = path.join(__dirname, 'fixtures', 'save-checkpoints.js');
-  const runs = await Promise.all([...Array(writers).keys()].map((w) => runNode([script, root, `${w}`, `${writers}`, `${trials}`])));
+  const runs = await Promise.all(
+    [...Array(writers).keys()].map((w) => runNode([script, root, `${w}`, `${writers}`, `${trials}`])),
+  );
   for (const r of runs) assert.equal(r.code, 0, r.output);
   const reference = writerModel();
   for (let i = 0; i < trials; i++) {
@@ -188,9 +225,14 @@ test('writers saving into one folder at the same moment always leave one of thei
     const writer = c.metadata.writer as number;
     assert.ok(writer >= 0 && writer < writers && c.metadata.trial === i, `trial ${i}: ${JSON.stringify(c.metadata)}`);
     reference.params.get('dense_out/bias')!.assign(tf.tensor1d([writer * 1000 + i]));
-    for (const [name, p] of reference.params) assert.deepEqual(toArray(c.model.params.get(name)!), toArray(p), `trial ${i}: ${name}`);
+    for (const [name, p] of reference.params)
+      assert.deepEqual(toArray(c.model.params.get(name)!), toArray(p), `trial ${i}: ${name}`);
     c.dispose();
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['manifest.json', path.basename(weightsFile(dir))].sort(), `trial ${i}: no file left behind`);
+    assert.deepEqual(
+      fs.readdirSync(dir).sort(),
+      ['manifest.json', path.basename(weightsFile(dir))].sort(),
+      `trial ${i}: no file left behind`,
+    );
   }
   reference.dispose();
   fs.rmSync(root, { recursive: true, force: true });
@@ -236,7 +278,8 @@ test('a save removes only its own earlier weights, never other files in the fold
   const current = path.basename(weightsFile(dir));
   assert.notEqual(current, first);
   assert.deepEqual(fs.readdirSync(dir).sort(), [...Object.keys(foreign), 'manifest.json', current].sort());
-  for (const [name, text] of Object.entries(foreign)) assert.equal(fs.readFileSync(path.join(dir, name), 'utf8'), text, name);
+  for (const [name, text] of Object.entries(foreign))
+    assert.equal(fs.readFileSync(path.join(dir, name), 'utf8'), text, name);
   loadCheckpoint(dir).dispose();
   model.dispose();
   fs.rmSync(dir, { recursive: true });
@@ -247,9 +290,17 @@ test('a manifest.json that is not a checkpoint manifest is never replaced', () =
   const theirs = '{"name": "another program"}';
   fs.writeFileSync(path.join(dir, 'manifest.json'), theirs);
   const model = new VelocityModel({ width: 16, depth: 2 }, new Rng(1).fork('init'));
-  const refused = new RegExp(`^${dir}/manifest.json is not a checkpoint's manifest \\(format: undefined\\), and a checkpoint save would replace it: move that file away, or save to another folder$`);
-  assert.throws(() => assertWritableDirectory(dir), (e: Error) => refused.test(e.message));
-  assert.throws(() => saveCheckpoint(dir, model, model.params), (e: Error) => e.name === 'CheckpointError' && refused.test(e.message));
+  const refused = new RegExp(
+    `^${dir}/manifest.json is not a checkpoint's manifest \\(format: undefined\\), and a checkpoint save would replace it: move that file away, or save to another folder$`,
+  );
+  assert.throws(
+    () => assertWritableDirectory(dir),
+    (e: Error) => refused.test(e.message),
+  );
+  assert.throws(
+    () => saveCheckpoint(dir, model, model.params),
+    (e: Error) => e.name === 'CheckpointError' && refused.test(e.message),
+  );
   assert.equal(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'), theirs);
   assert.deepEqual(fs.readdirSync(dir), ['manifest.json']);
   model.dispose();

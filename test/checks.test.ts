@@ -1,6 +1,14 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { barUsed, CHECKS_MIME, Check, check, checksFromPayload, evaluateCheck, groupChecks } from '../src/notebook/checks';
+import {
+  barUsed,
+  CHECKS_MIME,
+  type Check,
+  check,
+  checksFromPayload,
+  evaluateCheck,
+  groupChecks,
+} from '../src/notebook/checks';
 
 test('mime type is the one notebooks publish under', () => {
   assert.equal(CHECKS_MIME, 'application/vnd.tsdiffusion.checks+json');
@@ -34,13 +42,22 @@ test('check() keeps detail only when given', () => {
 
 test('checksFromPayload recomputes pass and never trusts a pass field', () => {
   // What a notebook sends after JSON.stringify: NaN became null.
-  const payload = JSON.parse(JSON.stringify([
-    { name: 'ok', value: 1, op: '<=', threshold: 2 },
-    { name: 'lying', value: 5, op: '<', threshold: 2, pass: true },
-    { name: 'nan', value: NaN, op: '>=', threshold: 0, pass: true },
-  ]));
+  const payload = JSON.parse(
+    JSON.stringify([
+      { name: 'ok', value: 1, op: '<=', threshold: 2 },
+      { name: 'lying', value: 5, op: '<', threshold: 2, pass: true },
+      { name: 'nan', value: NaN, op: '>=', threshold: 0, pass: true },
+    ]),
+  );
   const r = checksFromPayload(payload);
-  assert.deepEqual(r.map((c) => [c.name, c.pass]), [['ok', true], ['lying', false], ['nan', false]]);
+  assert.deepEqual(
+    r.map((c) => [c.name, c.pass]),
+    [
+      ['ok', true],
+      ['lying', false],
+      ['nan', false],
+    ],
+  );
   assert.ok(Number.isNaN(r[2].value));
 });
 
@@ -75,11 +92,14 @@ test('groupChecks: one group per thing checked, in order, with its failures and 
     check('trained: DDPM: mode 2 mean', NaN, '<=', 0.1),
   ];
   const groups = groupChecks(checks);
-  assert.deepEqual(groups.map((g) => [g.subject, g.checks.length, g.failed]), [
-    ['exact: DDPM', 3, 0],
-    ['trained: DDPM', 4, 3],
-    ['a check without a colon', 1, 0],
-  ]);
+  assert.deepEqual(
+    groups.map((g) => [g.subject, g.checks.length, g.failed]),
+    [
+      ['exact: DDPM', 3, 0],
+      ['trained: DDPM', 4, 3],
+      ['a check without a colon', 1, 0],
+    ],
+  );
   assert.equal(groups[0].closest.name, 'exact: DDPM: mode 1 std');
   // a NaN fails without a ratio: it counts as the furthest past its bar
   assert.equal(groups[1].closest.name, 'trained: DDPM: mode 2 mean');

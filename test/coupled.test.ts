@@ -17,8 +17,14 @@ test('coupledComparison: distances, quantiles and where they are', () => {
   assert.ok(Math.abs(c.max - 0.2) < 1e-12);
   assert.ok(Math.abs(c.p99 - 0.2) < 1e-12 && c.median >= 0 && c.median <= 0.2);
   // the error sits in the upper half of x
-  assert.ok(c.regions.slice(0, 5).every((r) => r.meanAbs === 0) && c.regions.slice(5).every((r) => Math.abs(r.meanAbs - 0.2) < 1e-9));
-  assert.equal(c.regions.reduce((a, r) => a + r.count, 0), 1000);
+  assert.ok(
+    c.regions.slice(0, 5).every((r) => r.meanAbs === 0) &&
+      c.regions.slice(5).every((r) => Math.abs(r.meanAbs - 0.2) < 1e-9),
+  );
+  assert.equal(
+    c.regions.reduce((a, r) => a + r.count, 0),
+    1000,
+  );
   assert.throws(() => coupledComparison(model.subarray(1), exact), /model samples/);
 });
 
@@ -27,17 +33,28 @@ test('coupled DDPM runs: a velocity error shows up almost free of sampling noise
   const n = 2000;
   const exact = oracleVelocity(mixture, scheduler);
   // a slightly wrong model: the exact velocity of a mixture whose middle mode is 20 % wider
-  const wider = new GaussianMixture({ weights: [...mixture.weights], means: [...mixture.means], stds: mixture.stds.map((s, k) => (k === 1 ? 1.2 * s : s)) });
+  const wider = new GaussianMixture({
+    weights: [...mixture.weights],
+    means: [...mixture.means],
+    stds: mixture.stds.map((s, k) => (k === 1 ? 1.2 * s : s)),
+  });
   const wrong = oracleVelocity(wider, scheduler);
-  const run = async (predictor: typeof exact, stream: string) => (await ddpmSample({ predictor, scheduler, n, rng: new Rng(5).fork(stream) })).samples;
+  const run = async (predictor: typeof exact, stream: string) =>
+    (await ddpmSample({ predictor, scheduler, n, rng: new Rng(5).fork(stream) })).samples;
   const reference = await run(exact, 'common');
   const wrongCommon = await run(wrong, 'common');
   const coupled = coupledComparison(wrongCommon, reference);
   const independent = coupledComparison(await run(wrong, 'other'), reference);
   // the error is in the middle mode, and small; independent draws differ by whole modes
   const middle = coupled.regions.filter((r) => r.count > 0 && r.lo > -1.5 && r.hi < 1.5);
-  assert.ok(middle.length > 0 && Math.max(...middle.map((r) => r.meanAbs)) > 2 * coupled.meanAbs, JSON.stringify(coupled.regions));
-  assert.ok(coupled.meanAbs < 0.1 && independent.meanAbs > 10 * coupled.meanAbs, `coupled ${coupled.meanAbs}, independent ${independent.meanAbs}`);
+  assert.ok(
+    middle.length > 0 && Math.max(...middle.map((r) => r.meanAbs)) > 2 * coupled.meanAbs,
+    JSON.stringify(coupled.regions),
+  );
+  assert.ok(
+    coupled.meanAbs < 0.1 && independent.meanAbs > 10 * coupled.meanAbs,
+    `coupled ${coupled.meanAbs}, independent ${independent.meanAbs}`,
+  );
   // W1 between the two outputs (sorted pairs) is bounded by the coupled mean distance
   const [a, b] = [Float64Array.from(wrongCommon).sort(), Float64Array.from(reference).sort()];
   const w1 = a.reduce((acc, v, i) => acc + Math.abs(v - b[i]), 0) / n;
@@ -54,6 +71,9 @@ test('coupledComparison: swapped pairs add to the mean distance but not to the W
   assert.ok(c.meanAbs > 0.02, String(c.meanAbs));
   assert.equal(c.w1, 0);
   // a shift of every sample by 0.1 is W1 0.1 either way
-  const shifted = coupledComparison(exact.map((x) => x + 0.1), exact);
+  const shifted = coupledComparison(
+    exact.map((x) => x + 0.1),
+    exact,
+  );
   assert.ok(Math.abs(shifted.w1 - 0.1) < 1e-9 && Math.abs(shifted.meanAbs - 0.1) < 1e-9);
 });

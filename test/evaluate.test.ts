@@ -18,6 +18,9 @@ test('loss against sampled targets ≈ Bayes-optimal loss + excess (the decompos
   assert.ok(Math.abs(ev.sampledLoss - (bayes + ev.excess)) < 0.5, `${ev.sampledLoss} vs ${bayes} + ${ev.excess}`);
   assert.equal(ev.excessPerTimestep.length, 1000);
   // same seed, same numbers
-  assert.equal(evaluateModel(model, scheduler, mixture, { perTimestep: 5, seed: 3 }).excess, evaluateModel(model, scheduler, mixture, { perTimestep: 5, seed: 3 }).excess);
+  assert.equal(
+    evaluateModel(model, scheduler, mixture, { perTimestep: 5, seed: 3 }).excess,
+    evaluateModel(model, scheduler, mixture, { perTimestep: 5, seed: 3 }).excess,
+  );
   model.dispose();
 });

@@ -60,7 +60,10 @@ for (const { label, config, B } of [
     const rng = new Rng(5).fork('dropout');
     const fast = velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost, dropoutRng: rng });
     const lossRef = ref.loss.dataSync()[0];
-    assert.ok(Math.abs(fast.loss.dataSync()[0] - lossRef) <= 1e-5 * Math.abs(lossRef), `loss ${fast.loss.dataSync()[0]} vs ${lossRef}`);
+    assert.ok(
+      Math.abs(fast.loss.dataSync()[0] - lossRef) <= 1e-5 * Math.abs(lossRef),
+      `loss ${fast.loss.dataSync()[0]} vs ${lossRef}`,
+    );
     assert.deepEqual([...fast.grads.keys()].sort(), [...m.params.keys()].sort());
     let largest = 0;
     for (const g of ref.grads.values()) largest = Math.max(largest, ...toArray(g).map(Math.abs));
@@ -84,10 +87,12 @@ for (const { label, config, B } of [
     }
     // the dropout stream is left where forward() leaves it
     const after = new Rng(5).fork('dropout');
-    if (m.config.dropout > 0) for (let i = 0; i <= m.config.depth; i++) after.dropoutMask(B * m.config.width, m.config.dropout);
+    if (m.config.dropout > 0)
+      for (let i = 0; i <= m.config.depth; i++) after.dropoutMask(B * m.config.width, m.config.dropout);
     assert.equal(rng.nextUint32(), after.nextUint32());
     tf.dispose([ref.loss, fast.loss, ...ref.grads.values(), ...fast.grads.values(), b.xt, b.target, b.t]);
-    for (const mm of [ref.moments, fast.moments]) for (const { mean, variance } of mm.values()) tf.dispose([mean, variance]);
+    for (const mm of [ref.moments, fast.moments])
+      for (const { mean, variance } of mm.values()) tf.dispose([mean, variance]);
     m.dispose();
   });
 }
@@ -96,7 +101,12 @@ test('fast gradients: no tensor leaks, and errors for missing dropout streams an
   const m = perturbedModel({}, 3);
   const b = trainingBatch(32, 1);
   const before = tf.memory().numTensors;
-  const r = velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost, dropoutRng: new Rng(1).fork('d') });
+  const r = velocityLossAndGrads(m, {
+    xt: b.xt,
+    target: b.target,
+    timesteps: b.tHost,
+    dropoutRng: new Rng(1).fork('d'),
+  });
   const kept = 1 + r.grads.size + 2 * r.moments.size;
   assert.equal(tf.memory().numTensors, before + kept);
   tf.dispose([r.loss, ...r.grads.values(), ...[...r.moments.values()].flatMap((x) => [x.mean, x.variance])]);
@@ -104,7 +114,10 @@ test('fast gradients: no tensor leaks, and errors for missing dropout streams an
   assert.throws(() => velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: b.tHost }), /dropoutRng/);
   const bad = Int32Array.from(b.tHost);
   bad[3] = 1000;
-  assert.throws(() => velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: bad, dropoutRng: new Rng(1).fork('d') }), /timestep/);
+  assert.throws(
+    () => velocityLossAndGrads(m, { xt: b.xt, target: b.target, timesteps: bad, dropoutRng: new Rng(1).fork('d') }),
+    /timestep/,
+  );
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([b.xt, b.target, b.t]);
   m.dispose();
@@ -132,7 +145,10 @@ test('dropoutMaskPart: entries of the whole mask, leaving the same state', () =>
 
 test('the folded predictor equals model.predict for another width, depth and activation', () => {
   const m = perturbedModel({ width: 24, depth: 2, activation: 'silu' }, 8);
-  const x = tf.tensor2d(Float32Array.from(new Rng(3).normals(300), (z) => 4 * z), [300, 1]);
+  const x = tf.tensor2d(
+    Float32Array.from(new Rng(3).normals(300), (z) => 4 * z),
+    [300, 1],
+  );
   const f = modelVelocity(m);
   for (const t of [0, 499, 999]) {
     const [want, got] = [m.predict(x, t), f.predict(x, t)];
@@ -189,7 +205,22 @@ for (const { label, model } of [
 ]) {
   test(`a few trainer steps (${label}): fast gradients, on one thread and two workers, give autograd's parameters, statistics and losses`, async () => {
     const run = async (gradients: GradientMode, workers: number) => {
-      const tr = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, steps: 8, batchSize: 256, logEvery: 4, learningRate: 2e-3, holdSteps: 0, seed: 7, gradients, workers }, model);
+      const tr = new Trainer(
+        mixture,
+        scheduler,
+        {
+          ...TUTORIAL_TRAINING,
+          steps: 8,
+          batchSize: 256,
+          logEvery: 4,
+          learningRate: 2e-3,
+          holdSteps: 0,
+          seed: 7,
+          gradients,
+          workers,
+        },
+        model,
+      );
       const losses = (await tr.run()).map((l) => l.loss);
       // training-mode outputs (batch statistics: invariant to the null direction) on a fixed batch
       const x = tf.tensor2d([-6, -1, 0, 0.5, 3, 8], [6, 1]);
@@ -197,7 +228,13 @@ for (const { label, model } of [
       const out = tr.model.forward(x, t, { training: true, dropoutRng: new Rng(1).fork('d') });
       const outputs = toArray(out.output);
       tf.dispose([x, t, out.output, ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
-      const state = new Map([...tr.model.params, ...tr.model.batchStats, ...[...tr.ema.values].map(([n, v]) => [`ema/${n}`, v] as const)].map(([n, v]) => [n, toArray(v)]));
+      const state = new Map(
+        [
+          ...tr.model.params,
+          ...tr.model.batchStats,
+          ...[...tr.ema.values].map(([n, v]) => [`ema/${n}`, v] as const),
+        ].map(([n, v]) => [n, toArray(v)]),
+      );
       tr.dispose();
       return { losses, state, outputs };
     };
@@ -206,7 +243,8 @@ for (const { label, model } of [
       const fast = await run('fast', workers);
       const where = `${workers} thread(s)`;
       assert.deepEqual([...fast.state.keys()], [...auto.state.keys()]);
-      for (let i = 0; i < fast.losses.length; i++) assert.ok(Math.abs(fast.losses[i] - auto.losses[i]) < 1e-4 * auto.losses[i], `${where}: loss ${i}`);
+      for (let i = 0; i < fast.losses.length; i++)
+        assert.ok(Math.abs(fast.losses[i] - auto.losses[i]) < 1e-4 * auto.losses[i], `${where}: loss ${i}`);
       // time/linear_2/bias shifts every row just before BatchNorm, so its exact gradient is 0 and
       // both paths feed Adam pure rounding noise, which Adam normalises to steps of up to ~lr: that
       // parameter (and bn_in's running mean, which tracks it) follow noise in either path. Compare
@@ -228,5 +266,8 @@ for (const { label, model } of [
 
 test('a bad gradients mode or activation is refused', () => {
   assert.throws(() => new Trainer(mixture, scheduler, { gradients: 'x' as never }), /gradients/);
-  assert.throws(() => new VelocityModel({ activation: 'relu' as never }, new Rng(1)), /activation must be one of gelu, silu, got relu/);
+  assert.throws(
+    () => new VelocityModel({ activation: 'relu' as never }, new Rng(1)),
+    /activation must be one of gelu, silu, got relu/,
+  );
 });

@@ -38,7 +38,8 @@ function differences(a: tf.Tensor, b: tf.Tensor): number[] {
  * CI (which builds it) that is a failure instead, as are kernels that did not load.
  */
 function kernels(t: TestContext) {
-  const missing = backend === 'tensorflow' ? false : `the backend is ${backend}, not native TensorFlow (scripts/native-backend.sh)`;
+  const missing =
+    backend === 'tensorflow' ? false : `the backend is ${backend}, not native TensorFlow (scripts/native-backend.sh)`;
   if (skipUnlessCI(missing)) {
     t.skip(missing as string);
     return null;
@@ -74,7 +75,12 @@ test('fused GELU forward and backward equal the op chains bit for bit, with and 
     const residual = tf.tensor2d(r.normals(n), [515, 64]);
     const dy = tf.tensor2d(r.normals(n), [515, 64]);
     const mask = tf.tensor2d(r.dropoutMask(n, 0.1), [515, 64]);
-    for (const [m, res] of [[null, null], [mask, null], [null, residual], [mask, residual]] as const) {
+    for (const [m, res] of [
+      [null, null],
+      [mask, null],
+      [null, residual],
+      [mask, residual],
+    ] as const) {
       const label = `mask ${m ? 'yes' : 'no'}, residual ${res ? 'yes' : 'no'}`;
       const ops = opsForward(z, m, res);
       const fused = gelu.forward(z, m, res);
@@ -98,7 +104,10 @@ test('the fused layer input gradient equals bias add, multiply and addN bit for 
     const r = new Rng(8);
     const [rows, cols] = [515, 33];
     const p = tf.tensor2d(r.normals(rows * cols), [rows, cols]);
-    const h = tf.tensor2d(Float32Array.from(r.normals(rows * cols), (x) => 5 * x), [rows, cols]);
+    const h = tf.tensor2d(
+      Float32Array.from(r.normals(rows * cols), (x) => 5 * x),
+      [rows, cols],
+    );
     const residual = tf.tensor2d(r.normals(rows * cols), [rows, cols]);
     const gamma = tf.tensor1d(r.normals(cols));
     const beta = tf.tensor1d(Float32Array.from(r.normals(cols), (x) => 1e-3 * x));
@@ -108,8 +117,14 @@ test('the fused layer input gradient equals bias add, multiply and addN bit for 
       const [fused] = k.run(LAYER_INPUT_GRAD, { p, gamma, h, beta, residual: res });
       assert.deepEqual(differences(fused, ops), [], `residual ${res ? 'yes' : 'no'}`);
     }
-    assert.throws(() => k.run(LAYER_INPUT_GRAD, { p, gamma: tf.ones([cols + 1]), h, beta, residual: null }), /differ in size/);
-    assert.throws(() => k.run({ ...LAYER_INPUT_GRAD, attrs: ['scale'] }, { p, gamma, h, beta, residual: null }), /attribute 'scale' is missing/);
+    assert.throws(
+      () => k.run(LAYER_INPUT_GRAD, { p, gamma: tf.ones([cols + 1]), h, beta, residual: null }),
+      /differ in size/,
+    );
+    assert.throws(
+      () => k.run({ ...LAYER_INPUT_GRAD, attrs: ['scale'] }, { p, gamma, h, beta, residual: null }),
+      /attribute 'scale' is missing/,
+    );
   });
 });
 
@@ -133,7 +148,8 @@ test('the training step gives the same loss, gradients and moments bit for bit w
     assert.deepEqual(differences(fused.moments.get(name)!.mean, mean), [], `${name} mean`);
     assert.deepEqual(differences(fused.moments.get(name)!.variance, variance), [], `${name} variance`);
   }
-  for (const out of [fused, ops]) tf.dispose([out.loss, ...out.grads.values(), ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
+  for (const out of [fused, ops])
+    tf.dispose([out.loss, ...out.grads.values(), ...[...out.moments.values()].flatMap((v) => [v.mean, v.variance])]);
   tf.dispose([t, xt, target]);
   m.dispose();
 });
@@ -145,7 +161,12 @@ test('a few trainer steps on two worker threads give the same parameters with th
     const saved = process.env.TSDIFFUSION_FUSED;
     process.env.TSDIFFUSION_FUSED = fused; // the workers read it when they start
     try {
-      const tr = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, steps: 6, batchSize: 512, logEvery: 3, seed: 3, workers: 2 }, { dropout: 0.1 });
+      const tr = new Trainer(
+        mixture,
+        scheduler,
+        { ...TUTORIAL_TRAINING, steps: 6, batchSize: 512, logEvery: 3, seed: 3, workers: 2 },
+        { dropout: 0.1 },
+      );
       const losses = (await tr.run()).map((l) => l.loss);
       const params = new Map([...tr.model.params].map(([n, v]) => [n, Array.from(v.dataSync())]));
       tr.dispose();
@@ -180,7 +201,11 @@ test('worker threads that load the kernels can come and go: a second set of work
       }
       console.log('two sets of workers trained');
     })();`;
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '..', '..'), encoding: 'utf8', env: { ...process.env, TSDIFFUSION_FUSED: '1' } });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    cwd: path.resolve(__dirname, '..', '..'),
+    encoding: 'utf8',
+    env: { ...process.env, TSDIFFUSION_FUSED: '1' },
+  });
   assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr.slice(-500)}`);
   assert.match(r.stdout, /two sets of workers trained/);
 });
@@ -188,7 +213,10 @@ test('worker threads that load the kernels can come and go: a second set of work
 test('the folded predictor (DDPM sampling) gives the same velocities bit for bit with the fused kernels on and off', (t) => {
   if (!kernels(t)) return;
   const m = new VelocityModel({}, new Rng(6).fork('init'));
-  const x = tf.tensor2d(Float32Array.from(new Rng(2).normals(2000), (v) => 4 * v), [2000, 1]);
+  const x = tf.tensor2d(
+    Float32Array.from(new Rng(2).normals(2000), (v) => 4 * v),
+    [2000, 1],
+  );
   const predict = (on: boolean, step: number) => {
     setFusedKernelsEnabled(on);
     try {

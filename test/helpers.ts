@@ -25,7 +25,10 @@ export function tutorialProblem(): { mixture: GaussianMixture; scheduler: DDPMSc
  * A training batch of the tutorial's problem: x_t [B, 1], the v-target [B, 1] and the timesteps (as
  * a tensor and as host data), all from `seed`.
  */
-export function trainingBatch(B: number, seed: number): { xt: tf.Tensor2D; target: tf.Tensor2D; t: tf.Tensor1D; tHost: Int32Array } {
+export function trainingBatch(
+  B: number,
+  seed: number,
+): { xt: tf.Tensor2D; target: tf.Tensor2D; t: tf.Tensor1D; tHost: Int32Array } {
   const { mixture, scheduler } = tutorialProblem();
   const r = new Rng(seed).fork('batch');
   const x0 = tf.tensor2d(mixture.sample(B, r.fork('data')), [B, 1]);
@@ -67,10 +70,28 @@ export function mixtureQuantiles(m: GaussianMixture, count: number): Float64Arra
  * A row of chapter 8's sampler table made from given samples (as compareSamplers would report
  * them against `mixture`), named `${kind} ${evaluations}`; `reference` for a deterministic sampler.
  */
-export function samplerRow(mixture: GaussianMixture, kind: SamplerKind, score: string, samples: Float32Array, evaluations = 1000, reference?: Float32Array): SamplerRow {
+export function samplerRow(
+  mixture: GaussianMixture,
+  kind: SamplerKind,
+  score: string,
+  samples: Float32Array,
+  evaluations = 1000,
+  reference?: Float32Array,
+): SamplerRow {
   const finite = samples.filter(Number.isFinite);
   const report = finite.length * 2 >= samples.length ? compareWithMixture(finite, mixture) : null;
-  return { kind, sampler: `${kind} ${evaluations}`, score, n: samples.length, evaluations, seconds: 0, nonFinite: samples.length - finite.length, report, samples, ...(reference ? { reference } : {}) };
+  return {
+    kind,
+    sampler: `${kind} ${evaluations}`,
+    score,
+    n: samples.length,
+    evaluations,
+    seconds: 0,
+    nonFinite: samples.length - finite.length,
+    report,
+    samples,
+    ...(reference ? { reference } : {}),
+  };
 }
 
 /** Whether a Python with nbclient is installed (the notebook tests need one; CI installs it). */
@@ -94,7 +115,10 @@ export function skipUnlessCI(missing: string | false): string | false {
 
 /** First line of such a test: under CI, fail at once naming what is missing. */
 export function assertInstalled(missing: string | false): void {
-  if (missing) throw new Error(`not installed: ${missing} (npm test installs it as root with apt-get, see scripts/system-deps.sh)`);
+  if (missing)
+    throw new Error(
+      `not installed: ${missing} (npm test installs it as root with apt-get, see scripts/system-deps.sh)`,
+    );
 }
 
 /**
@@ -105,7 +129,8 @@ export function smallDisk(size: string): string | null {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'full-disk-'));
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
   if (r.status === 0) return dir;
-  if (process.env.CI) throw new Error(`cannot mount a small tmpfs for a full-disk test: ${r.stderr || r.error?.message}`);
+  if (process.env.CI)
+    throw new Error(`cannot mount a small tmpfs for a full-disk test: ${r.stderr || r.error?.message}`);
   return null;
 }
 

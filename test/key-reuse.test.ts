@@ -17,7 +17,7 @@ function simulate(n: number, alphaBar: number, seed: number) {
   return { xt: x0.map((x, i) => a * x + s * z[i]), v: x0.map((x, i) => a * z[i] - s * x) };
 }
 
-test('key-reuse optimum: 9.651, the tutorial\'s plateau, far below the true 12.19', () => {
+test("key-reuse optimum: 9.651, the tutorial's plateau, far below the true 12.19", () => {
   // reference: the same integral computed independently in float64 (per-mode quadrature over x0)
   const { loss, perTimestep } = keyReuseOptimalLoss(mixture, scheduler, { points: 1001 });
   assert.ok(Math.abs(loss - 9.651) < 0.002, String(loss));
@@ -43,9 +43,13 @@ test('Trainer with diffusionNoise "data-draw" uses the data draw as noise; "inde
   const config = { steps: 1, batchSize: 256, seed: 3, target: 'plain' as const };
   const reuse = new Trainer(mixture, scheduler, { ...config, diffusionNoise: 'data-draw' }).drawBatch();
   const plain = new Trainer(mixture, scheduler, config).drawBatch();
-  const isOwnDraw = (x: number, z: number) => mixture.means.some((m, k) => Math.abs(m + mixture.stds[k] * z - x) < 1e-5);
+  const isOwnDraw = (x: number, z: number) =>
+    mixture.means.some((m, k) => Math.abs(m + mixture.stds[k] * z - x) < 1e-5);
   assert.ok(Array.from(reuse.x0).every((x, i) => isOwnDraw(x, reuse.noise[i])));
   assert.deepEqual(Array.from(reuse.x0), Array.from(plain.x0), 'the data stream is the same either way');
   assert.ok(Array.from(plain.x0).filter((x, i) => isOwnDraw(x, plain.noise[i])).length < 10);
-  assert.throws(() => new Trainer(mixture, scheduler, { ...config, diffusionNoise: 'shared' as 'independent' }), /diffusionNoise must be/);
+  assert.throws(
+    () => new Trainer(mixture, scheduler, { ...config, diffusionNoise: 'shared' as 'independent' }),
+    /diffusionNoise must be/,
+  );
 });

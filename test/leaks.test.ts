@@ -48,7 +48,13 @@ test('no tensors leak from a model, a checkpoint load, a trainer, or DDPM sampli
   const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
   scheduler.setTimesteps(20);
   const exact = oracleVelocity(mixture, scheduler);
-  assert.equal(await leaked(async () => void (await ddpmSample({ predictor: exact, scheduler, n: 300, rng: new Rng(3).fork('x') }))), 0, 'ddpmSample');
+  assert.equal(
+    await leaked(
+      async () => void (await ddpmSample({ predictor: exact, scheduler, n: 300, rng: new Rng(3).fork('x') })),
+    ),
+    0,
+    'ddpmSample',
+  );
   const c = loadCheckpoint(dir);
   const sampleModel = async () => {
     const predictor = modelVelocity(c.model, c.ema);

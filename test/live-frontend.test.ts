@@ -22,10 +22,18 @@ const missingText = missing.length > 0 && missing.join(', ');
 
 /** Runs check-live.js for `app`; returns its output after asserting it passed. */
 function checkLive(app: string, out: string): string {
-  const r = spawnSync(process.execPath, ['dist/scripts/runner/check-live.js', '--app', app, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 890_000 });
+  const r = spawnSync(process.execPath, ['dist/scripts/runner/check-live.js', '--app', app, '--out', out], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 890_000,
+  });
   const log = r.stdout + r.stderr;
   assert.equal(r.status, 0, log);
-  assert.deepEqual(fs.readdirSync(REPO_ROOT).filter((f) => f.startsWith('.live-')), [], 'the temporary copy is removed');
+  assert.deepEqual(
+    fs.readdirSync(REPO_ROOT).filter((f) => f.startsWith('.live-')),
+    [],
+    'the temporary copy is removed',
+  );
   const kernels = spawnSync('pgrep', ['-f', 'tslab kernel --config-path .*tsd-'], { encoding: 'utf8' }).stdout.trim();
   assert.equal(kernels, '', 'no tslab kernel of the check is left running');
   return log;
@@ -38,12 +46,17 @@ function chapterLines(name: string, figures: string): RegExp[] {
     new RegExp(`verified: ${name}: Run All Cells ran all \\d+ code cells in order \\(saved execution counts 1, 2, `),
     new RegExp(`verified: ${name}: no error or stderr output`),
     new RegExp(`verified: ${name}: \\d+ published checks: every one passes`),
-    new RegExp(`verified: ${name}: all ${figures} Plotly figures drawn in the page by jupyterlab-plotly, each with a trace`),
+    new RegExp(
+      `verified: ${name}: all ${figures} Plotly figures drawn in the page by jupyterlab-plotly, each with a trace`,
+    ),
     new RegExp(`verified: ${name}: after File > Save and reopening in a fresh page, all ${figures} figures draw again`),
   ];
 }
 
-test('01-data, 03-training and 04-sampling run from the live JupyterLab UI: kernel, checks, progress line, figures, save and reopen', { skip: skipUnlessCI(missingText), timeout: 900_000 }, () => {
+test('01-data, 03-training and 04-sampling run from the live JupyterLab UI: kernel, checks, progress line, figures, save and reopen', {
+  skip: skipUnlessCI(missingText),
+  timeout: 900_000,
+}, () => {
   assertInstalled(missingText);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-live-'));
   const log = checkLive('lab', out);
@@ -59,15 +72,23 @@ test('01-data, 03-training and 04-sampling run from the live JupyterLab UI: kern
   ]) {
     assert.match(log, line);
   }
-  for (const name of ['01-data', '03-training', '04-sampling']) assert.ok(fs.statSync(path.join(out, 'screenshots', `lab-${name}.png`)).size > 10_000, name);
+  for (const name of ['01-data', '03-training', '04-sampling'])
+    assert.ok(fs.statSync(path.join(out, 'screenshots', `lab-${name}.png`)).size > 10_000, name);
   fs.rmSync(out, { recursive: true, force: true });
 });
 
-test('01-data runs from the live Notebook 7 UI: kernel, checks, figures, save and reopen', { skip: skipUnlessCI(missingText), timeout: 400_000 }, () => {
+test('01-data runs from the live Notebook 7 UI: kernel, checks, figures, save and reopen', {
+  skip: skipUnlessCI(missingText),
+  timeout: 400_000,
+}, () => {
   assertInstalled(missingText);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-live-'));
   const log = checkLive('notebook', out);
-  for (const line of [/verified: Notebook 7\.\S+ from \.venv on http:\/\/127\.0\.0\.1:\d+ \(token\) offers "TypeScript \(tslab\)"/, ...chapterLines('01-data', '\\d+'), /verified: server stopped; no kernel process left/]) {
+  for (const line of [
+    /verified: Notebook 7\.\S+ from \.venv on http:\/\/127\.0\.0\.1:\d+ \(token\) offers "TypeScript \(tslab\)"/,
+    ...chapterLines('01-data', '\\d+'),
+    /verified: server stopped; no kernel process left/,
+  ]) {
     assert.match(log, line);
   }
   assert.ok(fs.statSync(path.join(out, 'screenshots', 'notebook-01-data.png')).size > 10_000);

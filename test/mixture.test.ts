@@ -41,10 +41,22 @@ test('a bad mixture file is rejected with a message naming the file and the entr
   };
   const spec = (weights: unknown, stds: unknown) => JSON.stringify({ weights, means: [-5, 0, 6], stds });
   const at = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  assert.throws(load(spec([0.3, 0.1, 0.7], [1, 0.5, 2])), new RegExp(`^Error: ${at}: GaussianMixture: weights must sum to 1 \\(within 1e-6\\), got 1.1$`));
-  assert.throws(load(spec([0.3, 0.1, 0.6], [1, -0.5, 2])), new RegExp(`^Error: ${at}: GaussianMixture: stds\\[1\\] must be > 0, got -0.5$`));
-  assert.throws(load(spec([0.3, 'NaN', 0.6], [1, 0.5, 2])), /weights\[1\] must be a finite number, got "NaN" \(a string, not a number\)/);
-  assert.throws(load(spec([0.3, 0.1, 0.6], [1, null, 2])), /stds\[1\] must be a finite number, got null \(JSON.stringify writes NaN and Infinity as null\)/);
+  assert.throws(
+    load(spec([0.3, 0.1, 0.7], [1, 0.5, 2])),
+    new RegExp(`^Error: ${at}: GaussianMixture: weights must sum to 1 \\(within 1e-6\\), got 1.1$`),
+  );
+  assert.throws(
+    load(spec([0.3, 0.1, 0.6], [1, -0.5, 2])),
+    new RegExp(`^Error: ${at}: GaussianMixture: stds\\[1\\] must be > 0, got -0.5$`),
+  );
+  assert.throws(
+    load(spec([0.3, 'NaN', 0.6], [1, 0.5, 2])),
+    /weights\[1\] must be a finite number, got "NaN" \(a string, not a number\)/,
+  );
+  assert.throws(
+    load(spec([0.3, 0.1, 0.6], [1, null, 2])),
+    /stds\[1\] must be a finite number, got null \(JSON.stringify writes NaN and Infinity as null\)/,
+  );
   assert.throws(load('{"weights": [0.3, NaN]}'), new RegExp(`^Error: ${at}: Unexpected token`));
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -61,7 +73,9 @@ test('pdf, logPdf, cdf and score agree with independent formulas', () => {
   assert.ok(Number.isFinite(mix.score(-80)) && Number.isFinite(mix.logPdf(200)));
   const xs = [-80, -9, -5, -2.5, 0, 0.3, 3, 6, 14, 200];
   const batch = mix.scoreBatch(xs);
-  xs.forEach((x, i) => assert.ok(Math.abs(batch[i] - mix.score(x)) < 1e-12 * Math.max(1, Math.abs(batch[i])), `scoreBatch at ${x}`));
+  xs.forEach((x, i) =>
+    assert.ok(Math.abs(batch[i] - mix.score(x)) < 1e-12 * Math.max(1, Math.abs(batch[i])), `scoreBatch at ${x}`),
+  );
 });
 
 test('sampling reproduces the weights, means and stds', () => {
@@ -101,8 +115,8 @@ test('posterior mean, variance and velocity match quadrature over x0', () => {
     const s = Math.sqrt(1 - alphaBar);
     for (const xt of [-4, 0.2, 5]) {
       const joint = (x0: number) => pdf(x0) * normal(xt, a * x0, s);
-      const lo = Math.min(-25, xt / a - 10 * s / a);
-      const hi = Math.max(30, xt / a + 10 * s / a);
+      const lo = Math.min(-25, xt / a - (10 * s) / a);
+      const hi = Math.max(30, xt / a + (10 * s) / a);
       const z = simpson(joint, lo, hi, 200001);
       const m1 = simpson((x0) => x0 * joint(x0), lo, hi, 200001) / z;
       const m2 = simpson((x0) => x0 * x0 * joint(x0), lo, hi, 200001) / z;
@@ -116,7 +130,9 @@ test('posterior mean, variance and velocity match quadrature over x0', () => {
 
 test('assignment probabilities match a Monte Carlo assignment of exact draws', () => {
   const probs = mix.assignmentProbabilities();
-  assert.ok(Math.abs(probs[0] - 0.3) < 1e-3 && Math.abs(probs[1] - 0.1033) < 1e-3 && Math.abs(probs[2] - 0.5967) < 1e-3);
+  assert.ok(
+    Math.abs(probs[0] - 0.3) < 1e-3 && Math.abs(probs[1] - 0.1033) < 1e-3 && Math.abs(probs[2] - 0.5967) < 1e-3,
+  );
   const xs = mix.sample(200000, new Rng(2).fork('data'));
   const counts = [0, 0, 0];
   for (const x of xs) counts[mix.mostLikelyComponent(x)]++;
@@ -128,7 +144,10 @@ test('chapterMixture: the chapters take three components and say so for any othe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mix-'));
   const two = path.join(dir, 'two.json');
   fs.writeFileSync(two, JSON.stringify({ weights: [0.5, 0.5], means: [-1, 1], stds: [1, 1] }));
-  assert.throws(() => chapterMixture(two), /two\.json: the chapters are written for a mixture of 3 components \(left, middle, right\); this one has 2/);
+  assert.throws(
+    () => chapterMixture(two),
+    /two\.json: the chapters are written for a mixture of 3 components \(left, middle, right\); this one has 2/,
+  );
   assert.equal(chapterMixture().numComponents, 3);
 });
 
@@ -142,12 +161,34 @@ test('chapterMixture refuses a valid mixture the chapters cannot compute with, n
   const at = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   // each of these gave NaN before: in the exact per-mode std (the first two), in an empty mode's
   // mean and std (the third), in the training loss (the last)
-  assert.throws(load({ stds: [1e-8, 0.5, 2] }), new RegExp(`^Error: ${at}: stds\\[0\\] = 1\\.00e-8 is too narrow for this mixture: every std must be at least 0\\.0001 × its largest \\|mean\\| or std \\(6\\), so ≥ 0\\.0006; narrower, float32 rounding becomes part of the spread the chapters measure, and the exact per-mode std loses its digits \\(to NaN\\)$`));
-  assert.throws(load({ stds: [1, 0.5, 1e12] }), /stds\[0\] = 1 is too narrow .*\n.*stds\[1\] = 0\.5 is too narrow .*\(1,000,000,000,000\), so ≥ 100,000,000;/);
-  assert.throws(load({ weights: [0.4, 1e-12, 0.6 - 1e-12] }), new RegExp(`^Error: ${at}: component 2 \\(weights\\[1\\] = 1\\.00e-12, means\\[1\\] = 0, stds\\[1\\] = 0\\.5\\) is the most likely component for 0 % of draws; the chapters judge each mode from as few as 500 samples and need at least 2 % in every mode, or its mean and std come out NaN: raise weights\\[1\\], or move means\\[1\\] away from the other components$`));
-  assert.throws(load({ means: [-1e20, 0, 1e20], stds: [1e17, 1e17, 2e17] }), /means\[0\] = -1\.00e\+20 and stds\[0\] = 1\.00e\+17 reach \|mean\| \+ 12·std = 1\.01e\+20; the chapters need at most 3\.60e\+16 \(training sums the squares of 262,144 draws in float32, which overflows beyond it\)/);
+  assert.throws(
+    load({ stds: [1e-8, 0.5, 2] }),
+    new RegExp(
+      `^Error: ${at}: stds\\[0\\] = 1\\.00e-8 is too narrow for this mixture: every std must be at least 0\\.0001 × its largest \\|mean\\| or std \\(6\\), so ≥ 0\\.0006; narrower, float32 rounding becomes part of the spread the chapters measure, and the exact per-mode std loses its digits \\(to NaN\\)$`,
+    ),
+  );
+  assert.throws(
+    load({ stds: [1, 0.5, 1e12] }),
+    /stds\[0\] = 1 is too narrow .*\n.*stds\[1\] = 0\.5 is too narrow .*\(1,000,000,000,000\), so ≥ 100,000,000;/,
+  );
+  assert.throws(
+    load({ weights: [0.4, 1e-12, 0.6 - 1e-12] }),
+    new RegExp(
+      `^Error: ${at}: component 2 \\(weights\\[1\\] = 1\\.00e-12, means\\[1\\] = 0, stds\\[1\\] = 0\\.5\\) is the most likely component for 0 % of draws; the chapters judge each mode from as few as 500 samples and need at least 2 % in every mode, or its mean and std come out NaN: raise weights\\[1\\], or move means\\[1\\] away from the other components$`,
+    ),
+  );
+  assert.throws(
+    load({ means: [-1e20, 0, 1e20], stds: [1e17, 1e17, 2e17] }),
+    /means\[0\] = -1\.00e\+20 and stds\[0\] = 1\.00e\+17 reach \|mean\| \+ 12·std = 1\.01e\+20; the chapters need at most 3\.60e\+16 \(training sums the squares of 262,144 draws in float32, which overflows beyond it\)/,
+  );
   // ordinary mixtures, far apart or wide or narrow, still load
-  for (const spec of [{}, { means: [-100, 0, 100] }, { stds: [0.05, 0.05, 20] }, { means: [-100, 0, 100], stds: [0.05, 0.05, 20] }, { weights: [0.45, 0.05, 0.5] }]) {
+  for (const spec of [
+    {},
+    { means: [-100, 0, 100] },
+    { stds: [0.05, 0.05, 20] },
+    { means: [-100, 0, 100], stds: [0.05, 0.05, 20] },
+    { weights: [0.45, 0.05, 0.5] },
+  ]) {
     assert.equal(load(spec)().numComponents, 3, JSON.stringify(spec));
   }
   fs.rmSync(dir, { recursive: true, force: true });

@@ -9,7 +9,12 @@ import { simpson } from '../src/math/quadrature';
 
 test('normPartialMoments matches quadrature of z^p φ(z), finite and infinite ends', () => {
   const phi = (z: number) => Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
-  for (const [a, b] of [[-0.7, 1.3], [-Infinity, 0.4], [-2, Infinity], [-Infinity, Infinity]]) {
+  for (const [a, b] of [
+    [-0.7, 1.3],
+    [-Infinity, 0.4],
+    [-2, Infinity],
+    [-Infinity, Infinity],
+  ]) {
     const m = normPartialMoments(a, b, 4);
     const [lo, hi] = [Math.max(a, -40), Math.min(b, 40)];
     for (let p = 0; p <= 4; p++) {
@@ -22,12 +27,25 @@ test('normPartialMoments matches quadrature of z^p φ(z), finite and infinite en
 test('expected per-mode statistics: the tutorial mixture under the most-likely-mode rule', () => {
   const e = expectedModeStats(GaussianMixture.default());
   const round = (v: number, d: number) => Number(v.toFixed(d));
-  assert.deepEqual(e.map((m) => round(m.weight, 4)), [0.3, 0.1033, 0.5967]);
-  assert.deepEqual(e.map((m) => round(m.mean, 3)), [-5, 0.006, 6.032]);
-  assert.deepEqual(e.map((m) => round(m.std, 3)), [0.999, 0.496, 1.958]);
+  assert.deepEqual(
+    e.map((m) => round(m.weight, 4)),
+    [0.3, 0.1033, 0.5967],
+  );
+  assert.deepEqual(
+    e.map((m) => round(m.mean, 3)),
+    [-5, 0.006, 6.032],
+  );
+  assert.deepEqual(
+    e.map((m) => round(m.std, 3)),
+    [0.999, 0.496, 1.958],
+  );
   // a single well-separated component is untouched by the rule
   const far = expectedModeStats(new GaussianMixture({ weights: [0.5, 0.5], means: [-50, 50], stds: [1, 2] }));
-  assert.ok(Math.abs(far[1].mean - 50) < 1e-9 && Math.abs(far[1].std - 2) < 1e-9 && Math.abs(far[1].centralMoment4 - 3 * 16) < 1e-6);
+  assert.ok(
+    Math.abs(far[1].mean - 50) < 1e-9 &&
+      Math.abs(far[1].std - 2) < 1e-9 &&
+      Math.abs(far[1].centralMoment4 - 3 * 16) < 1e-6,
+  );
 });
 
 test('expectations and standard errors agree with 400 sets of exact samples', () => {
@@ -44,7 +62,10 @@ test('expectations and standard errors agree with 400 sets of exact samples', ()
       const avg = values.reduce((a, b) => a + b, 0) / sets;
       const sd = Math.sqrt(values.reduce((a, v) => a + (v - avg) ** 2, 0) / (sets - 1));
       // the average of 400 sets lies within 4 of its own standard errors of the expectation
-      assert.ok(Math.abs(avg - e[k][field]) < 4 * (sd / Math.sqrt(sets)), `mode ${k} ${field}: ${avg} vs ${e[k][field]}`);
+      assert.ok(
+        Math.abs(avg - e[k][field]) < 4 * (sd / Math.sqrt(sets)),
+        `mode ${k} ${field}: ${avg} vs ${e[k][field]}`,
+      );
       // the spread between sets is the predicted standard error (within the ~7 % noise of 400 sets)
       assert.ok(Math.abs(sd / se[k][field] - 1) < 0.2, `mode ${k} ${field}: spread ${sd} vs predicted ${se[k][field]}`);
     }

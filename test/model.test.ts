@@ -57,7 +57,8 @@ function referenceForward(m: VelocityModel, x: number[], ts: number[], training:
     const bias = P(`${name}/bias`);
     return h.map((r) => r.map((v, j) => ((v - mean[j]) / Math.sqrt(variance[j] + 1e-5)) * scale[j] + bias[j]));
   };
-  const gelu = (h: number[][]) => h.map((r) => r.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))));
+  const gelu = (h: number[][]) =>
+    h.map((r) => r.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))));
   const emb = ts.map((t) => {
     const f = Array.from({ length: 16 }, (_, k) => Math.exp((-k * Math.log(1e4)) / 15));
     return [...f.map((fk) => Math.sin(t * fk)), ...f.map((fk) => Math.cos(t * fk))];
@@ -86,11 +87,27 @@ test('forward equals an independent float64 implementation, in training and infe
   m.updateBatchStats(train.moments);
   const meanIn = toArray(m.batchStats.get('bn_in/mean')!);
   const batchMeanIn = toArray(train.moments.get('bn_in')!.mean);
-  assert.ok(maxAbsDiff(meanIn, batchMeanIn.map((v) => 0.01 * v)) < 1e-6, 'ra = 0.99·0 + 0.01·batch mean');
+  assert.ok(
+    maxAbsDiff(
+      meanIn,
+      batchMeanIn.map((v) => 0.01 * v),
+    ) < 1e-6,
+    'ra = 0.99·0 + 0.01·batch mean',
+  );
   const infer = m.forward(x, t, { training: false }).output;
   const wantInfer = referenceForward(m, xs, ts, false);
   assert.ok(maxAbsDiff(toArray(infer), wantInfer) < 1e-4 * Math.max(1, ...wantInfer.map(Math.abs)));
-  assert.ok(maxAbsDiff(toArray(m.predict(x, 250)), referenceForward(m, xs, xs.map(() => 250), false)) < 1e-3);
+  assert.ok(
+    maxAbsDiff(
+      toArray(m.predict(x, 250)),
+      referenceForward(
+        m,
+        xs,
+        xs.map(() => 250),
+        false,
+      ),
+    ) < 1e-3,
+  );
   m.dispose();
 });
 
@@ -98,7 +115,8 @@ test('dropout: training output depends on the dropout stream, inference does not
   const m = new VelocityModel({}, new Rng(3).fork('init'));
   const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [8, 1]);
   const t = tf.tensor1d([5, 50, 500, 900, 1, 2, 3, 4], 'int32');
-  const run = (seed: number) => toArray(m.forward(x, t, { training: true, dropoutRng: new Rng(seed).fork('dropout') }).output);
+  const run = (seed: number) =>
+    toArray(m.forward(x, t, { training: true, dropoutRng: new Rng(seed).fork('dropout') }).output);
   assert.deepEqual(run(1), run(1));
   assert.ok(maxAbsDiff(run(1), run(2)) > 1e-3);
   assert.throws(() => m.forward(x, t, { training: true }), /dropoutRng/);

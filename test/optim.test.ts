@@ -6,7 +6,7 @@ import { maxAbsDiff, toArray, useBackend } from './helpers';
 
 before(useBackend);
 
-test('linear schedule: the tutorial\'s optax.linear_schedule(3e-4, 0, 5000, 500)', () => {
+test("linear schedule: the tutorial's optax.linear_schedule(3e-4, 0, 5000, 500)", () => {
   const o = { peak: 3e-4, end: 0, warmupSteps: 0, holdSteps: 500, decaySteps: 5000 };
   const close = (a: number, b: number) => Math.abs(a - b) < 1e-15;
   assert.ok(close(learningRateAt(0, o), 3e-4));

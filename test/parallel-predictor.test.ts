@@ -30,7 +30,11 @@ test('split over 2 or 3 threads, every prediction equals the single-threaded one
     for (const n of [1, 2047, 2048, 2049, 9001, ...(threads === 2 ? [(1 << 19) + 3] : [])]) {
       const x = Float32Array.from(new Rng(n).normals(n), (z) => 5 * z);
       for (const t of n > 10_000 ? [431] : [0, 431, 999]) {
-        assert.deepEqual(predictVelocity(parallel, x, t), predictVelocity(single, x, t), `threads ${threads}, n ${n}, t ${t}`);
+        assert.deepEqual(
+          predictVelocity(parallel, x, t),
+          predictVelocity(single, x, t),
+          `threads ${threads}, n ${n}, t ${t}`,
+        );
       }
     }
     parallel.dispose();
@@ -47,7 +51,11 @@ test('a call after the parameters were reassigned is refused; a bad timestep is 
   predictVelocity(parallel, x, 3);
   const [name, v] = [...model.params][0];
   v.assign(v.add(1));
-  assert.throws(() => predictVelocity(parallel, x, 3), /reassigned after this predictor was made; make a new one/, name);
+  assert.throws(
+    () => predictVelocity(parallel, x, 3),
+    /reassigned after this predictor was made; make a new one/,
+    name,
+  );
   parallel.dispose();
   model.dispose();
 });

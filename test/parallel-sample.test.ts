@@ -30,7 +30,15 @@ test('sampling on worker threads gives the single-threaded samples, snapshots an
   const scheduler = new DDPMScheduler(TUTORIAL_SCHEDULER);
   const run = async (workers: number) => {
     const rng = new Rng(9).fork('sample');
-    const r = await ddpmSampleModel({ model, params: ema.values, scheduler, n: 700, rng, snapshotAt: [999, 500], workers });
+    const r = await ddpmSampleModel({
+      model,
+      params: ema.values,
+      scheduler,
+      n: 700,
+      rng,
+      snapshotAt: [999, 500],
+      workers,
+    });
     return { ...r, next: rng.normal() };
   };
   const one = await run(1);
@@ -38,7 +46,7 @@ test('sampling on worker threads gives the single-threaded samples, snapshots an
   assert.ok(maxAbsDiff(one.samples, two.samples) < 1e-4, `max diff ${maxAbsDiff(one.samples, two.samples)}`);
   assert.deepEqual(two.snapshots.get(999), one.snapshots.get(999));
   assert.ok(maxAbsDiff(one.snapshots.get(500)!, two.snapshots.get(500)!) < 1e-4);
-  assert.equal(two.next, one.next, 'the caller\'s stream continues as after a single-threaded run');
+  assert.equal(two.next, one.next, "the caller's stream continues as after a single-threaded run");
   model.dispose();
   ema.dispose();
 });

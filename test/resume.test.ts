@@ -22,7 +22,17 @@ import { useBackend, tutorialProblem } from './helpers';
 before(useBackend);
 
 /** A small run whose dropout matters: 12 steps, logs at 4, 8 and 12. */
-const RUN: Partial<TrainConfig> = { ...TUTORIAL_TRAINING, steps: 12, batchSize: 64, logEvery: 4, learningRate: 1e-3, warmupSteps: 3, holdSteps: 0, decaySteps: null, seed: 5 };
+const RUN: Partial<TrainConfig> = {
+  ...TUTORIAL_TRAINING,
+  steps: 12,
+  batchSize: 64,
+  logEvery: 4,
+  learningRate: 1e-3,
+  warmupSteps: 3,
+  holdSteps: 0,
+  decaySteps: null,
+  seed: 5,
+};
 const NET = { width: 16, depth: 1, dropout: 0.2 };
 
 function trainer(config: Partial<TrainConfig> = {}, net = {}): Trainer {
@@ -57,7 +67,10 @@ function comparable(s: TrainingState) {
  * disk when the snapshot is taken and the run stopped there; then a fresh trainer loads the state
  * and runs to the end. Returns that trainer and the state saved.
  */
-async function interruptedRun(config: Partial<TrainConfig>, edit: (state: TrainingState) => void = () => {}): Promise<{ resumed: Trainer; saved: TrainingState }> {
+async function interruptedRun(
+  config: Partial<TrainConfig>,
+  edit: (state: TrainingState) => void = () => {},
+): Promise<{ resumed: Trainer; saved: TrainingState }> {
   const dir = tempDir();
   const first = trainer(config);
   const stop = new AbortController();
@@ -74,7 +87,10 @@ async function interruptedRun(config: Partial<TrainConfig>, edit: (state: Traini
   assert.equal(saved.step, 5);
   assert.equal(saved.optimizer.count, 5);
   assert.deepEqual(saved.loss.steps, 1);
-  assert.deepEqual(saved.history.map((h) => h.step), [4]);
+  assert.deepEqual(
+    saved.history.map((h) => h.step),
+    [4],
+  );
   edit(saved);
   const resumed = trainer(config);
   resumed.restore(saved);
@@ -90,7 +106,10 @@ for (const workers of [1, 2]) {
     await straight.run();
     const { resumed } = await interruptedRun({ workers });
     assert.equal(resumed.step, 12);
-    assert.deepEqual(resumed.history.map((h) => h.step), [4, 8, 12]);
+    assert.deepEqual(
+      resumed.history.map((h) => h.step),
+      [4, 8, 12],
+    );
     assert.deepEqual(comparable(resumed.state()), comparable(straight.state()));
     straight.dispose();
     resumed.dispose();
@@ -132,7 +151,10 @@ test('a state of another recipe is refused, naming every difference; logEvery is
         'train.target: "plain" in the saved state, "exact" here',
         'train.workers: 1 in the saved state, 2 here',
       ]);
-      assert.match(e.message, /^the training state is of another recipe: .*train\.batchSize: 64 in the saved state, 32 here/);
+      assert.match(
+        e.message,
+        /^the training state is of another recipe: .*train\.batchSize: 64 in the saved state, 32 here/,
+      );
       return true;
     },
   );
@@ -140,8 +162,15 @@ test('a state of another recipe is refused, naming every difference; logEvery is
   other.dispose();
   const { mixture, scheduler } = tutorialProblem();
   const spec = mixture.toJSON();
-  const shifted = new Trainer(new GaussianMixture({ ...spec, means: spec.means.map((m) => m + 1) }), scheduler, { ...RUN }, NET);
-  assert.throws(() => shifted.restore(state), { message: `the training state is of another recipe: mixture.means: ${JSON.stringify(spec.means)} in the saved state, ${JSON.stringify(spec.means.map((m) => m + 1))} here` });
+  const shifted = new Trainer(
+    new GaussianMixture({ ...spec, means: spec.means.map((m) => m + 1) }),
+    scheduler,
+    { ...RUN },
+    NET,
+  );
+  assert.throws(() => shifted.restore(state), {
+    message: `the training state is of another recipe: mixture.means: ${JSON.stringify(spec.means)} in the saved state, ${JSON.stringify(spec.means.map((m) => m + 1))} here`,
+  });
   shifted.dispose();
   const relogged = trainer({ logEvery: 3 });
   relogged.restore(state);
@@ -152,23 +181,48 @@ test('a state of another recipe is refused, naming every difference; logEvery is
 test('resumeTraining: starts, continues or starts over, saying which; removes only its own state; a damaged state fails loudly', async () => {
   const dir = path.join(tempDir(), 'velocity-training-state');
   assert.equal(trainingStateDir(path.join(path.dirname(dir), 'velocity')), dir);
-  assert.equal(trainingStateDir('data/checkpoints/velocity/'), path.join('data', 'checkpoints', 'velocity-training-state'));
+  assert.equal(
+    trainingStateDir('data/checkpoints/velocity/'),
+    path.join('data', 'checkpoints', 'velocity-training-state'),
+  );
   const fresh = trainer();
-  assert.deepEqual(resumeTraining(fresh, dir), { step: 0, saves: true, message: `no saved training state in ${dir}: training starts at step 0` });
+  assert.deepEqual(resumeTraining(fresh, dir), {
+    step: 0,
+    saves: true,
+    message: `no saved training state in ${dir}: training starts at step 0`,
+  });
   fresh.dispose();
 
   const source = trainer();
-  await source.run(undefined, undefined, { every: 5, take: (state) => state.step === 5 && saveTrainingState(dir, state) });
+  await source.run(undefined, undefined, {
+    every: 5,
+    take: (state) => state.step === 5 && saveTrainingState(dir, state),
+  });
   const recipe = source.recipe();
   source.dispose();
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
   fs.writeFileSync(path.join(dir, 'weights-0000000000000000.bin'), 'not named by its checksum');
-  const files = () => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f), 'hex')]));
+  const files = () =>
+    Object.fromEntries(
+      fs
+        .readdirSync(dir)
+        .sort()
+        .map((f) => [f, fs.readFileSync(path.join(dir, f), 'hex')]),
+    );
   const before = files();
-  assert.deepEqual(Object.keys(before).filter((f) => !['notes.txt', 'weights-0000000000000000.bin'].includes(f)).map((f) => f.replace(/[0-9a-f]{16}/, 'X')), ['manifest.json', 'weights-X.bin']);
+  assert.deepEqual(
+    Object.keys(before)
+      .filter((f) => !['notes.txt', 'weights-0000000000000000.bin'].includes(f))
+      .map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
+    ['manifest.json', 'weights-X.bin'],
+  );
 
   const same = trainer();
-  assert.deepEqual(resumeTraining(same, dir), { step: 5, saves: true, message: `continuing an interrupted run from step 5 of 12 (its training state in ${dir})` });
+  assert.deepEqual(resumeTraining(same, dir), {
+    step: 5,
+    saves: true,
+    message: `continuing an interrupted run from step 5 of 12 (its training state in ${dir})`,
+  });
   assert.equal(same.step, 5);
   same.dispose();
 
@@ -190,20 +244,32 @@ test('resumeTraining: starts, continues or starts over, saying which; removes on
   const modelDir = tempDir();
   const t = trainer();
   saveCheckpoint(modelDir, t.model, t.ema.values, {});
-  assert.throws(() => saveTrainingState(modelDir, t.state()), /holds a model checkpoint, and a training state save would replace it/);
-  assert.throws(() => saveCheckpoint(dir, t.model, t.ema.values, {}), /holds a training state, and a checkpoint save would replace it/);
+  assert.throws(
+    () => saveTrainingState(modelDir, t.state()),
+    /holds a model checkpoint, and a training state save would replace it/,
+  );
+  assert.throws(
+    () => saveCheckpoint(dir, t.model, t.ema.values, {}),
+    /holds a training state, and a checkpoint save would replace it/,
+  );
   assert.throws(() => assertWritableDirectory(dir), /holds a training state/);
   assertWritableDirectory(dir, 'training-state');
   assert.throws(() => loadTrainingState(modelDir), /holds a model checkpoint, not a training state/);
   t.dispose();
 
   // damage: one flipped bit of the weights
-  const weights = path.join(dir, Object.keys(before).find((f) => /^weights-[0-9a-f]{16}\.bin$/.test(f) && f !== 'weights-0000000000000000.bin')!);
+  const weights = path.join(
+    dir,
+    Object.keys(before).find((f) => /^weights-[0-9a-f]{16}\.bin$/.test(f) && f !== 'weights-0000000000000000.bin')!,
+  );
   const bytes = fs.readFileSync(weights);
   bytes[100] ^= 1;
   fs.writeFileSync(weights, bytes);
   const damaged = trainer();
-  assert.throws(() => resumeTraining(damaged, dir), new RegExp(`SHA-256 checksum does not match manifest.json.*To start the run over instead, delete ${dir}\\.$`));
+  assert.throws(
+    () => resumeTraining(damaged, dir),
+    new RegExp(`SHA-256 checksum does not match manifest.json.*To start the run over instead, delete ${dir}\\.$`),
+  );
   assert.throws(() => removeTrainingState(dir, recipe), /SHA-256/);
   bytes[100] ^= 1;
   fs.writeFileSync(weights, bytes);
@@ -229,6 +295,9 @@ test('a snapshot that cannot be saved stops the run with its error, on one threa
     t.dispose();
   }
   const t = trainer();
-  await assert.rejects(t.run(undefined, undefined, { every: 0, take: () => {} }), /snapshots.every must be a positive integer, got 0/);
+  await assert.rejects(
+    t.run(undefined, undefined, { every: 0, take: () => {} }),
+    /snapshots.every must be a positive integer, got 0/,
+  );
   t.dispose();
 });

@@ -68,7 +68,8 @@ test('ints are uniform over the range; dropout masks drop at the rate and rescal
   assert.ok(mask.every((m) => m === 0 || Math.abs(m - 1 / 0.9) < 1e-6));
   // each block of a mask has its own stream: no two of these 97 whole blocks, nor two masks, repeat
   const blocks = new Set<string>();
-  for (let b = 0; (b + 1) * DROPOUT_BLOCK <= mask.length; b++) blocks.add(mask.subarray(b * DROPOUT_BLOCK, (b + 1) * DROPOUT_BLOCK).join());
+  for (let b = 0; (b + 1) * DROPOUT_BLOCK <= mask.length; b++)
+    blocks.add(mask.subarray(b * DROPOUT_BLOCK, (b + 1) * DROPOUT_BLOCK).join());
   assert.equal(blocks.size, Math.floor(mask.length / DROPOUT_BLOCK));
   assert.notDeepEqual(r.dropoutMask(DROPOUT_BLOCK, 0.1), r.dropoutMask(DROPOUT_BLOCK, 0.1));
   assert.throws(() => new Rng(-1), /seed/);

@@ -2,7 +2,14 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { compareWithMixture, ksStatistic, ksStatisticTo } from '../src/eval/metrics';
 import { expectedModeStats, modeStatsOfPoints } from '../src/eval/mode-expectations';
-import { judgeSamples, judgeSamplesAgainst, ksBar, minExpectedCount, pointsTarget, worstRatio } from '../src/eval/sample-bars';
+import {
+  judgeSamples,
+  judgeSamplesAgainst,
+  ksBar,
+  minExpectedCount,
+  pointsTarget,
+  worstRatio,
+} from '../src/eval/sample-bars';
 import { DDPMScheduler, TUTORIAL_SCHEDULER } from '../src/diffusion/scheduler';
 import { normCdf, normQuantile } from '../src/math/normal';
 import { mixtureQuantiles } from './helpers';
@@ -10,7 +17,10 @@ import { GaussianMixture } from '../src/math/mixture';
 import { Rng } from '../src/math/rng';
 
 const mixture = GaussianMixture.default();
-const failures = (samples: Float32Array) => judgeSamples(compareWithMixture(samples, mixture), mixture).filter((j) => !j.pass).map((j) => j.name);
+const failures = (samples: Float32Array) =>
+  judgeSamples(compareWithMixture(samples, mixture), mixture)
+    .filter((j) => !j.pass)
+    .map((j) => j.name);
 /** The tutorial mixture with one component changed. */
 const altered = (k: number, change: Partial<{ weight: number; std: number; mean: number }>) => {
   const weights = [...mixture.weights];
@@ -28,7 +38,8 @@ const altered = (k: number, change: Partial<{ weight: number; std: number; mean:
 
 test('exact samples pass every bar: 30 seeds at n = 10,000 and at n = 1,000', () => {
   for (const n of [10_000, 1_000]) {
-    for (let seed = 0; seed < 30; seed++) assert.deepEqual(failures(mixture.sample(n, new Rng(seed).fork('bars'))), [], `n=${n} seed ${seed}`);
+    for (let seed = 0; seed < 30; seed++)
+      assert.deepEqual(failures(mixture.sample(n, new Rng(seed).fork('bars'))), [], `n=${n} seed ${seed}`);
   }
 });
 
@@ -48,7 +59,8 @@ test('ksBar: the Kolmogorov tail of 4 standard errors, shrinking like 1/√n', (
 });
 
 test('normQuantile inverts normCdf; ksStatisticTo and modeStatsOfPoints on a quantile set agree with the closed forms', () => {
-  for (const p of [1e-6, 0.025, 0.3, 0.5, 0.9, 1 - 1e-9]) assert.ok(Math.abs(normCdf(normQuantile(p)) - p) < 1e-12 * Math.max(1, p / (1 - p)), String(p));
+  for (const p of [1e-6, 0.025, 0.3, 0.5, 0.9, 1 - 1e-9])
+    assert.ok(Math.abs(normCdf(normQuantile(p)) - p) < 1e-12 * Math.max(1, p / (1 - p)), String(p));
   assert.throws(() => normQuantile(1), /\(0, 1\)/);
   // the mixture's own quantiles stand for the mixture: KS to them ≈ KS to its CDF, and their per-mode statistics ≈ the exact ones
   const count = 20_000;
@@ -65,7 +77,10 @@ test('normQuantile inverts normCdf; ksStatisticTo and modeStatsOfPoints on a qua
   });
   // judged against the points, exact samples pass and the shifted ones fail
   const target = pointsTarget('the quantiles', quantiles, mixture);
-  assert.deepEqual(judgeSamplesAgainst(samples, mixture, target).filter((j) => !j.pass), []);
+  assert.deepEqual(
+    judgeSamplesAgainst(samples, mixture, target).filter((j) => !j.pass),
+    [],
+  );
   assert.ok(judgeSamplesAgainst(shifted, mixture, target).some((j) => !j.pass && j.name === 'mode 3 mean'));
 });
 
@@ -74,14 +89,26 @@ test('a mode exact sampling leaves (nearly) empty is judged by its weight alone:
   // the tutorial mixture noised to t = 499: its middle component is never the most likely
   const noised = mixture.noised(new DDPMScheduler(TUTORIAL_SCHEDULER).alphasCumprod[499]);
   const judged = judgeSamples(compareWithMixture(noised.sample(1000, new Rng(1).fork('noised')), noised), noised);
-  assert.deepEqual(judged.filter((j) => j.name.startsWith('mode 2')).map((j) => j.name), ['mode 2 weight']);
+  assert.deepEqual(
+    judged.filter((j) => j.name.startsWith('mode 2')).map((j) => j.name),
+    ['mode 2 weight'],
+  );
   assert.match(judged[3].note ?? '', /^mean and std not judged: 0 samples expected in this mode, under 9\.7$/);
-  assert.deepEqual(judged.filter((j) => !(j.bar > 0) || !j.pass), []);
+  assert.deepEqual(
+    judged.filter((j) => !(j.bar > 0) || !j.pass),
+    [],
+  );
   // a narrow middle component, the most likely one for 0.05 % of draws: 0.05 samples expected in 100
   const narrow = new GaussianMixture({ weights: [0.5, 0.0034, 0.4966], means: [-2, 0, 2], stds: [1, 0.05, 1] });
-  const outer = new GaussianMixture({ weights: [0.5, 0.5], means: [-2, 2], stds: [1, 1] }).sample(100, new Rng(2).fork('outer'));
+  const outer = new GaussianMixture({ weights: [0.5, 0.5], means: [-2, 2], stds: [1, 1] }).sample(
+    100,
+    new Rng(2).fork('outer'),
+  );
   const withStrays = (k: number) => {
-    const report = compareWithMixture(outer.map((x, i) => (i < k ? 0 : x)), narrow);
+    const report = compareWithMixture(
+      outer.map((x, i) => (i < k ? 0 : x)),
+      narrow,
+    );
     assert.equal(report.modes[1].count, k);
     return judgeSamples(report, narrow).find((j) => j.name === 'mode 2 weight')!;
   };
@@ -90,7 +117,13 @@ test('a mode exact sampling leaves (nearly) empty is judged by its weight alone:
 });
 
 test('worstRatio: the judgement farthest outside its bar; a NaN value is the worst', () => {
-  const j = (name: string, value: number, bar: number) => ({ name, value, expected: 0, bar, pass: Math.abs(value) <= bar });
+  const j = (name: string, value: number, bar: number) => ({
+    name,
+    value,
+    expected: 0,
+    bar,
+    pass: Math.abs(value) <= bar,
+  });
   assert.deepEqual(worstRatio([j('a', 1, 2), j('b', -3, 2), j('c', 0, 1)]), { ratio: 1.5, name: 'b' });
   assert.deepEqual(worstRatio([j('a', 5, 1), j('b', NaN, 1)]), { ratio: Number.MAX_VALUE, name: 'b' });
 });

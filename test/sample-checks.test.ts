@@ -10,13 +10,19 @@ import { coupledCheck, modeChecks, mustFailCheck } from '../src/notebook/sample-
 import { judgeSamples } from '../src/eval/sample-bars';
 
 const mixture = GaussianMixture.default();
-const failing = (samples: Float32Array) => modeChecks('s', compareWithMixture(samples, mixture), mixture).filter((c) => !evaluateCheck(c)).map((c) => c.name);
+const failing = (samples: Float32Array) =>
+  modeChecks('s', compareWithMixture(samples, mixture), mixture)
+    .filter((c) => !evaluateCheck(c))
+    .map((c) => c.name);
 
 test('modeChecks: ten checks that exact samples pass, and that fail a middle mode 15 % too wide', () => {
   const exact = mixture.sample(10_000, new Rng(5).fork('checks'));
   const checks = modeChecks('exact', compareWithMixture(exact, mixture), mixture);
   assert.equal(checks.length, 10);
-  assert.deepEqual(checks.filter((c) => !evaluateCheck(c)), []);
+  assert.deepEqual(
+    checks.filter((c) => !evaluateCheck(c)),
+    [],
+  );
   assert.match(checks[5].name, /^exact: mode 2 std$/);
   assert.match(checks[5].detail!, /exact sampling: 0\.496/);
   const wide = new GaussianMixture({ weights: [...mixture.weights], means: [...mixture.means], stds: [1, 0.575, 2] });
@@ -24,7 +30,11 @@ test('modeChecks: ten checks that exact samples pass, and that fail a middle mod
 });
 
 test('modeChecks: a mode with no samples fails rather than disappears', () => {
-  const noMiddle = new GaussianMixture({ weights: [0.4, 1e-9, 0.6], means: [...mixture.means], stds: [...mixture.stds] });
+  const noMiddle = new GaussianMixture({
+    weights: [0.4, 1e-9, 0.6],
+    means: [...mixture.means],
+    stds: [...mixture.stds],
+  });
   const failed = failing(noMiddle.sample(2000, new Rng(1).fork('empty')));
   for (const stat of ['weight', 'mean', 'std']) assert.ok(failed.includes(`s: mode 2 ${stat}`), stat);
 });
@@ -32,10 +42,28 @@ test('modeChecks: a mode with no samples fails rather than disappears', () => {
 test('coupledCheck: the bar is the mean W1 of n exact samples to the mixture; a shift of that size fails', () => {
   const exact = mixture.sample(4000, new Rng(2).fork('coupled'));
   const bar = exactSamplingW1(mixture, 4000);
-  const nearly = coupledCheck('m', coupledComparison(exact.map((x) => x + 0.5 * bar), exact), mixture);
+  const nearly = coupledCheck(
+    'm',
+    coupledComparison(
+      exact.map((x) => x + 0.5 * bar),
+      exact,
+    ),
+    mixture,
+  );
   assert.equal(nearly.threshold, bar);
   assert.ok(evaluateCheck(nearly));
-  assert.ok(!evaluateCheck(coupledCheck('m', coupledComparison(exact.map((x) => x + 1.1 * bar), exact), mixture)));
+  assert.ok(
+    !evaluateCheck(
+      coupledCheck(
+        'm',
+        coupledComparison(
+          exact.map((x) => x + 1.1 * bar),
+          exact,
+        ),
+        mixture,
+      ),
+    ),
+  );
 });
 
 test('mustFailCheck: passes only when a judgement is outside its bar', () => {

@@ -19,7 +19,8 @@ function offset(delta: number): VelocityPredictor {
 }
 
 test('scoreErrors: zero for the exact velocity; a velocity error δ becomes √ᾱ/√(1−ᾱ)·δ in the score', () => {
-  for (const e of scoreErrors(oracle, scheduler, mixture, [0, 500])) assert.ok(e.relative < 1e-5, `t=${e.t}: ${e.relative}`);
+  for (const e of scoreErrors(oracle, scheduler, mixture, [0, 500]))
+    assert.ok(e.relative < 1e-5, `t=${e.t}: ${e.relative}`);
   const delta = 0.01;
   for (const e of scoreErrors(offset(delta), scheduler, mixture, [0, 100, 500])) {
     const ab = scheduler.alphasCumprod[e.t];

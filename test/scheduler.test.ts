@@ -14,7 +14,7 @@ const refBetas = Array.from({ length: N }, (_, i) => 1e-4 + (i * (0.02 - 1e-4)) 
 const refAlphaBar: number[] = [];
 refBetas.reduce((p, b, i) => (refAlphaBar[i] = p * (1 - b)), 1);
 
-test('defaults are diffusers\' FlaxDDPMScheduler defaults', () => {
+test("defaults are diffusers' FlaxDDPMScheduler defaults", () => {
   const s = new DDPMScheduler();
   assert.deepEqual(s.config, {
     numTrainTimesteps: 1000,
@@ -58,13 +58,17 @@ test('scaled_linear and squaredcos_cap_v2 schedules', () => {
   const r1 = Math.sqrt(0.012);
   for (const i of [0, 1, 500, 999]) assert.ok(Math.abs(sl.betas[i] - (r0 + (i * (r1 - r0)) / 999) ** 2) < 1e-15);
   const cos = new DDPMScheduler({ betaSchedule: 'squaredcos_cap_v2' });
-  const abar = (u: number) => Math.cos(((u + 0.008) / 1.008) * Math.PI / 2) ** 2;
-  for (const i of [0, 10, 500, 998]) assert.ok(Math.abs(cos.betas[i] - Math.min(1 - abar((i + 1) / 1000) / abar(i / 1000), 0.999)) < 1e-15);
+  const abar = (u: number) => Math.cos((((u + 0.008) / 1.008) * Math.PI) / 2) ** 2;
+  for (const i of [0, 10, 500, 998])
+    assert.ok(Math.abs(cos.betas[i] - Math.min(1 - abar((i + 1) / 1000) / abar(i / 1000), 0.999)) < 1e-15);
   assert.equal(cos.betas[999], 0.999); // the cap
 });
 
 test('unsupported options throw', () => {
-  assert.throws(() => new DDPMScheduler({ varianceType: 'fixed_small_log' as never }), /varianceType 'fixed_small_log' is not supported/);
+  assert.throws(
+    () => new DDPMScheduler({ varianceType: 'fixed_small_log' as never }),
+    /varianceType 'fixed_small_log' is not supported/,
+  );
   assert.throws(() => new DDPMScheduler({ varianceType: 'learned' as never }), /not supported/);
   assert.throws(() => new DDPMScheduler({ predictionType: 'x' as never }), /predictionType/);
   assert.throws(() => new DDPMScheduler({ betaSchedule: 'sigmoid' as never }), /betaSchedule/);
@@ -74,7 +78,10 @@ test('unsupported options throw', () => {
 test('setTimesteps: (0..n−1)·(N div n), descending', () => {
   const s = new DDPMScheduler();
   s.setTimesteps(1000);
-  assert.deepEqual(s.timesteps, Array.from({ length: 1000 }, (_, i) => 999 - i));
+  assert.deepEqual(
+    s.timesteps,
+    Array.from({ length: 1000 }, (_, i) => 999 - i),
+  );
   s.setTimesteps(3);
   assert.deepEqual(s.timesteps, [666, 333, 0]);
   assert.throws(() => s.setTimesteps(0), /numInferenceSteps/);
@@ -99,18 +106,34 @@ test('addNoise and getVelocity per example, for shapes [B] and [B, 1]', () => {
     assert.deepEqual([toArray(both.xt), toArray(both.velocity)], [toArray(xt), toArray(v)]);
     tf.dispose([a, n, t, xt, v, both.xt, both.velocity]);
   }
-  assert.throws(() => s.noisySampleAndVelocity(tf.ones([4]), tf.ones([4]), Int32Array.of(0, 1, 2, 1000)), /timestep 1000 out of \[0, 1000\)/);
+  assert.throws(
+    () => s.noisySampleAndVelocity(tf.ones([4]), tf.ones([4]), Int32Array.of(0, 1, 2, 1000)),
+    /timestep 1000 out of \[0, 1000\)/,
+  );
   assert.throws(() => s.noisySampleAndVelocity(tf.ones([4]), tf.ones([4]), Int32Array.of(0, 1, 2)), /3 timesteps/);
   const bad = tf.tensor1d([1, 2, 3, 4]);
   assert.throws(() => s.addNoise(tf.ones([4]), tf.ones([4]), bad), /int32/);
 });
 
 /** DDPM eq. 7 in float64, written independently of the implementation. */
-function referenceStep(pred: 'epsilon' | 'sample' | 'v_prediction', variance: 'fixed_small' | 'fixed_large', clip: boolean, out: number, t: number, x: number, z: number): number {
+function referenceStep(
+  pred: 'epsilon' | 'sample' | 'v_prediction',
+  variance: 'fixed_small' | 'fixed_large',
+  clip: boolean,
+  out: number,
+  t: number,
+  x: number,
+  z: number,
+): number {
   const ab = refAlphaBar[t];
   const abPrev = t > 0 ? refAlphaBar[t - 1] : 1;
   const beta = refBetas[t];
-  let x0 = pred === 'epsilon' ? (x - Math.sqrt(1 - ab) * out) / Math.sqrt(ab) : pred === 'sample' ? out : Math.sqrt(ab) * x - Math.sqrt(1 - ab) * out;
+  let x0 =
+    pred === 'epsilon'
+      ? (x - Math.sqrt(1 - ab) * out) / Math.sqrt(ab)
+      : pred === 'sample'
+        ? out
+        : Math.sqrt(ab) * x - Math.sqrt(1 - ab) * out;
   if (clip) x0 = Math.min(1, Math.max(-1, x0));
   const mean = ((Math.sqrt(abPrev) * beta) / (1 - ab)) * x0 + ((Math.sqrt(1 - beta) * (1 - abPrev)) / (1 - ab)) * x;
   const v = variance === 'fixed_small' ? Math.max(((1 - abPrev) / (1 - ab)) * beta, 1e-20) : beta;
@@ -132,7 +155,12 @@ test('step matches DDPM eq. 7 for every prediction and variance type', () => {
           const got = toArray(prevSample);
           // spec tolerances: float32 cancellation in 1 − ᾱ near t = 0
           const tol = t <= 10 ? 2e-3 : 1e-4;
-          got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= tol * Math.max(1, Math.abs(want[i])), `${pred}/${variance}/clip=${clip} t=${t}: ${g} vs ${want[i]}`));
+          got.forEach((g, i) =>
+            assert.ok(
+              Math.abs(g - want[i]) <= tol * Math.max(1, Math.abs(want[i])),
+              `${pred}/${variance}/clip=${clip} t=${t}: ${g} vs ${want[i]}`,
+            ),
+          );
           if (clip) assert.ok(toArray(predOriginalSample).every((v) => v >= -1 && v <= 1));
           tf.dispose([x, o, z, prevSample, predOriginalSample]);
         }
@@ -176,7 +204,7 @@ test('timestepEmbedding equals FlaxTimesteps defaults (sines first, frequencies 
   const got = toArray(emb);
   for (let b = 0; b < ts.length; b++) {
     for (let k = 0; k < 16; k++) {
-      const f = Math.pow(1e-4, k / 15); // exp(−k·ln(1e4)/15)
+      const f = 1e-4 ** (k / 15); // exp(−k·ln(1e4)/15)
       assert.ok(Math.abs(got[b * 32 + k] - Math.sin(ts[b] * f)) < 1e-4);
       assert.ok(Math.abs(got[b * 32 + 16 + k] - Math.cos(ts[b] * f)) < 1e-4);
     }

@@ -7,7 +7,12 @@ import { Rng } from '../src/math/rng';
 import { ddpmSample } from '../src/sample/ddpm';
 import { smoothedMixtureScore } from '../src/sample/langevin';
 import { oracleVelocity } from '../src/diffusion/predictor';
-import { evenTimesteps, predictorCorrectorSample, probabilityFlowSample, reverseSdeSample } from '../src/sample/sde-samplers';
+import {
+  evenTimesteps,
+  predictorCorrectorSample,
+  probabilityFlowSample,
+  reverseSdeSample,
+} from '../src/sample/sde-samplers';
 import { predictNoise, smoothedScoreFromVelocity } from '../src/diffusion/predictor';
 import { maxAbsDiff, useBackend, tutorialProblem } from './helpers';
 
@@ -27,7 +32,10 @@ test('predictNoise of the oracle is (x − √ᾱ·E[x0|x])/√(1−ᾱ)', () =>
   for (const t of [0, 300, 999]) {
     const ab = scheduler.alphasCumprod[t];
     const expected = x.map((xi) => (xi - Math.sqrt(ab) * mixture.posteriorMean(xi, ab)) / Math.sqrt(1 - ab));
-    assert.ok(maxAbsDiff(predictNoise(oracle, scheduler, x, t), expected) < 1e-4 * (1 + Math.max(...expected.map(Math.abs))), `t=${t}`);
+    assert.ok(
+      maxAbsDiff(predictNoise(oracle, scheduler, x, t), expected) < 1e-4 * (1 + Math.max(...expected.map(Math.abs))),
+      `t=${t}`,
+    );
   }
 });
 
@@ -50,7 +58,10 @@ test('probability-flow ODE on one normal: Heun converges to the exact transport 
   const abT = scheduler.alphasCumprod[999];
   const exact = Array.from(start, (x) => mu + (sd * (x - Math.sqrt(abT) * mu)) / Math.sqrt(abT * sd * sd + 1 - abT));
   const error = (steps: number, solver: 'euler' | 'heun') =>
-    maxAbsDiff(probabilityFlowSample({ predictor, scheduler, n, rng: new Rng(3).fork('start'), steps, solver }).samples, exact);
+    maxAbsDiff(
+      probabilityFlowSample({ predictor, scheduler, n, rng: new Rng(3).fork('start'), steps, solver }).samples,
+      exact,
+    );
   const heun = error(50, 'heun');
   const euler = error(50, 'euler');
   assert.ok(heun < 5e-3, `heun 50: ${heun}`);
@@ -63,7 +74,14 @@ test('probability-flow ODE on one normal: Heun converges to the exact transport 
 
 test('predictor–corrector without correction, on every timestep, is DDPM ancestral sampling', async () => {
   const n = 300;
-  const pc = predictorCorrectorSample({ predictor: oracle, scheduler, n, rng: new Rng(5).fork('s'), steps: 1000, correctorSteps: 0 });
+  const pc = predictorCorrectorSample({
+    predictor: oracle,
+    scheduler,
+    n,
+    rng: new Rng(5).fork('s'),
+    steps: 1000,
+    correctorSteps: 0,
+  });
   const ddpm = await ddpmSample({ predictor: oracle, scheduler, n, rng: new Rng(5).fork('s') });
   assert.ok(maxAbsDiff(pc.samples, ddpm.samples) < 2e-3, String(maxAbsDiff(pc.samples, ddpm.samples)));
   assert.equal(pc.evaluations, 1000);
@@ -73,15 +91,36 @@ test('reverse SDE, DDIM, Heun and predictor–corrector with the exact score rep
   const n = 4000;
   const runs = {
     'reverse SDE': reverseSdeSample({ predictor: oracle, scheduler, n, rng: new Rng(7).fork('sde'), traceRows: 3 }),
-    'DDIM 100': probabilityFlowSample({ predictor: oracle, scheduler, n, rng: new Rng(7).fork('ode'), steps: 100, solver: 'euler' }),
-    'Heun 50': probabilityFlowSample({ predictor: oracle, scheduler, n, rng: new Rng(7).fork('heun'), steps: 50, solver: 'heun' }),
+    'DDIM 100': probabilityFlowSample({
+      predictor: oracle,
+      scheduler,
+      n,
+      rng: new Rng(7).fork('ode'),
+      steps: 100,
+      solver: 'euler',
+    }),
+    'Heun 50': probabilityFlowSample({
+      predictor: oracle,
+      scheduler,
+      n,
+      rng: new Rng(7).fork('heun'),
+      steps: 50,
+      solver: 'heun',
+    }),
     'PC 250': predictorCorrectorSample({ predictor: oracle, scheduler, n, rng: new Rng(7).fork('pc'), steps: 250 }),
   };
   for (const [name, run] of Object.entries(runs)) {
     const failed = judgeSamples(compareWithMixture(run.samples, mixture), mixture).filter((j) => !j.pass);
-    assert.deepEqual(failed.map((j) => j.name), [], name);
+    assert.deepEqual(
+      failed.map((j) => j.name),
+      [],
+      name,
+    );
   }
-  assert.deepEqual([runs['DDIM 100'].evaluations, runs['Heun 50'].evaluations, runs['PC 250'].evaluations], [100, 99, 499]);
+  assert.deepEqual(
+    [runs['DDIM 100'].evaluations, runs['Heun 50'].evaluations, runs['PC 250'].evaluations],
+    [100, 99, 499],
+  );
   // the trajectory: 3 rows at every step, from s = 1 to s = 0
   const tr = runs['reverse SDE'].trajectory!;
   assert.equal(tr.times.length, 1001);

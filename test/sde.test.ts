@@ -19,7 +19,7 @@ test('VPSDE passes through the DDPM marginals: ᾱ(s_t) = ᾱ_t, ᾱ(0) = 1', ()
   assert.throws(() => sde.alphaBar(1.5), /time must be in \[0, 1\]/);
 });
 
-test('VPSDE β(s) approaches Song et al.\'s linear 0.1 + 19.9 s', () => {
+test("VPSDE β(s) approaches Song et al.'s linear 0.1 + 19.9 s", () => {
   for (const s of [0.05, 0.3, 0.6, 0.95, 1]) {
     const song = 0.1 + 19.9 * s;
     // −N log(1 − β_t) = Nβ_t(1 + β_t/2 + …): at most 1 % above the linear limit for β_t ≤ 0.02

@@ -24,11 +24,27 @@ test('formatNumber: the one number format; what JSON made of NaN shows as NaN', 
 });
 
 test('textTable pads each column to its widest cell, numbers on the left', () => {
-  assert.equal(textTable(['name', 'n'], [['a', '1'], ['bcdef', '10']], [false, true]), ['name    n', '-----  --', 'a       1', 'bcdef  10'].join('\n'));
+  assert.equal(
+    textTable(
+      ['name', 'n'],
+      [
+        ['a', '1'],
+        ['bcdef', '10'],
+      ],
+      [false, true],
+    ),
+    ['name    n', '-----  --', 'a       1', 'bcdef  10'].join('\n'),
+  );
 });
 
 test('tableHtml renders rows, escapes text, right-aligns numbers', () => {
-  const html = tableHtml([{ mode: '<mid>', weight: 0.1033333 }, { mode: 'right', weight: 0.6, extra: 3 }], { caption: 'Modes' });
+  const html = tableHtml(
+    [
+      { mode: '<mid>', weight: 0.1033333 },
+      { mode: 'right', weight: 0.6, extra: 3 },
+    ],
+    { caption: 'Modes' },
+  );
   assert.match(html, /<caption>Modes<\/caption>/);
   assert.match(html, /<th>mode<\/th><th>weight<\/th><th>extra<\/th>/);
   assert.match(html, /&lt;mid&gt;/);
@@ -52,9 +68,19 @@ test('published checks: one summary row per thing checked, and every check in a 
     check('trained: mode 1 std', 0.09, '<=', 0.05),
   ]);
   const [summary, details] = html.split('<details>');
-  assert.match(summary, /<td>exact<\/td><td[^>]*>2<\/td><td>all pass<\/td><td>mode 1 std: 0\.04 &lt;= 0\.05 \(80 % of the bar\)<\/td>/);
-  assert.match(summary, /<td>trained<\/td><td[^>]*>1<\/td><td>1 failed<\/td><td>mode 1 std: 0\.09 &lt;= 0\.05 \(180 % of the bar\)<\/td>/);
-  assert.doesNotMatch(summary, /Checks/, 'the live check counts pass and FAIL cells in the table captioned Checks only');
+  assert.match(
+    summary,
+    /<td>exact<\/td><td[^>]*>2<\/td><td>all pass<\/td><td>mode 1 std: 0\.04 &lt;= 0\.05 \(80 % of the bar\)<\/td>/,
+  );
+  assert.match(
+    summary,
+    /<td>trained<\/td><td[^>]*>1<\/td><td>1 failed<\/td><td>mode 1 std: 0\.09 &lt;= 0\.05 \(180 % of the bar\)<\/td>/,
+  );
+  assert.doesNotMatch(
+    summary,
+    /Checks/,
+    'the live check counts pass and FAIL cells in the table captioned Checks only',
+  );
   assert.match(details, /^<summary>All 3 checks<\/summary><table[^>]*><caption>Checks<\/caption>/);
   assert.equal((details.match(/<td>pass<\/td>/g) ?? []).length, 2);
   assert.equal((details.match(/<td>FAIL<\/td>/g) ?? []).length, 1);

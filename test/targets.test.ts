@@ -37,9 +37,16 @@ test('the exact target is the average of plain targets at the same x_t (Monte Ca
       const mean = sum / count;
       const se = Math.sqrt((sumSq / count - mean * mean) / count);
       // the target varies across the bin: allow its slope over half a bin on top of 5 standard errors
-      const [exact, left, right] = exactTargets(mixture, [centre, centre - 0.02, centre + 0.02], [alphaBar, alphaBar, alphaBar]);
+      const [exact, left, right] = exactTargets(
+        mixture,
+        [centre, centre - 0.02, centre + 0.02],
+        [alphaBar, alphaBar, alphaBar],
+      );
       const tolerance = 5 * se + Math.abs(right - left) / 2;
-      assert.ok(Math.abs(mean - exact) < tolerance, `t ${t}, x_t ${centre}: binned mean ${mean} vs exact ${exact} (±${tolerance}, ${count} rows)`);
+      assert.ok(
+        Math.abs(mean - exact) < tolerance,
+        `t ${t}, x_t ${centre}: binned mean ${mean} vs exact ${exact} (±${tolerance}, ${count} rows)`,
+      );
       compared += 1;
     }
   }
@@ -57,14 +64,23 @@ test('ReferenceBatch sums outward from the nearest point and stops where weights
     const w = logs.map((l) => Math.exp(l - top));
     return w.reduce((a, wi, i) => a + wi * all[i], 0) / w.reduce((a, b) => a + b, 0);
   };
-  const probes = rng.fork('probe').normals(60).map((z) => 6 * z);
+  const probes = rng
+    .fork('probe')
+    .normals(60)
+    .map((z) => 6 * z);
   for (const t of [0, 1, 20, 150, 500, 999]) {
     const alphaBar = scheduler.alphasCumprod[t];
     for (const xt of probes) {
       const want = fullSum(xt, alphaBar);
-      assert.ok(Math.abs(reference.posteriorMean(xt, alphaBar) - want) <= 1e-9 * (1 + Math.abs(want)), `t ${t}, x_t ${xt}`);
+      assert.ok(
+        Math.abs(reference.posteriorMean(xt, alphaBar) - want) <= 1e-9 * (1 + Math.abs(want)),
+        `t ${t}, x_t ${xt}`,
+      );
       const withOwn = fullSum(xt, alphaBar, 0.25);
-      assert.ok(Math.abs(reference.posteriorMean(xt, alphaBar, 0.25) - withOwn) <= 1e-9 * (1 + Math.abs(withOwn)), `own, t ${t}, x_t ${xt}`);
+      assert.ok(
+        Math.abs(reference.posteriorMean(xt, alphaBar, 0.25) - withOwn) <= 1e-9 * (1 + Math.abs(withOwn)),
+        `own, t ${t}, x_t ${xt}`,
+      );
     }
   }
   assert.throws(() => new ReferenceBatch([]), /no points/);
@@ -79,7 +95,8 @@ test('the reference target tends to the exact one as the reference batch grows',
   const eps = rng.fork('eps').normals(rows);
   const xt = Float32Array.from(x0, (x, i) => noisySample(noiseLevel(alphaBars[i]), x, eps[i]));
   const exact = exactTargets(mixture, xt, alphaBars);
-  const plainError = x0.reduce((a, x, i) => a + (velocityTarget(noiseLevel(alphaBars[i]), x, eps[i]) - exact[i]) ** 2, 0) / rows;
+  const plainError =
+    x0.reduce((a, x, i) => a + (velocityTarget(noiseLevel(alphaBars[i]), x, eps[i]) - exact[i]) ** 2, 0) / rows;
   const errors = [16, 256, 4096].map((size) => {
     const points = new Float32Array(size);
     points.set(mixture.sample(size, rng.fork(`points ${size}`)));
@@ -94,7 +111,15 @@ test('the reference target tends to the exact one as the reference batch grows',
 });
 
 test('training on each target: the variance-reduced targets leave far less loss; 2 workers follow 1 for the reference target', async () => {
-  const config = { ...TUTORIAL_TRAINING, steps: 10, batchSize: 300, logEvery: 10, learningRate: 1e-3, holdSteps: 0, seed: 4 };
+  const config = {
+    ...TUTORIAL_TRAINING,
+    steps: 10,
+    batchSize: 300,
+    logEvery: 10,
+    learningRate: 1e-3,
+    holdSteps: 0,
+    seed: 4,
+  };
   const model = { width: 32, depth: 1, dropout: 0 };
   const losses: Record<string, number> = {};
   for (const target of ['plain', 'reference', 'exact'] as const) {
@@ -105,9 +130,19 @@ test('training on each target: the variance-reduced targets leave far less loss;
   // the plain loss holds E Var(v | x_t) ≈ 12; the others only the network's error and, for the reference, its estimate's
   assert.ok(losses.reference < losses.plain / 2 && losses.exact < losses.plain / 2, JSON.stringify(losses));
 
-  const serial = new Trainer(mixture, scheduler, { ...config, target: 'reference', referenceSize: 100, workers: 1 }, model);
+  const serial = new Trainer(
+    mixture,
+    scheduler,
+    { ...config, target: 'reference', referenceSize: 100, workers: 1 },
+    model,
+  );
   await serial.run();
-  const parallel = new Trainer(mixture, scheduler, { ...config, target: 'reference', referenceSize: 100, workers: 2 }, model);
+  const parallel = new Trainer(
+    mixture,
+    scheduler,
+    { ...config, target: 'reference', referenceSize: 100, workers: 2 },
+    model,
+  );
   await parallel.run();
   assert.ok(Math.abs(serial.history[0].loss - parallel.history[0].loss) < 1e-4 * serial.history[0].loss, 'loss');
   for (const [name, p] of serial.model.params) {
@@ -119,8 +154,17 @@ test('training on each target: the variance-reduced targets leave far less loss;
 });
 
 test('target settings are validated', () => {
-  assert.throws(() => new Trainer(mixture, scheduler, { target: 'mean' as never }), /target must be one of plain, reference, exact/);
-  assert.throws(() => new Trainer(mixture, scheduler, { batchSize: 64, target: 'reference', referenceSize: 65 }), /referenceSize/);
+  assert.throws(
+    () => new Trainer(mixture, scheduler, { target: 'mean' as never }),
+    /target must be one of plain, reference, exact/,
+  );
+  assert.throws(
+    () => new Trainer(mixture, scheduler, { batchSize: 64, target: 'reference', referenceSize: 65 }),
+    /referenceSize/,
+  );
   assert.throws(() => new Trainer(mixture, scheduler, { target: 'reference', referenceSize: 0 }), /referenceSize/);
-  assert.throws(() => new Trainer(mixture, scheduler, { target: 'exact', diffusionNoise: 'data-draw' }), /target 'plain'/);
+  assert.throws(
+    () => new Trainer(mixture, scheduler, { target: 'exact', diffusionNoise: 'data-draw' }),
+    /target 'plain'/,
+  );
 });

@@ -9,7 +9,8 @@ test('exactSamplingW1: the mean W1 of exact samples, against 40 seeds of them', 
   const mixture = GaussianMixture.default();
   for (const n of [10_000, 1_000]) {
     let mean = 0;
-    for (let seed = 0; seed < 40; seed++) mean += compareWithMixture(mixture.sample(n, new Rng(seed).fork('floor')), mixture).w1 / 40;
+    for (let seed = 0; seed < 40; seed++)
+      mean += compareWithMixture(mixture.sample(n, new Rng(seed).fork('floor')), mixture).w1 / 40;
     const predicted = exactSamplingW1(mixture, n);
     assert.ok(Math.abs(predicted / mean - 1) < 0.12, `n = ${n}: predicted ${predicted}, measured ${mean}`);
   }

@@ -11,7 +11,8 @@ import { useBackend, tutorialProblem } from './helpers';
 before(useBackend);
 const { mixture, scheduler } = tutorialProblem();
 /** These tests train the tutorial's recipe (one thread, dropout 0.1), with the fields they name changed. */
-const tutorial = (config: Partial<TrainConfig>) => new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, ...config }, DEFAULT_MODEL_CONFIG);
+const tutorial = (config: Partial<TrainConfig>) =>
+  new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, ...config }, DEFAULT_MODEL_CONFIG);
 
 test('the default is the recommended recipe; the tutorial preset keeps the tutorial settings', () => {
   const tr = new Trainer(mixture, scheduler);
@@ -21,17 +22,37 @@ test('the default is the recommended recipe; the tutorial preset keeps the tutor
   assert.deepEqual(tr.model.config, { ...RECOMMENDED_MODEL, numTimesteps: scheduler.numTrainTimesteps });
   assert.equal(tr.model.config.dropout, 0);
   assert.deepEqual(
-    [RECOMMENDED_TRAINING.steps, RECOMMENDED_TRAINING.batchSize, RECOMMENDED_TRAINING.learningRate, RECOMMENDED_TRAINING.warmupSteps, RECOMMENDED_TRAINING.emaDecay, RECOMMENDED_TRAINING.workers, RECOMMENDED_TRAINING.target],
+    [
+      RECOMMENDED_TRAINING.steps,
+      RECOMMENDED_TRAINING.batchSize,
+      RECOMMENDED_TRAINING.learningRate,
+      RECOMMENDED_TRAINING.warmupSteps,
+      RECOMMENDED_TRAINING.emaDecay,
+      RECOMMENDED_TRAINING.workers,
+      RECOMMENDED_TRAINING.target,
+    ],
     [4800, 4096, 3e-3, 100, 0.998, 2, 'exact'],
   );
   assert.deepEqual(
-    [TUTORIAL_TRAINING.steps, TUTORIAL_TRAINING.batchSize, TUTORIAL_TRAINING.learningRate, TUTORIAL_TRAINING.holdSteps, TUTORIAL_TRAINING.decaySteps, TUTORIAL_TRAINING.emaDecay, TUTORIAL_TRAINING.workers, TUTORIAL_TRAINING.target],
+    [
+      TUTORIAL_TRAINING.steps,
+      TUTORIAL_TRAINING.batchSize,
+      TUTORIAL_TRAINING.learningRate,
+      TUTORIAL_TRAINING.holdSteps,
+      TUTORIAL_TRAINING.decaySteps,
+      TUTORIAL_TRAINING.emaDecay,
+      TUTORIAL_TRAINING.workers,
+      TUTORIAL_TRAINING.target,
+    ],
     [5000, 262_144, 3e-4, 500, 5000, 0.9, 1, 'plain'],
   );
   // optax.linear_schedule(3e-4, 0, 5000, 500): held for 500 steps, then 5000 steps of decay, so the
   // tutorial's last step (4999) still has 3.0e-5, not 0
   const t = new Trainer(mixture, scheduler, { ...TUTORIAL_TRAINING, batchSize: 64 });
-  assert.deepEqual([0, 499, 500, 3000, 4999].map((k) => Number(t.learningRate(k).toPrecision(6))), [3e-4, 3e-4, 3e-4, 1.5e-4, 3.006e-5]);
+  assert.deepEqual(
+    [0, 499, 500, 3000, 4999].map((k) => Number(t.learningRate(k).toPrecision(6))),
+    [3e-4, 3e-4, 3e-4, 1.5e-4, 3.006e-5],
+  );
   t.dispose();
   assert.equal(DEFAULT_MODEL_CONFIG.dropout, 0.1);
   tr.dispose();
@@ -94,15 +115,19 @@ test('a short run: the loss falls well below its start and toward the Bayes-opti
 });
 
 test('a run whose loss turns non-finite stops at that step and says why, on one thread and on two', async () => {
-  const diverged = /^Error: Training stopped at step (\d+) of 300: the loss is (NaN|Infinity|-Infinity), so the parameters have diverged \(learning rate 1\.00e\+30 at this step, peak learningRate 1e\+30\)\. The usual cause is a learning rate too high/;
+  const diverged =
+    /^Error: Training stopped at step (\d+) of 300: the loss is (NaN|Infinity|-Infinity), so the parameters have diverged \(learning rate 1\.00e\+30 at this step, peak learningRate 1e\+30\)\. The usual cause is a learning rate too high/;
   for (const workers of [1, 2]) {
     const tr = tutorial({ steps: 300, batchSize: 32, logEvery: 100, learningRate: 1e30, holdSteps: 300, workers });
     const logs: number[] = [];
     let message = '';
-    await assert.rejects(tr.run((log) => logs.push(log.loss)), (e: Error) => {
-      message = String(e);
-      return diverged.test(message);
-    });
+    await assert.rejects(
+      tr.run((log) => logs.push(log.loss)),
+      (e: Error) => {
+        message = String(e);
+        return diverged.test(message);
+      },
+    );
     // the first update with that learning rate already overflows: stopped within the first few steps, before any log
     assert.ok(Number(diverged.exec(message)![1]) <= 5, message);
     assert.deepEqual(logs, [], `workers ${workers}`);

@@ -17,7 +17,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/runtime/backend';
-import { benchInfer, benchParallelDdpm, benchRegressionTargets, benchTrain, benchTrainParallel, profileFastStep, type BenchResults } from './measurements';
+import {
+  benchInfer,
+  benchParallelDdpm,
+  benchRegressionTargets,
+  benchTrain,
+  benchTrainParallel,
+  profileFastStep,
+  type BenchResults,
+} from './measurements';
 import { parseArgs, type Options } from './options';
 import { fmt, printInferTable, printProfile, printTargets, printTrainTable, targets } from './summary';
 import { benchJax, printJaxComparison, type JaxReference } from './jax';
@@ -27,8 +35,11 @@ import { resetPeak } from './timing';
 /** Prints the machine and its load; returns the load averages. */
 function printMachine(): number[] {
   const load = os.loadavg();
-  console.log(`bench: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${load.map((l) => l.toFixed(2)).join(' ')}`);
-  if (load[0] > 0.5) console.log('  note: the machine is not idle; other processes skew every number below (tfjs and PyTorch alike)');
+  console.log(
+    `bench: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${load.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  if (load[0] > 0.5)
+    console.log('  note: the machine is not idle; other processes skew every number below (tfjs and PyTorch alike)');
   return load;
 }
 
@@ -37,7 +48,11 @@ function runTorchReference(o: Options, label: string): TorchReference {
   if (!o.torch) return { note: 'skipped (--no-torch)' };
   process.stdout.write(`PyTorch reference (${label}) … `);
   const torch = benchTorch(o);
-  console.log(torch.result ? `torch ${torch.result.torch}, ${torch.result.threads} threads: ${torch.result.train.map((t) => `B ${t.batch} ${fmt(t.ms_per_step, 1)} ms/step`).join(', ')}` : torch.note);
+  console.log(
+    torch.result
+      ? `torch ${torch.result.torch}, ${torch.result.threads} threads: ${torch.result.train.map((t) => `B ${t.batch} ${fmt(t.ms_per_step, 1)} ms/step`).join(', ')}`
+      : torch.note,
+  );
   return torch;
 }
 
@@ -72,12 +87,16 @@ async function benchTraining(name: BackendName, o: Options, slow: boolean, resul
     for (const g of ['fast', 'autograd'] as const) {
       const r = benchTrain(name, B, g, o, slow || (g === 'autograd' && B >= 16384));
       results.train.push(r);
-      console.log(`  ${name} B=${B} ${g}: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`);
+      console.log(
+        `  ${name} B=${B} ${g}: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`,
+      );
     }
     if (!slow) {
       const r = await benchTrainParallel(name, B, 2);
       results.trainParallel.push(r);
-      console.log(`  ${name} B=${B} fast on ${r.workers} worker threads: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`);
+      console.log(
+        `  ${name} B=${B} fast on ${r.workers} worker threads: ${fmt(r.msPerStep, 1)} ms/step (${r.steps} steps), ${fmt(r.samplesPerS)} samples/s`,
+      );
     }
   }
 }
@@ -88,12 +107,17 @@ async function benchSampling(name: BackendName, o: Options, slow: boolean, resul
     resetPeak();
     const r = await benchInfer(name, which, o, slow);
     results.infer.push(r);
-    console.log(`  ${name} ${which} predictor: ${fmt(r.msPerCall, 1)} ms per 10,000 rows; DDPM 10,000 × 1,000: ${fmt(r.ddpmSeconds, 1)} s` + (r.ddpmStepsMeasured < 1000 ? ` (extrapolated from ${r.ddpmStepsMeasured} steps)` : ''));
+    console.log(
+      `  ${name} ${which} predictor: ${fmt(r.msPerCall, 1)} ms per 10,000 rows; DDPM 10,000 × 1,000: ${fmt(r.ddpmSeconds, 1)} s` +
+        (r.ddpmStepsMeasured < 1000 ? ` (extrapolated from ${r.ddpmStepsMeasured} steps)` : ''),
+    );
   }
   if (!slow) {
     const parallel = await benchParallelDdpm(name, 2);
     results.parallelDdpm.push(parallel);
-    console.log(`  ${name} folded predictor on ${parallel.workers} worker threads: DDPM 10,000 × 1,000: ${fmt(parallel.seconds, 1)} s (full run)`);
+    console.log(
+      `  ${name} folded predictor on ${parallel.workers} worker threads: DDPM 10,000 × 1,000: ${fmt(parallel.seconds, 1)} s (full run)`,
+    );
   }
 }
 
@@ -103,11 +127,14 @@ async function benchBackend(name: BackendName, o: Options, results: BenchResults
   await benchTraining(name, o, slow, results);
   await benchSampling(name, o, slow, results);
   // the kernel profile and the targets' cost are of the first backend measured (the default one unless --backends says otherwise)
-  if (o.profile && !results.profile) results.profile = await profileFastStep(name, o.batches.includes(4096) ? 4096 : o.batches[0]);
+  if (o.profile && !results.profile)
+    results.profile = await profileFastStep(name, o.batches.includes(4096) ? 4096 : o.batches[0]);
   if (!slow && !results.regressionTargets) {
     results.regressionTargets = await benchRegressionTargets(name, o.batches.includes(4096) ? 4096 : o.batches[0]);
     const plain = results.regressionTargets[0].msPerStep;
-    console.log(`  ${name} regression targets, B=${results.regressionTargets[0].batch} on 2 worker threads: ${results.regressionTargets.map((t) => `${t.target} ${fmt(t.msPerStep, 1)} ms (${fmt(t.msPerStep / plain, 2)}×)`).join(', ')}`);
+    console.log(
+      `  ${name} regression targets, B=${results.regressionTargets[0].batch} on 2 worker threads: ${results.regressionTargets.map((t) => `${t.target} ${fmt(t.msPerStep, 1)} ms (${fmt(t.msPerStep / plain, 2)}×)`).join(', ')}`,
+    );
   }
 }
 
@@ -133,7 +160,14 @@ async function main(): Promise<void> {
   const report = {
     started: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgStart: loadStart, loadavgEnd: loadEnd, node: process.version, tfjs: tf.version.tfjs },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      loadavgStart: loadStart,
+      loadavgEnd: loadEnd,
+      node: process.version,
+      tfjs: tf.version.tfjs,
+    },
     options: o,
     backends: results.backends,
     train: results.train,

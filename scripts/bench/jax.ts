@@ -23,11 +23,17 @@ export type JaxReference = PeerReference<JaxResult>;
 
 export function benchJax(o: Options): JaxReference {
   const py = path.join(REPO_ROOT, '.venv-reference', 'bin', 'python');
-  if (!fs.existsSync(py)) return { note: `JAX not installed (no ${path.relative(REPO_ROOT, py)}; npm run reference makes it)` };
+  if (!fs.existsSync(py))
+    return { note: `JAX not installed (no ${path.relative(REPO_ROOT, py)}; npm run reference makes it)` };
   const script = path.join(REPO_ROOT, 'scripts', 'bench', 'bench_jax.py');
   const batches = o.batches.filter((b) => JAX_BATCHES.includes(b));
-  return runPeerScript<JaxResult>(py, script, [`--batches=${batches.join(',')}`, `--seconds=${o.seconds}`], { JAX_PLATFORMS: 'cpu' },
-    "JAX_PLATFORMS=cpu; the tutorial's jitted update_fn, its data step included");
+  return runPeerScript<JaxResult>(
+    py,
+    script,
+    [`--batches=${batches.join(',')}`, `--seconds=${o.seconds}`],
+    { JAX_PLATFORMS: 'cpu' },
+    "JAX_PLATFORMS=cpu; the tutorial's jitted update_fn, its data step included",
+  );
 }
 
 /** JAX's step and forward beside each tfjs backend's fast step and folded forward, as ratios. */
@@ -36,11 +42,18 @@ export function printJaxComparison(r: BenchResults, jax: JaxReference): void {
   if (!jax.result) return;
   for (const j of jax.result.train) {
     const tfjs = r.train.filter((x) => x.gradients === 'fast' && x.batch === j.batch);
-    const ratios = tfjs.map((x) => `${x.backend} fast ${fmt(x.msPerStep, 1)} ms = ${fmt(x.msPerStep / j.ms_per_step, 2)}× JAX`);
-    console.log(`  B=${j.batch}: JAX ${fmt(j.ms_per_step, 1)} ms/step (${fmt(j.samples_per_s)} samples/s)` + (ratios.length ? `; ${ratios.join('; ')}` : ''));
+    const ratios = tfjs.map(
+      (x) => `${x.backend} fast ${fmt(x.msPerStep, 1)} ms = ${fmt(x.msPerStep / j.ms_per_step, 2)}× JAX`,
+    );
+    console.log(
+      `  B=${j.batch}: JAX ${fmt(j.ms_per_step, 1)} ms/step (${fmt(j.samples_per_s)} samples/s)` +
+        (ratios.length ? `; ${ratios.join('; ')}` : ''),
+    );
   }
   const j = jax.result.infer;
   const folded = r.infer.filter((x) => x.predictor === 'folded');
-  const ratios = folded.map((x) => `${x.backend} folded ${fmt(x.msPerCall, 1)} ms = ${fmt(x.msPerCall / j.ms, 2)}× JAX`);
-  console.log(`  forward over ${j.rows} rows: JAX ${fmt(j.ms, 1)} ms` + (ratios.length ? `; ${ratios.join('; ')}` : ''));
+  const ratios = folded.map(
+    (x) => `${x.backend} folded ${fmt(x.msPerCall, 1)} ms = ${fmt(x.msPerCall / j.ms, 2)}× JAX`,
+  );
+  console.log(`  forward over ${j.rows} rows: JAX ${fmt(j.ms, 1)} ms${ratios.length ? `; ${ratios.join('; ')}` : ''}`);
 }

@@ -49,7 +49,13 @@ export interface TrainResult {
   peakTfMB: number;
 }
 
-export function benchTrain(backend: string, B: number, gradients: GradientMode, o: Options, slow: boolean): TrainResult {
+export function benchTrain(
+  backend: string,
+  B: number,
+  gradients: GradientMode,
+  o: Options,
+  slow: boolean,
+): TrainResult {
   resetPeak();
   const tr = benchTrainer({ batchSize: B, steps: 1_000_000, gradients, logEvery: 1_000_000 });
   const autograd = gradients === 'autograd';
@@ -66,7 +72,16 @@ export function benchTrain(backend: string, B: number, gradients: GradientMode, 
     },
   );
   tr.dispose();
-  return { backend, batch: B, gradients, steps: n, msPerStep: ms, samplesPerS: (B * 1000) / ms, peakRssMB: peak.rss / 2 ** 20, peakTfMB: peak.tfBytes / 2 ** 20 };
+  return {
+    backend,
+    batch: B,
+    gradients,
+    steps: n,
+    msPerStep: ms,
+    samplesPerS: (B * 1000) / ms,
+    peakRssMB: peak.rss / 2 ** 20,
+    peakTfMB: peak.tfBytes / 2 ** 20,
+  };
 }
 
 export interface TrainParallelResult {
@@ -79,7 +94,12 @@ export interface TrainParallelResult {
 }
 
 /** The fast step on `workers` threads (data-parallel, src/train/parallel), timed between logs so start-up is excluded. */
-export async function benchTrainParallel(backend: string, B: number, workers: number, config: Partial<TrainConfig> = {}): Promise<TrainParallelResult> {
+export async function benchTrainParallel(
+  backend: string,
+  B: number,
+  workers: number,
+  config: Partial<TrainConfig> = {},
+): Promise<TrainParallelResult> {
   // fresh workers start on baseline-compiled wasm and JS; the optimising tiers need some steps
   const steps = B <= 1024 ? 80 : B <= 4096 ? 40 : 10;
   const warm = B <= 1024 ? 40 : B <= 4096 ? 20 : 5;
@@ -104,11 +124,21 @@ export interface TargetStepResult {
 
 /** The 2-worker step with each regression target (src/train/targets.ts): what a variance-reduced target costs. */
 export async function benchRegressionTargets(backend: string, B: number): Promise<TargetStepResult[]> {
-  const variants: Partial<TrainConfig>[] = [{ target: 'plain' }, { target: 'exact' }, { target: 'reference', referenceSize: Math.min(512, B) }, { target: 'reference', referenceSize: B }];
+  const variants: Partial<TrainConfig>[] = [
+    { target: 'plain' },
+    { target: 'exact' },
+    { target: 'reference', referenceSize: Math.min(512, B) },
+    { target: 'reference', referenceSize: B },
+  ];
   const out: TargetStepResult[] = [];
   for (const v of variants) {
     const r = await benchTrainParallel(backend, B, 2, v);
-    out.push({ backend, batch: B, target: v.target === 'reference' ? `reference (R = ${v.referenceSize})` : v.target!, msPerStep: r.msPerStep });
+    out.push({
+      backend,
+      batch: B,
+      target: v.target === 'reference' ? `reference (R = ${v.referenceSize})` : v.target!,
+      msPerStep: r.msPerStep,
+    });
   }
   return out;
 }
@@ -141,7 +171,12 @@ async function ddpmPassSeconds(predictor: VelocityPredictor, n: number, steps: n
   // step() depends only on t, so a scheduler with the first timesteps runs the start of a full pass.
   const partial = new DDPMScheduler(TUTORIAL_SCHEDULER);
   partial.timesteps = scheduler.timesteps.slice(0, steps);
-  const r = await ddpmSample({ predictor: notingPeak(predictor), scheduler: partial, n, rng: new Rng(1).fork('bench-sample') });
+  const r = await ddpmSample({
+    predictor: notingPeak(predictor),
+    scheduler: partial,
+    n,
+    rng: new Rng(1).fork('bench-sample'),
+  });
   return r.seconds;
 }
 
@@ -151,7 +186,12 @@ function ddpmStepsToMeasure(which: 'plain' | 'folded', o: Options, slow: boolean
   return slow ? 3 : which === 'plain' ? 10 : o.quick ? 30 : 100;
 }
 
-export async function benchInfer(backend: string, which: 'plain' | 'folded', o: Options, slow: boolean): Promise<InferResult> {
+export async function benchInfer(
+  backend: string,
+  which: 'plain' | 'folded',
+  o: Options,
+  slow: boolean,
+): Promise<InferResult> {
   const rows = 10_000;
   const tr = benchTrainer({ batchSize: 256, steps: 10 });
   for (let i = 0; i < 3; i++) tr.trainStep(); // running statistics away from their initial values
@@ -170,10 +210,20 @@ export async function benchInfer(backend: string, which: 'plain' | 'folded', o: 
   );
   x.dispose();
   const stepsMeasured = ddpmStepsToMeasure(which, o, slow);
-  const ddpmSeconds = (await ddpmPassSeconds(predictor, rows, stepsMeasured)) * (scheduler.timesteps.length / stepsMeasured);
+  const ddpmSeconds =
+    (await ddpmPassSeconds(predictor, rows, stepsMeasured)) * (scheduler.timesteps.length / stepsMeasured);
   folded?.dispose();
   tr.dispose();
-  return { backend, predictor: which, rows, msPerCall: ms, rowsPerS: (rows * 1000) / ms, ddpmSeconds, ddpmRows: rows, ddpmStepsMeasured: stepsMeasured };
+  return {
+    backend,
+    predictor: which,
+    rows,
+    msPerCall: ms,
+    rowsPerS: (rows * 1000) / ms,
+    ddpmSeconds,
+    ddpmRows: rows,
+    ddpmStepsMeasured: stepsMeasured,
+  };
 }
 
 export interface ParallelDdpmResult {
@@ -186,7 +236,14 @@ export interface ParallelDdpmResult {
 export async function benchParallelDdpm(backend: string, workers: number): Promise<ParallelDdpmResult> {
   const tr = benchTrainer({ batchSize: 256, steps: 10 });
   for (let i = 0; i < 3; i++) tr.trainStep();
-  const r = await ddpmSampleModel({ model: tr.model, params: tr.ema.values, scheduler, n: 10_000, rng: new Rng(1).fork('bench-sample'), workers });
+  const r = await ddpmSampleModel({
+    model: tr.model,
+    params: tr.ema.values,
+    scheduler,
+    n: 10_000,
+    rng: new Rng(1).fork('bench-sample'),
+    workers,
+  });
   tr.dispose();
   return { backend, workers, seconds: r.seconds };
 }

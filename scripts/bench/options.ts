@@ -31,7 +31,11 @@ export function parseArgs(argv: string[]): Options {
     },
   });
   const quick = v.quick ?? false;
-  const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (s: string | undefined) =>
+    s
+      ?.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   return {
     quick,
     full: v.full ?? false,

@@ -24,9 +24,20 @@ export interface PeerReference<R> {
 }
 
 /** Runs `python script args` and parses its last stdout line; `note` describes a successful run. */
-export function runPeerScript<R>(python: string, script: string, args: string[], env: NodeJS.ProcessEnv, note: string): PeerReference<R> {
-  const r = spawnSync(python, [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+export function runPeerScript<R>(
+  python: string,
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  note: string,
+): PeerReference<R> {
+  const r = spawnSync(python, [script, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 300_000,
+  });
   const name = script.split('/').pop();
-  if (r.status !== 0) return { note: `${name} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+  if (r.status !== 0)
+    return { note: `${name} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
   return { result: JSON.parse(r.stdout.trim().split('\n').pop()!) as R, note };
 }

@@ -16,7 +16,10 @@ export function resetPeak(): void {
 }
 
 /** Time `step` after `warmup` calls: at least minSteps calls and minSeconds, at most maxSeconds. */
-export function timeIt(step: () => void, o: { warmup: number; minSteps: number; minSeconds: number; maxSeconds: number }): { n: number; ms: number } {
+export function timeIt(
+  step: () => void,
+  o: { warmup: number; minSteps: number; minSeconds: number; maxSeconds: number },
+): { n: number; ms: number } {
   for (let i = 0; i < o.warmup; i++) step();
   let n = 0;
   const start = performance.now();

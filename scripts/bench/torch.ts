@@ -21,13 +21,17 @@ export type TorchReference = PeerReference<TorchResult>;
  */
 export function fasterTorch(a: TorchReference, b: TorchReference): TorchReference {
   if (!a.result || !b.result) return a.result ? a : b;
-  const faster = <T extends { ms_per_step: number } | { ms: number }>(x: T, y: T, ms: (t: T) => number) => (ms(y) < ms(x) ? y : x);
+  const faster = <T extends { ms_per_step: number } | { ms: number }>(x: T, y: T, ms: (t: T) => number) =>
+    ms(y) < ms(x) ? y : x;
   const train = a.result.train.map((t) => {
     const other = b.result!.train.find((u) => u.batch === t.batch);
     return other ? faster(t, other, (x) => x.ms_per_step) : t;
   });
   const infer = faster(a.result.infer, b.result.infer, (x) => x.ms);
-  return { result: { ...a.result, train, infer }, note: `${a.note}; run before and after tfjs, the faster of the two at each size` };
+  return {
+    result: { ...a.result, train, infer },
+    note: `${a.note}; run before and after tfjs, the faster of the two at each size`,
+  };
 }
 
 export function benchTorch(o: Options): TorchReference {

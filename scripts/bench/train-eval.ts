@@ -27,7 +27,12 @@ const round = (v: number, digits = 4) => Number(v.toFixed(digits));
 async function main() {
   const { values: v, positionals: args } = parseArgs({
     allowPositionals: true,
-    options: { seeds: { type: 'string' }, save: { type: 'string' }, n: { type: 'string' }, 'large-n': { type: 'string' } },
+    options: {
+      seeds: { type: 'string' },
+      save: { type: 'string' },
+      n: { type: 'string' },
+      'large-n': { type: 'string' },
+    },
   });
   const seeds = Number(v.seeds ?? 2);
   const saveDir = v.save ?? null;
@@ -43,17 +48,32 @@ async function main() {
   const trainer = new Trainer(mixture, scheduler, { holdSteps: 0, ...train }, model);
   const start = performance.now();
   await trainer.run((log) => {
-    if (log.step % (10 * trainer.config.logEvery) === 0) console.error(`step ${log.step} loss ${log.loss.toFixed(3)} (${log.elapsed.toFixed(0)} s)`);
+    if (log.step % (10 * trainer.config.logEvery) === 0)
+      console.error(`step ${log.step} loss ${log.loss.toFixed(3)} (${log.elapsed.toFixed(0)} s)`);
   });
   const trainSeconds = (performance.now() - start) / 1000;
   const ev = evaluateModel(trainer.model, scheduler, mixture, { params: trainer.ema.values, perTimestep: 50, seed: 7 });
-  if (saveDir) saveCheckpoint(saveDir, trainer.model, trainer.ema.values, { train: trainer.config, scheduler: scheduler.config, excessLoss: ev.excess, bayesOptimalLoss: bayes, trainSeconds, backend: backend.name });
+  if (saveDir)
+    saveCheckpoint(saveDir, trainer.model, trainer.ema.values, {
+      train: trainer.config,
+      scheduler: scheduler.config,
+      excessLoss: ev.excess,
+      bayesOptimalLoss: bayes,
+      trainSeconds,
+      backend: backend.name,
+    });
   const samples = [];
   const passes = Array.from({ length: seeds }, (_, s) => ({ seed: 100 + s, n }));
   if (largeN > 0) passes.push({ seed: 100, n: largeN });
   for (const { seed: s, n } of passes) {
     const stream = () => new Rng(s).fork('sample');
-    const { samples: xs } = await ddpmSampleModel({ model: trainer.model, params: trainer.ema.values, scheduler, n, rng: stream() });
+    const { samples: xs } = await ddpmSampleModel({
+      model: trainer.model,
+      params: trainer.ema.values,
+      scheduler,
+      n,
+      rng: stream(),
+    });
     const exact = await ddpmSample({ predictor: oracleVelocity(mixture, scheduler), scheduler, n, rng: stream() });
     const r = compareWithMixture(xs, mixture);
     const coupled = coupledComparison(xs, exact.samples);

@@ -87,7 +87,12 @@ export function compareWithBaseline(report: RunChecks, dir: string): BaselineCom
   const here = report.backend === 'tensorflow' ? cpuFeatures() : undefined;
   if (baseline.cpuFeatures && here && baseline.cpuFeatures.join(' ') !== here.join(' ')) {
     const only = (a: string[], b: string[]) => a.filter((f) => !b.includes(f)).join(' ') || 'none';
-    return { file, compared: 0, moved: [], skipped: `it was made on a CPU with other instruction sets (only there: ${only(baseline.cpuFeatures, here)}; only here: ${only(here, baseline.cpuFeatures)}), and native TensorFlow's numbers depend on them` };
+    return {
+      file,
+      compared: 0,
+      moved: [],
+      skipped: `it was made on a CPU with other instruction sets (only there: ${only(baseline.cpuFeatures, here)}; only here: ${only(here, baseline.cpuFeatures)}), and native TensorFlow's numbers depend on them`,
+    };
   }
   const moved: BaselineRow[] = [];
   let compared = 0;
@@ -96,11 +101,14 @@ export function compareWithBaseline(report: RunChecks, dir: string): BaselineCom
     for (const c of n.checks) {
       const entry = expected[c.name];
       compared++;
-      const ok = entry !== undefined && (Object.is(entry.value, c.value) || Math.abs(c.value - entry.value) <= (entry.tolerance ?? 0));
+      const ok =
+        entry !== undefined &&
+        (Object.is(entry.value, c.value) || Math.abs(c.value - entry.value) <= (entry.tolerance ?? 0));
       if (!ok) moved.push({ notebook: n.name, check: c.name, baseline: entry?.value ?? null, now: c.value, ok });
     }
     for (const [check, entry] of Object.entries(expected)) {
-      if (!n.checks.some((c) => c.name === check)) moved.push({ notebook: n.name, check, baseline: entry.value, now: null, ok: false });
+      if (!n.checks.some((c) => c.name === check))
+        moved.push({ notebook: n.name, check, baseline: entry.value, now: null, ok: false });
     }
   }
   return { file, compared, moved };
@@ -115,11 +123,14 @@ export function updateBaseline(report: RunChecks, dir: string): string {
   for (const n of report.notebooks) {
     const old = baseline.notebooks[n.name] ?? {};
     baseline.notebooks[n.name] = Object.fromEntries(
-      n.checks.map((c) => [c.name, { value: c.value, ...(old[c.name]?.tolerance ? { tolerance: old[c.name].tolerance } : {}) }]),
+      n.checks.map((c) => [
+        c.name,
+        { value: c.value, ...(old[c.name]?.tolerance ? { tolerance: old[c.name].tolerance } : {}) },
+      ]),
     );
   }
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(baseline, null, 1) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(baseline, null, 1)}\n`);
   return file;
 }
 
@@ -128,7 +139,13 @@ export function formatBaselineComparison(c: BaselineComparison): string {
   if (c.skipped) return `baseline: not compared with ${c.file}: ${c.skipped}`;
   if (c.moved.length === 0) return `baseline: ${c.compared} checks as in ${c.file}`;
   const show = (v: number | null) => (v === null ? '—' : formatNumber(v));
-  const rows = c.moved.map((r) => [r.notebook, r.check, show(r.baseline), show(r.now), r.baseline !== null && r.now !== null ? formatNumber(r.now - r.baseline) : '']);
+  const rows = c.moved.map((r) => [
+    r.notebook,
+    r.check,
+    show(r.baseline),
+    show(r.now),
+    r.baseline !== null && r.now !== null ? formatNumber(r.now - r.baseline) : '',
+  ]);
   return [
     `BASELINE: ${c.moved.length} of ${c.compared} checks differ from ${c.file} (a deliberate change: run again with --update-baseline)`,
     textTable(['notebook', 'check', 'baseline', 'now', 'change'], rows),

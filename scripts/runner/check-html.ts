@@ -53,9 +53,16 @@ function pageState() {
   // data came out empty shows only its axes and counts as empty here.
   const empty = unique
     .filter((d) => d.querySelector('.main-svg'))
-    .filter((d) => !Array.from(d.querySelectorAll('g.trace path, g.hm image')).some((e: any) => e.getAttribute('d') || e.getAttribute('href')))
+    .filter(
+      (d) =>
+        !Array.from(d.querySelectorAll('g.trace path, g.hm image')).some(
+          (e: any) => e.getAttribute('d') || e.getAttribute('href'),
+        ),
+    )
     .map((d) => d.id || '(no id)');
-  const mdNodes = Array.from(doc.querySelectorAll('.jp-RenderedMarkdown, .jp-MarkdownOutput, .text_cell_render')) as any[];
+  const mdNodes = Array.from(
+    doc.querySelectorAll('.jp-RenderedMarkdown, .jp-MarkdownOutput, .text_cell_render'),
+  ) as any[];
   // Text of markdown cells without what MathJax produced (its assistive MathML is text too).
   const mdText = mdNodes
     .map((n) => {
@@ -80,14 +87,14 @@ function pageState() {
       ),
     ),
     rawMath: rawMath ? rawMath[0].slice(0, 80) : null,
-    mathjax: !!(win.MathJax && win.MathJax.startup),
+    mathjax: !!win.MathJax?.startup,
   };
 }
 
 /** Resolves once MathJax's startup typesetting is done (or at once without MathJax). */
 function mathjaxDone() {
   const mj = (globalThis as any).MathJax;
-  return mj && mj.startup && mj.startup.promise ? mj.startup.promise.then(() => true) : true;
+  return mj?.startup?.promise ? mj.startup.promise.then(() => true) : true;
 }
 
 function allFiguresDrawn() {
@@ -118,7 +125,15 @@ export async function checkHtmlFile(
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
-  const result: HtmlCheck = { file, ok: false, figures: 0, renderedFigures: 0, figuresWithData: 0, mathContainers: 0, problems };
+  const result: HtmlCheck = {
+    file,
+    ok: false,
+    figures: 0,
+    renderedFigures: 0,
+    figuresWithData: 0,
+    mathContainers: 0,
+    problems,
+  };
   if (opts.expectedFigures !== undefined) result.expectedFigures = opts.expectedFigures;
   try {
     await page.goto(url, { waitUntil: 'load', timeout });
@@ -134,11 +149,12 @@ export async function checkHtmlFile(
     }
     if (s.rendered < s.figures) problems.push(`${s.figures - s.rendered} of ${s.figures} Plotly figures not rendered`);
     for (const id of s.empty) problems.push(`figure ${id} drew no data (axes only)`);
-    if (s.rawMath) problems.push(`raw TeX left in markdown (MathJax ${s.mathjax ? 'present' : 'missing'}): ${s.rawMath}`);
+    if (s.rawMath)
+      problems.push(`raw TeX left in markdown (MathJax ${s.mathjax ? 'present' : 'missing'}): ${s.rawMath}`);
     for (const e of s.mathErrors) problems.push(`MathJax error: ${e}`);
     if (opts.screenshotDir) {
       fs.mkdirSync(opts.screenshotDir, { recursive: true });
-      const shot = path.join(opts.screenshotDir, path.basename(file).replace(/\.html?$/i, '') + '.png');
+      const shot = path.join(opts.screenshotDir, `${path.basename(file).replace(/\.html?$/i, '')}.png`);
       await page.screenshot({ path: shot, fullPage: true });
       result.screenshot = shot;
     }
@@ -156,7 +172,8 @@ export async function checkHtmlFile(
  * in parsed .ipynb JSON. The export must show exactly these, each as its text/html fallback.
  */
 export function countFigureOutputs(nb: { cells?: { outputs?: { data?: Record<string, unknown> }[] }[] }): number {
-  return (nb.cells ?? []).flatMap((cell) => cell.outputs ?? []).filter((out) => out.data?.[PLOTLY_MIME] !== undefined).length;
+  return (nb.cells ?? []).flatMap((cell) => cell.outputs ?? []).filter((out) => out.data?.[PLOTLY_MIME] !== undefined)
+    .length;
 }
 
 const HTML_CHECKS_AT_ONCE = 2;
@@ -164,7 +181,12 @@ const HTML_CHECKS_AT_ONCE = 2;
 /** Checks each file; `expectedFigures` maps a file to the number of figures its notebook made. */
 export async function checkHtmlFiles(
   files: string[],
-  opts: { screenshotDir?: string; timeoutMs?: number; executablePath?: string; expectedFigures?: Map<string, number> } = {},
+  opts: {
+    screenshotDir?: string;
+    timeoutMs?: number;
+    executablePath?: string;
+    expectedFigures?: Map<string, number>;
+  } = {},
 ): Promise<HtmlCheck[]> {
   const executablePath = opts.executablePath ?? chromiumPath();
   if (!executablePath) throw new Error('Chromium not found (set CHROMIUM_PATH)');
@@ -182,7 +204,10 @@ export async function checkHtmlFiles(
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < files.length; i = next++) {
-        results[i] = await checkHtmlFile(context, files[i], { ...opts, expectedFigures: opts.expectedFigures?.get(files[i]) });
+        results[i] = await checkHtmlFile(context, files[i], {
+          ...opts,
+          expectedFigures: opts.expectedFigures?.get(files[i]),
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.min(HTML_CHECKS_AT_ONCE, files.length) }, worker));
@@ -196,14 +221,20 @@ export async function checkHtmlFiles(
 export function formatHtmlCheck(r: HtmlCheck): string {
   const made = r.expectedFigures !== undefined ? ` (notebook made ${r.expectedFigures})` : '';
   const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${r.figures} figures${made}, ${r.renderedFigures} rendered, ${r.figuresWithData} with data, ${r.mathContainers} math`;
-  return [head + (r.screenshot ? `, screenshot ${r.screenshot}` : ''), ...r.problems.map((p) => `     - ${p}`)].join('\n');
+  return [head + (r.screenshot ? `, screenshot ${r.screenshot}` : ''), ...r.problems.map((p) => `     - ${p}`)].join(
+    '\n',
+  );
 }
 
 const USAGE = 'usage: node dist/scripts/runner/check-html.js [--screenshots DIR] FILE.html...';
 
 /** The command line's options; throws on an unknown option, a missing value or no file. */
 export function parseHtmlCheckArgs(argv: string[]): { screenshotDir: string; files: string[] } {
-  const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { screenshots: { type: 'string' } } });
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { screenshots: { type: 'string' } },
+  });
   if (positionals.length === 0) throw new Error(USAGE);
   return { screenshotDir: v.screenshots ?? 'build/screenshots', files: positionals };
 }

@@ -41,7 +41,12 @@ export interface LiveCheck {
 /** A notebook as the server saved it: the parts judged here. */
 interface SavedNotebook {
   metadata: { kernelspec?: { name?: string; display_name?: string } };
-  cells: { cell_type: string; source: string | string[]; execution_count?: number | null; outputs?: { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown> }[] }[];
+  cells: {
+    cell_type: string;
+    source: string | string[];
+    execution_count?: number | null;
+    outputs?: { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown> }[];
+  }[];
 }
 
 /**
@@ -55,7 +60,16 @@ interface SavedNotebook {
 const CHECKPOINT = '<checkpoint>';
 export const SMALL_PARAMETERS: Record<string, Record<string, unknown>> = {
   '01-data': { nSamples: 2000 },
-  '03-training': { steps: 1500, batchSize: 1024, warmupSteps: 50, emaDecay: 0.99, evalPerTimestep: 2, workers: 1, gateSamples: 300, checkpointDir: CHECKPOINT },
+  '03-training': {
+    steps: 1500,
+    batchSize: 1024,
+    warmupSteps: 50,
+    emaDecay: 0.99,
+    evalPerTimestep: 2,
+    workers: 1,
+    gateSamples: 300,
+    checkpointDir: CHECKPOINT,
+  },
   '04-sampling': { nSamples: 1000, checkpointDir: CHECKPOINT },
 };
 
@@ -86,8 +100,13 @@ function prepareCopy(work: string, chapters: string[], checkpointDir: string): v
   for (const name of chapters) {
     const file = path.join(work, `${name}.ipynb`);
     if (!fs.existsSync(file)) throw new Error(`no notebook notebooks/${name}.ipynb`);
-    const values = Object.fromEntries(Object.entries(SMALL_PARAMETERS[name] ?? {}).map(([k, v]) => [k, v === CHECKPOINT ? checkpointDir : v]));
-    fs.writeFileSync(file, JSON.stringify(withParameterDefaults(name, JSON.parse(fs.readFileSync(file, 'utf8')), values), null, 1) + '\n');
+    const values = Object.fromEntries(
+      Object.entries(SMALL_PARAMETERS[name] ?? {}).map(([k, v]) => [k, v === CHECKPOINT ? checkpointDir : v]),
+    );
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify(withParameterDefaults(name, JSON.parse(fs.readFileSync(file, 'utf8')), values), null, 1)}\n`,
+    );
   }
 }
 
@@ -95,43 +114,87 @@ const outputText = (o: { text?: string | string[]; data?: Record<string, unknown
   sourceText((o.text ?? o.data?.['text/html'] ?? o.data?.['text/plain'] ?? '') as string | string[]);
 
 /** Judges one chapter: the page after Run All, the saved file, the page reopened from it. */
-function judgeChapter(name: string, ran: PageState, saved: SavedNotebook, reopened: { shown: PageState; drawn: PageState }, verified: string[], problems: string[]): void {
-  const say = (ok: boolean, good: string, bad: string) => (ok ? verified : problems).push(`${name}: ${ok ? good : bad}`);
-  say(ran.kernelName === 'TypeScript (tslab)' && saved.metadata.kernelspec?.name === KERNEL_NAME,
-    'the kernel is "TypeScript (tslab)"', `the page's kernel is "${ran.kernelName}", the saved kernelspec ${JSON.stringify(saved.metadata.kernelspec)}`);
+function judgeChapter(
+  name: string,
+  ran: PageState,
+  saved: SavedNotebook,
+  reopened: { shown: PageState; drawn: PageState },
+  verified: string[],
+  problems: string[],
+): void {
+  const say = (ok: boolean, good: string, bad: string) =>
+    (ok ? verified : problems).push(`${name}: ${ok ? good : bad}`);
+  say(
+    ran.kernelName === 'TypeScript (tslab)' && saved.metadata.kernelspec?.name === KERNEL_NAME,
+    'the kernel is "TypeScript (tslab)"',
+    `the page's kernel is "${ran.kernelName}", the saved kernelspec ${JSON.stringify(saved.metadata.kernelspec)}`,
+  );
   const code = saved.cells.filter((c) => c.cell_type === 'code');
   const counts = code.map((c) => c.execution_count ?? null);
-  say(counts.every((c, i) => c !== null && (i === 0 || c > (counts[i - 1] as number))) && ran.prompts.every((p) => /^\[\d+\]/.test(p)),
-    `Run All Cells ran all ${code.length} code cells in order (saved execution counts ${counts.join(', ')})`, `execution counts after Run All: saved ${counts.join(', ')}, page ${ran.prompts.join(' ')}`);
+  say(
+    counts.every((c, i) => c !== null && (i === 0 || c > (counts[i - 1] as number))) &&
+      ran.prompts.every((p) => /^\[\d+\]/.test(p)),
+    `Run All Cells ran all ${code.length} code cells in order (saved execution counts ${counts.join(', ')})`,
+    `execution counts after Run All: saved ${counts.join(', ')}, page ${ran.prompts.join(' ')}`,
+  );
   const outputs = code.flatMap((c) => c.outputs ?? []);
-  const errors = outputs.filter((o) => o.output_type === 'error' || o.name === 'stderr').map((o) => outputText(o).slice(0, 300));
-  say(errors.length === 0 && ran.errors.length === 0, 'no error or stderr output', `error output: ${[...errors, ...ran.errors].join(' | ')}`);
+  const errors = outputs
+    .filter((o) => o.output_type === 'error' || o.name === 'stderr')
+    .map((o) => outputText(o).slice(0, 300));
+  say(
+    errors.length === 0 && ran.errors.length === 0,
+    'no error or stderr output',
+    `error output: ${[...errors, ...ran.errors].join(' | ')}`,
+  );
   const progressCells = code.filter((c) => /\btd\.progress\(/.test(sourceText(c.source)));
   const bars = progressCells.map((c) => (c.outputs ?? []).filter((o) => /<progress\b/.test(outputText(o))).length);
   if (progressCells.length) {
-    say(bars.every((n) => n === 1) && ran.progressBars === progressCells.length,
+    say(
+      bars.every((n) => n === 1) && ran.progressBars === progressCells.length,
       `each progress line is one output updated in place (${bars.length} progress cell(s), 1 output each, ${ran.progressBars} bar(s) on the page)`,
-      `progress outputs per progress cell: ${bars.join(', ')}; bars on the page: ${ran.progressBars}`);
+      `progress outputs per progress cell: ${bars.join(', ')}; bars on the page: ${ran.progressBars}`,
+    );
   }
-  const checks = outputs.flatMap((o) => (o.data?.[CHECKS_MIME] === undefined ? [] : [o.data[CHECKS_MIME]]))
+  const checks = outputs
+    .flatMap((o) => (o.data?.[CHECKS_MIME] === undefined ? [] : [o.data[CHECKS_MIME]]))
     .flatMap((p) => checksFromPayload(typeof p === 'string' ? JSON.parse(p) : p));
   const failing = checks.filter((c) => !c.pass);
   const failed = failing.filter((c) => !EXPECTED_FAILURES[name]?.test(c.name));
-  say(checks.length > 0 && failed.length === 0 && ran.passCells === checks.length - failing.length && ran.failCells === failing.length,
+  say(
+    checks.length > 0 &&
+      failed.length === 0 &&
+      ran.passCells === checks.length - failing.length &&
+      ran.failCells === failing.length,
     `${checks.length} published checks: every one passes${failing.length ? ` but ${failing.length} of the small model's own` : ''}, alike in the saved ${CHECKS_MIME} outputs and in the page's table (${ran.passCells} 'pass', ${ran.failCells} 'FAIL')`,
-    `checks: ${checks.length} published, failing: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ') || 'none'}; page table ${ran.passCells} pass, ${ran.failCells} FAIL, outputs ${failing.length} failing`);
+    `checks: ${checks.length} published, failing: ${failed.map((c) => `${c.name} = ${c.value}`).join('; ') || 'none'}; page table ${ran.passCells} pass, ${ran.failCells} FAIL, outputs ${failing.length} failing`,
+  );
   const made = countFigureOutputs(saved);
-  const drawn = (s: PageState) => made > 0 && s.figures === made && s.rendered === made && s.withData === made && s.fallbacks === 0;
-  const seen = (s: PageState) => `${s.figures} rendered by jupyterlab-plotly, ${s.rendered} drawn, ${s.withData} with a trace, ${s.fallbacks} shown as the HTML fallback`;
-  say(drawn(ran), `all ${made} Plotly figures drawn in the page by jupyterlab-plotly, each with a trace`, `${made} figure outputs; the page has ${seen(ran)}`);
+  const drawn = (s: PageState) =>
+    made > 0 && s.figures === made && s.rendered === made && s.withData === made && s.fallbacks === 0;
+  const seen = (s: PageState) =>
+    `${s.figures} rendered by jupyterlab-plotly, ${s.rendered} drawn, ${s.withData} with a trace, ${s.fallbacks} shown as the HTML fallback`;
+  say(
+    drawn(ran),
+    `all ${made} Plotly figures drawn in the page by jupyterlab-plotly, each with a trace`,
+    `${made} figure outputs; the page has ${seen(ran)}`,
+  );
   const { shown, drawn: again } = reopened;
-  say(drawn(again) && shown.images + shown.rendered >= made,
+  say(
+    drawn(again) && shown.images + shown.rendered >= made,
     `after File > Save and reopening in a fresh page, all ${made} figures draw again (${shown.images} first shown as the PNG jupyterlab-plotly saved, drawn once the mouse entered them)`,
-    `reopened from the saved file, ${made} figure outputs: ${shown.images} shown as a saved PNG, ${shown.rendered} drawn at once; after the mouse entered them ${seen(again)}`);
+    `reopened from the saved file, ${made} figure outputs: ${shown.images} shown as a saved PNG, ${shown.rendered} drawn at once; after the mouse entered them ${seen(again)}`,
+  );
 }
 
 /** Runs, saves and reopens one chapter; screenshots it into `shots`. */
-async function checkChapter(browser: Browser, server: JupyterServer, name: string, timeoutMs: number, shots: string, result: LiveCheck): Promise<void> {
+async function checkChapter(
+  browser: Browser,
+  server: JupyterServer,
+  name: string,
+  timeoutMs: number,
+  shots: string,
+  result: LiveCheck,
+): Promise<void> {
   const file = `${name}.ipynb`;
   const page = await openNotebook(browser, server, file, `run-${name}`, result);
   const started = Date.now();
@@ -149,7 +212,9 @@ async function checkChapter(browser: Browser, server: JupyterServer, name: strin
   judgeChapter(name, ran, saved, reopened, result.verified, result.problems);
 }
 
-export async function checkLive(opts: { app?: JupyterApp; chapters?: string[]; out?: string; timeoutS?: number } = {}): Promise<LiveCheck> {
+export async function checkLive(
+  opts: { app?: JupyterApp; chapters?: string[]; out?: string; timeoutS?: number } = {},
+): Promise<LiveCheck> {
   const app = opts.app ?? 'lab';
   const chapters = opts.chapters?.length ? opts.chapters : DEFAULT_CHAPTERS[app];
   const shots = path.join(path.resolve(opts.out ?? 'build'), 'screenshots');
@@ -171,18 +236,27 @@ export async function checkLive(opts: { app?: JupyterApp; chapters?: string[]; o
   try {
     prepareCopy(work, chapters, checkpointDir);
     server = await startJupyter(app, work);
-    const spec = (await server.api<{ kernelspecs: Record<string, { spec: { display_name: string } }> }>('/api/kernelspecs')).kernelspecs[KERNEL_NAME];
+    const spec = (
+      await server.api<{ kernelspecs: Record<string, { spec: { display_name: string } }> }>('/api/kernelspecs')
+    ).kernelspecs[KERNEL_NAME];
     if (!spec) throw new Error(`the server does not offer the ${KERNEL_NAME} kernel`);
-    verified.push(`${server.version} from .venv on ${server.base} (token) offers "${spec.spec.display_name}" (kernel spec in ${path.relative(REPO_ROOT, path.dirname(server.kernelJson))})`);
+    verified.push(
+      `${server.version} from .venv on ${server.base} (token) offers "${spec.spec.display_name}" (kernel spec in ${path.relative(REPO_ROOT, path.dirname(server.kernelJson))})`,
+    );
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     // Ctrl-C or SIGTERM: closing the browser makes the page step in progress throw, and the
     // cleanup below stops the server and its kernels and removes the copy.
     process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
-    for (const name of chapters) await checkChapter(browser, server, name, (opts.timeoutS ?? 600) * 1000, shots, result);
+    for (const name of chapters)
+      await checkChapter(browser, server, name, (opts.timeoutS ?? 600) * 1000, shots, result);
     if (chapters.includes('03-training')) {
       const saved = fs.existsSync(checkpointDir) && fs.readdirSync(checkpointDir, { recursive: true }).length > 0;
-      (saved ? verified : problems).push(saved ? `03-training saved its model in the copy's ${path.basename(checkpointDir)}/ folder` : '03-training saved no model in the copy');
+      (saved ? verified : problems).push(
+        saved
+          ? `03-training saved its model in the copy's ${path.basename(checkpointDir)}/ folder`
+          : '03-training saved no model in the copy',
+      );
     }
   } catch (e) {
     problems.push(`check failed: ${(e as Error).message.split('\n').slice(0, 8).join('\n')}`);
@@ -190,12 +264,19 @@ export async function checkLive(opts: { app?: JupyterApp; chapters?: string[]; o
     process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
     await browser?.close();
     const stopped = await server?.stop();
-    if (stopped?.leftoverKernels.length) problems.push(`kernel process(es) ${stopped.leftoverKernels.join(', ')} outlived the server; killed`);
+    if (stopped?.leftoverKernels.length)
+      problems.push(`kernel process(es) ${stopped.leftoverKernels.join(', ')} outlived the server; killed`);
     else if (stopped) verified.push('server stopped; no kernel process left');
     fs.rmSync(work, { recursive: true, force: true });
   }
-  const unchanged = folderDigest(path.join(REPO_ROOT, 'notebooks')) === notebooksDigest && folderDigest(path.join(REPO_ROOT, 'data', 'checkpoints')) === checkpointsDigest;
-  (unchanged ? verified : problems).push(unchanged ? 'notebooks/ and data/checkpoints/ unchanged (same sha256); the temporary copy is removed' : 'notebooks/ or data/checkpoints/ changed during the check');
+  const unchanged =
+    folderDigest(path.join(REPO_ROOT, 'notebooks')) === notebooksDigest &&
+    folderDigest(path.join(REPO_ROOT, 'data', 'checkpoints')) === checkpointsDigest;
+  (unchanged ? verified : problems).push(
+    unchanged
+      ? 'notebooks/ and data/checkpoints/ unchanged (same sha256); the temporary copy is removed'
+      : 'notebooks/ or data/checkpoints/ changed during the check',
+  );
   result.ok = problems.length === 0;
   return result;
 }
@@ -209,19 +290,32 @@ export function formatLiveCheck(r: LiveCheck): string {
   ].join('\n');
 }
 
-const USAGE = 'usage: node dist/scripts/runner/check-live.js [--app lab|notebook] [CHAPTER...] [--out DIR] [--timeout S]';
+const USAGE =
+  'usage: node dist/scripts/runner/check-live.js [--app lab|notebook] [CHAPTER...] [--out DIR] [--timeout S]';
 
 /** The command line's options; throws on an unknown option, a missing value or a wrong --app or --timeout. */
-export function parseLiveArgs(argv: string[]): { app?: JupyterApp; chapters: string[]; out?: string; timeoutS?: number } {
+export function parseLiveArgs(argv: string[]): {
+  app?: JupyterApp;
+  chapters: string[];
+  out?: string;
+  timeoutS?: number;
+} {
   const { values: v, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: { app: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' } },
   });
-  if (v.app !== undefined && !(v.app in DEFAULT_CHAPTERS)) throw new Error(`--app must be lab or notebook, got ${v.app}\n${USAGE}`);
+  if (v.app !== undefined && !(v.app in DEFAULT_CHAPTERS))
+    throw new Error(`--app must be lab or notebook, got ${v.app}\n${USAGE}`);
   const timeoutS = v.timeout === undefined ? undefined : Number(v.timeout);
-  if (timeoutS !== undefined && !(timeoutS > 0)) throw new Error(`--timeout needs positive seconds, got ${v.timeout}\n${USAGE}`);
-  return { app: v.app as JupyterApp | undefined, chapters: positionals.map((a) => a.replace(/\.ipynb$/, '')), out: v.out, timeoutS };
+  if (timeoutS !== undefined && !(timeoutS > 0))
+    throw new Error(`--timeout needs positive seconds, got ${v.timeout}\n${USAGE}`);
+  return {
+    app: v.app as JupyterApp | undefined,
+    chapters: positionals.map((a) => a.replace(/\.ipynb$/, '')),
+    out: v.out,
+    timeoutS,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -90,7 +90,14 @@ function reportFromResult(name: string, r: PyResult): ExecutedNotebook {
 }
 
 /** Executes one notebook into `out`; with `exportHtml`, also writes its offline HTML export. */
-export async function executeNotebook(name: string, o: Options, out: string, env: JupyterEnv, params: Record<string, unknown>, exportHtml: boolean): Promise<ExecutedNotebook> {
+export async function executeNotebook(
+  name: string,
+  o: Options,
+  out: string,
+  env: JupyterEnv,
+  params: Record<string, unknown>,
+  exportHtml: boolean,
+): Promise<ExecutedNotebook> {
   const input = path.join(o.notebooksDir, `${name}.ipynb`);
   const files = outputFiles(name, out);
   for (const d of [path.dirname(files.executed), path.dirname(files.html)]) fs.mkdirSync(d, { recursive: true });
@@ -101,12 +108,25 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   // milliseconds with a message naming it, instead of as a TypeScript error in a cell.
   const nb = readNotebook(input);
   const problems = typeof nb === 'string' ? [nb] : overrideProblems(name, declaredParameters(nb), params);
-  if (problems.length) return { name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [], error: problems.join('\n') };
+  if (problems.length)
+    return { name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [], error: problems.join('\n') };
   const script = path.join(REPO_ROOT, 'scripts', 'runner', 'execute_notebook.py');
   const { code, stderr } = await runPython(env, [
-    script, input, '--output', files.executed, '--result', files.result, ...(exportHtml ? ['--html', files.rawHtml] : []),
-    '--params', JSON.stringify(params), '--timeout', String(Math.ceil(o.timeout)),
-    '--startup-timeout', String(Math.ceil(o.startupTimeout)), '--parent-pid', String(process.pid),
+    script,
+    input,
+    '--output',
+    files.executed,
+    '--result',
+    files.result,
+    ...(exportHtml ? ['--html', files.rawHtml] : []),
+    '--params',
+    JSON.stringify(params),
+    '--timeout',
+    String(Math.ceil(o.timeout)),
+    '--startup-timeout',
+    String(Math.ceil(o.startupTimeout)),
+    '--parent-pid',
+    String(process.pid),
   ]);
   // the notebook's stderr (the Python script's and its kernel's) goes to a log file (best effort:
   // on a full disk the report still says what failed), and to the console when the notebook failed
@@ -118,7 +138,10 @@ export async function executeNotebook(name: string, o: Options, out: string, env
   if (!fs.existsSync(files.result)) {
     // The Python side itself crashed (bad install, unreadable notebook, ...).
     return {
-      name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [],
+      name,
+      status: 'error',
+      seconds: (Date.now() - started) / 1000,
+      checks: [],
       error: `execute_notebook.py exited ${code} without a result:\n${stderr.trim().split('\n').slice(-15).join('\n')}`,
     };
   }
@@ -130,14 +153,19 @@ export async function executeNotebook(name: string, o: Options, out: string, env
     report.status = 'interrupted';
     report.error = `interrupted by ${interruptedBy}; the kernel was shut down${r.error ? `\n${r.error}` : ''}`;
   }
-  const executed: NotebookJson | undefined = fs.existsSync(files.executed) ? JSON.parse(fs.readFileSync(files.executed, 'utf8')) : undefined;
+  const executed: NotebookJson | undefined = fs.existsSync(files.executed)
+    ? JSON.parse(fs.readFileSync(files.executed, 'utf8'))
+    : undefined;
   if (executed) report.figuresMade = countFigureOutputs(executed);
   let htmlError = r.htmlError;
   if (fs.existsSync(files.rawHtml)) {
     const chapters = notebookNames(o.notebooksDir).sort();
     try {
       const figures = executed ? notebookFigures(executed) : [];
-      saveFile(files.html, withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8'), { figures }), chapters, name));
+      saveFile(
+        files.html,
+        withNavigation(makeOffline(fs.readFileSync(files.rawHtml, 'utf8'), { figures }), chapters, name),
+      );
       report.html = files.html;
     } catch (e) {
       htmlError = (e as Error).message;

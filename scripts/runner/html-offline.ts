@@ -11,14 +11,27 @@
 // the Plotly bundle (npm `plotly.js-dist-min`) goes into <head> once, and after the last output
 // one script per figure draws it from the executed notebook's Plotly JSON (notebookFigures).
 import * as fs from 'node:fs';
-import { FigureSpec, PLOTLY_MIME, escapeScript, fallbackId, figureScript, plotlyBundleSource } from '../../src/notebook/plots';
+import {
+  type FigureSpec,
+  PLOTLY_MIME,
+  escapeScript,
+  fallbackId,
+  figureScript,
+  plotlyBundleSource,
+} from '../../src/notebook/plots';
 import { sourceText, type NotebookJson } from './notebook-file';
 
 /** MathJax 3 configuration; must be set before the MathJax script runs. */
 export const MATHJAX_CONFIG = {
   tex: {
-    inlineMath: [['$', '$'], ['\\(', '\\)']],
-    displayMath: [['$$', '$$'], ['\\[', '\\]']],
+    inlineMath: [
+      ['$', '$'],
+      ['\\(', '\\)'],
+    ],
+    displayMath: [
+      ['$$', '$$'],
+      ['\\[', '\\]'],
+    ],
     processEscapes: true,
     processEnvironments: true,
     tags: 'ams',
@@ -55,25 +68,35 @@ export interface NotebookFigure {
 
 /** The figures of an executed notebook (parsed .ipynb JSON): its Plotly MIME outputs whose text/html is a fallback <div>. */
 export function notebookFigures(nb: NotebookJson): NotebookFigure[] {
-  return nb.cells.flatMap((cell) => cell.outputs ?? []).flatMap((out) => {
-    const html = out.data?.['text/html'];
-    const id = out.data?.[PLOTLY_MIME] !== undefined && html !== undefined ? fallbackId(sourceText(html as string | string[])) : undefined;
-    return id ? [{ id, spec: out.data![PLOTLY_MIME] as FigureSpec }] : [];
-  });
+  return nb.cells
+    .flatMap((cell) => cell.outputs ?? [])
+    .flatMap((out) => {
+      const html = out.data?.['text/html'];
+      const id =
+        out.data?.[PLOTLY_MIME] !== undefined && html !== undefined
+          ? fallbackId(sourceText(html as string | string[]))
+          : undefined;
+      return id ? [{ id, spec: out.data![PLOTLY_MIME] as FigureSpec }] : [];
+    });
 }
 
 /**
  * The offline export: no external scripts, MathJax 3 inlined into <head>, and where the page
  * shows some of `figures`, the Plotly bundle into <head> and their drawing scripts before </body>.
  */
-export function makeOffline(html: string, opts: { figures?: NotebookFigure[]; mathjax?: string; plotly?: string } = {}): string {
+export function makeOffline(
+  html: string,
+  opts: { figures?: NotebookFigure[]; mathjax?: string; plotly?: string } = {},
+): string {
   let out = removeMathjax2Config(removeExternalScripts(html));
   // nbconvert rewrites the outputs' tags (attributes reordered), so look for the id alone
   const shown = (opts.figures ?? []).filter((f) => out.includes(`id="${f.id}"`));
   const head =
     `<script type="text/javascript">window.MathJax = ${JSON.stringify(MATHJAX_CONFIG)};</script>\n` +
     `<script type="text/javascript">${escapeScript(opts.mathjax ?? mathjaxSource())}</script>\n` +
-    (shown.length ? `<script type="text/javascript">${escapeScript(opts.plotly ?? plotlyBundleSource())}</script>\n` : '');
+    (shown.length
+      ? `<script type="text/javascript">${escapeScript(opts.plotly ?? plotlyBundleSource())}</script>\n`
+      : '');
   const drawings = shown.map((f) => figureScript(f.id, f.spec)).join('\n');
   // Function replacers: the MathJax and Plotly sources and the figures' JSON contain `$&`-like
   // sequences that a replacement string would interpret.

@@ -26,7 +26,8 @@ const INSTALL_HINT =
 
 /** Whether `python` has nbclient, nbconvert and jupyter_client installed (found, not imported: importing them takes about 2 s). */
 function hasNbclient(python: string): boolean {
-  const script = "import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ('nbclient', 'nbconvert', 'jupyter_client')) else 1)";
+  const script =
+    "import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ('nbclient', 'nbconvert', 'jupyter_client')) else 1)";
   return spawnSync(python, ['-c', script], { stdio: 'ignore' }).status === 0;
 }
 
@@ -68,7 +69,7 @@ export function kernelSpec(repoRoot = REPO_ROOT) {
 /** Writes DATA_DIR/kernels/tslab/kernel.json and returns its path. */
 export function writeKernelSpec(dataDir: string, repoRoot = REPO_ROOT): string {
   const file = path.join(dataDir, 'kernels', KERNEL_NAME, 'kernel.json');
-  saveFile(file, JSON.stringify(kernelSpec(repoRoot), null, 2) + '\n');
+  saveFile(file, `${JSON.stringify(kernelSpec(repoRoot), null, 2)}\n`);
   return file;
 }
 

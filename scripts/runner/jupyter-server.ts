@@ -98,8 +98,15 @@ export async function startJupyter(app: JupyterApp, rootDir: string, timeoutMs =
   const token = crypto.randomBytes(24).toString('hex');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const args = [app, '--no-browser', '--ServerApp.ip=127.0.0.1', `--ServerApp.port=${port}`, '--ServerApp.port_retries=0',
-    `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${rootDir}`];
+  const args = [
+    app,
+    '--no-browser',
+    '--ServerApp.ip=127.0.0.1',
+    `--ServerApp.port=${port}`,
+    '--ServerApp.port_retries=0',
+    `--IdentityProvider.token=${token}`,
+    `--ServerApp.root_dir=${rootDir}`,
+  ];
   // CI containers run as root, which the server refuses without this flag.
   if (process.getuid?.() === 0) args.push('--allow-root');
   const server = spawn(jupyter, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -126,15 +133,24 @@ export async function startJupyter(app: JupyterApp, rootDir: string, timeoutMs =
 
   const end = Date.now() + timeoutMs;
   for (;;) {
-    if (server.exitCode !== null) throw new Error(`jupyter ${app} exited with ${server.exitCode}:\n${log.slice(-2000)}`);
+    if (server.exitCode !== null)
+      throw new Error(`jupyter ${app} exited with ${server.exitCode}:\n${log.slice(-2000)}`);
     if (Date.now() > end) {
       await stop();
       throw new Error(`jupyter ${app} did not answer within ${timeoutMs / 1000} s:\n${log.slice(-2000)}`);
     }
-    if (await api('/api/status').then(() => true, () => false)) break;
+    if (
+      await api('/api/status').then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await sleep(250);
   }
   const pkg = app === 'lab' ? 'jupyterlab' : 'notebook';
-  const v = spawnSync(venvBin('python'), ['-c', `import ${pkg}; print(${pkg}.__version__)`], { encoding: 'utf8' }).stdout.trim();
+  const v = spawnSync(venvBin('python'), ['-c', `import ${pkg}; print(${pkg}.__version__)`], {
+    encoding: 'utf8',
+  }).stdout.trim();
   return { app, version: `${app === 'lab' ? 'JupyterLab' : 'Notebook'} ${v}`, base, token, kernelJson, api, stop };
 }

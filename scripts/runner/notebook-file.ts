@@ -3,7 +3,12 @@ import * as fs from 'node:fs';
 
 /** The parts of a notebook's JSON that the runner reads. */
 export interface NotebookJson {
-  cells: { cell_type: string; metadata?: { tags?: string[] }; source: string | string[]; outputs?: { data?: Record<string, unknown> }[] }[];
+  cells: {
+    cell_type: string;
+    metadata?: { tags?: string[] };
+    source: string | string[];
+    outputs?: { data?: Record<string, unknown> }[];
+  }[];
 }
 
 /** A cell's source, which nbformat stores as one string or as a list of lines. */
@@ -13,7 +18,10 @@ export function sourceText(src: string | string[]): string {
 
 /** Base names of the notebooks in `dir` (`01-data` for 01-data.ipynb). */
 export function notebookNames(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).map((f) => f.slice(0, -6));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .map((f) => f.slice(0, -6));
 }
 
 /** The notebook's JSON, or an error message saying why it cannot be run. */
@@ -24,6 +32,7 @@ export function readNotebook(file: string): NotebookJson | string {
   } catch (e) {
     return `${file} is not a readable notebook: ${(e as Error).message}`;
   }
-  if (!nb || typeof nb !== 'object' || !Array.isArray((nb as NotebookJson).cells)) return `${file} is not a notebook: it has no "cells" array`;
+  if (!nb || typeof nb !== 'object' || !Array.isArray((nb as NotebookJson).cells))
+    return `${file} is not a notebook: it has no "cells" array`;
   return nb as NotebookJson;
 }

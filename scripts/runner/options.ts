@@ -78,7 +78,8 @@ export function parseArgs(argv: string[]): Options {
     baselines: v.baselines || `${notebooksDir}/baselines`,
     updateBaseline: v['update-baseline'] ?? false,
   };
-  if (!(o.timeout > 0) || !(o.startupTimeout > 0)) throw new Error('--timeout and --startup-timeout need positive seconds');
+  if (!(o.timeout > 0) || !(o.startupTimeout > 0))
+    throw new Error('--timeout and --startup-timeout need positive seconds');
   return o;
 }
 

@@ -77,7 +77,7 @@ export function claimOutputFolder(out: string): () => void {
     makeFolder(out);
     // written whole under another name, then linked into place: the link fails if a lock
     // exists, and no run ever reads a half-written lock
-    fs.writeFileSync(draft, mine + '\n');
+    fs.writeFileSync(draft, `${mine}\n`);
   } catch (e) {
     fs.rmSync(draft, { force: true });
     throw new Error(`cannot write to --out ${out}: ${describeFsError(e)}`);
@@ -89,7 +89,8 @@ export function claimOutputFolder(out: string): () => void {
         fs.linkSync(draft, lock);
         break;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot write to --out ${out}: cannot create ${lock}: ${describeFsError(e)}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new Error(`cannot write to --out ${out}: cannot create ${lock}: ${describeFsError(e)}`);
       }
       let text: string;
       try {
@@ -101,10 +102,14 @@ export function claimOutputFolder(out: string): () => void {
       try {
         holder = JSON.parse(text);
       } catch {
-        throw new Error(`${lock} is not a lock this runner wrote (${JSON.stringify(text.slice(0, 80))}); remove it if no run is writing into ${out}`);
+        throw new Error(
+          `${lock} is not a lock this runner wrote (${JSON.stringify(text.slice(0, 80))}); remove it if no run is writing into ${out}`,
+        );
       }
       if (holderAlive(holder)) {
-        throw new Error(`${out} is in use by another run: pid ${holder.pid} (${holder.command}), started ${holder.startedAt}. Wait for it to finish, or choose another --out.`);
+        throw new Error(
+          `${out} is in use by another run: pid ${holder.pid} (${holder.command}), started ${holder.startedAt}. Wait for it to finish, or choose another --out.`,
+        );
       }
       // moved aside, not deleted: if another run took it over meanwhile, its fresh lock is put back
       const aside = `${lock}.${process.pid}.stale`;
@@ -128,7 +133,9 @@ export function claimOutputFolder(out: string): () => void {
     fs.rmSync(draft, { force: true });
   }
   if (stale) {
-    console.warn(`[run-notebooks] note: took over ${lock} from pid ${stale.pid} (${stale.command}), started ${stale.startedAt}, which is no longer running; its outputs in ${out} may be incomplete`);
+    console.warn(
+      `[run-notebooks] note: took over ${lock} from pid ${stale.pid} (${stale.command}), started ${stale.startedAt}, which is no longer running; its outputs in ${out} may be incomplete`,
+    );
   }
   return () => {
     // only our own lock: never one that another run has taken over

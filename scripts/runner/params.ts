@@ -23,7 +23,9 @@ function prototypeFree(value: unknown, at: string[]): unknown {
   for (const [k, v] of Object.entries(value)) {
     if (PROTOTYPE_KEYS.has(k)) {
       const where = at.length ? `inside ${at.map((a) => JSON.stringify(a)).join(' > ')}` : 'at the top level';
-      throw new Error(`key "${k}" ${where} is not allowed (it names an object's prototype, not a notebook or a parameter): remove it`);
+      throw new Error(
+        `key "${k}" ${where} is not allowed (it names an object's prototype, not a notebook or a parameter): remove it`,
+      );
     }
     out[k] = prototypeFree(v, [...at, k]);
   }
@@ -40,7 +42,8 @@ function readParams(file: string): Params {
   const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
   if (!isObject(p)) throw new Error(`${file}: expected {"notebook": {"name": value}}`);
   for (const [nb, values] of Object.entries(p)) {
-    if (!isObject(values)) throw new Error(`${file}: "${nb}" must map to {"name": value}, got ${JSON.stringify(values)}`);
+    if (!isObject(values))
+      throw new Error(`${file}: "${nb}" must map to {"name": value}, got ${JSON.stringify(values)}`);
   }
   return p;
 }
@@ -56,7 +59,7 @@ export function loadParams(o: Options, notebooks: string[]): { params: Params; c
     const file = path.join(o.notebooksDir, 'ci-params.json');
     if (!fs.existsSync(file)) {
       const placeholder = Object.fromEntries(notebooks.map((n) => [n, {}]));
-      fs.writeFileSync(file, JSON.stringify(placeholder, null, 2) + '\n');
+      fs.writeFileSync(file, `${JSON.stringify(placeholder, null, 2)}\n`);
       console.warn(`[run-notebooks] created ${file} with empty placeholders: fill in the CI parameters`);
     }
     add(readParams(file));
@@ -109,7 +112,10 @@ const NUMBER = String.raw`(?:2\^\d+|[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:
 
 function parseRange(comment: string): NumberRange | undefined {
   const num = (s: string) => (s.startsWith('2^') ? 2 ** Number(s.slice(2)) : Number(s.replace(/_/g, '')));
-  const m = new RegExp(String.raw`^(integer)?\s*(?:(>=|>|<=|<)\s*(${NUMBER})|in\s*([[(])\s*(${NUMBER})\s*,\s*(${NUMBER})\s*([\])]))?(?:\s+and\s+<=\s*([A-Za-z_$][\w$]*))?\s*$`, 'i').exec(comment.trim());
+  const m = new RegExp(
+    String.raw`^(integer)?\s*(?:(>=|>|<=|<)\s*(${NUMBER})|in\s*([[(])\s*(${NUMBER})\s*,\s*(${NUMBER})\s*([\])]))?(?:\s+and\s+<=\s*([A-Za-z_$][\w$]*))?\s*$`,
+    'i',
+  ).exec(comment.trim());
   if (!m || (!m[1] && !m[2] && !m[4])) return undefined;
   const range: NumberRange = { text: comment.trim(), integer: !!m[1], ...(m[8] ? { atMost: m[8] } : {}) };
   if (m[2]) {
@@ -134,7 +140,10 @@ function rangeProblem(v: number, range: NumberRange | undefined): string | null 
   if (!Number.isFinite(v)) return 'must be a finite number';
   if (!range) return null;
   const { low, high } = range;
-  const outside = (range.integer && !Number.isInteger(v)) || (low && (low.inclusive ? v < low.value : v <= low.value)) || (high && (high.inclusive ? v > high.value : v >= high.value));
+  const outside =
+    (range.integer && !Number.isInteger(v)) ||
+    (low && (low.inclusive ? v < low.value : v <= low.value)) ||
+    (high && (high.inclusive ? v > high.value : v >= high.value));
   return outside ? `must be ${range.text}` : null;
 }
 
@@ -185,31 +194,57 @@ export function declaredParameters(nb: NotebookJson): Map<string, DeclaredParame
     const range = comment === undefined ? undefined : parseRange(comment);
     const choices = comment === undefined ? undefined : parseChoices(comment);
     const numberDefault = literal === 'number' ? Number(expr.trim().replace(/_/g, '')) : undefined;
-    found.set(m[1], { name: m[1], source: line.trim(), types, ...(range ? { range } : {}), ...(choices ? { choices } : {}), ...(numberDefault !== undefined ? { numberDefault } : {}) });
+    found.set(m[1], {
+      name: m[1],
+      source: line.trim(),
+      types,
+      ...(range ? { range } : {}),
+      ...(choices ? { choices } : {}),
+      ...(numberDefault !== undefined ? { numberDefault } : {}),
+    });
   }
   return found;
 }
 
 /** Problems with a notebook's overrides (unknown names, wrong JSON types); empty if none. */
-export function overrideProblems(notebook: string, declared: Map<string, DeclaredParameter> | undefined, overrides: Record<string, unknown>): string[] {
+export function overrideProblems(
+  notebook: string,
+  declared: Map<string, DeclaredParameter> | undefined,
+  overrides: Record<string, unknown>,
+): string[] {
   const given = Object.keys(overrides);
   if (given.length === 0) return [];
-  if (!declared) return [`${notebook}: parameter overrides given (${given.join(', ')}) but no code cell is tagged "parameters"`];
+  if (!declared)
+    return [`${notebook}: parameter overrides given (${given.join(', ')}) but no code cell is tagged "parameters"`];
   const problems: string[] = [];
   for (const [name, value] of Object.entries(overrides)) {
     const d = declared.get(name);
     if (!d) {
-      problems.push(`${notebook}: unknown parameter "${name}"; its parameters cell declares ${[...declared.keys()].join(', ') || 'none'}`);
+      problems.push(
+        `${notebook}: unknown parameter "${name}"; its parameters cell declares ${[...declared.keys()].join(', ') || 'none'}`,
+      );
     } else if (d.types && !d.types.includes(jsonType(value))) {
-      problems.push(`${notebook}: parameter "${name}" must be ${d.types.join(' or ')} (declared \`${d.source}\`), got ${JSON.stringify(value)} (${jsonType(value)})`);
+      problems.push(
+        `${notebook}: parameter "${name}" must be ${d.types.join(' or ')} (declared \`${d.source}\`), got ${JSON.stringify(value)} (${jsonType(value)})`,
+      );
     } else if (typeof value === 'string' && d.choices && !d.choices.includes(value)) {
-      problems.push(`${notebook}: parameter "${name}" = ${JSON.stringify(value)} must be one of ${d.choices.map((c) => `'${c}'`).join(', ')} (declared \`${d.source}\`)`);
+      problems.push(
+        `${notebook}: parameter "${name}" = ${JSON.stringify(value)} must be one of ${d.choices.map((c) => `'${c}'`).join(', ')} (declared \`${d.source}\`)`,
+      );
     } else {
-      const numbers = typeof value === 'number' ? [value] : Array.isArray(value) ? value.filter((x): x is number => typeof x === 'number') : [];
+      const numbers =
+        typeof value === 'number'
+          ? [value]
+          : Array.isArray(value)
+            ? value.filter((x): x is number => typeof x === 'number')
+            : [];
       for (const v of numbers) {
         const why = rangeProblem(v, d.range);
         // JSON.stringify writes an infinite number as null: show it as the parser read it
-        if (why) problems.push(`${notebook}: parameter "${name}" = ${Number.isFinite(v) ? v : String(v)} ${why} (declared \`${d.source}\`)`);
+        if (why)
+          problems.push(
+            `${notebook}: parameter "${name}" = ${Number.isFinite(v) ? v : String(v)} ${why} (declared \`${d.source}\`)`,
+          );
       }
     }
   }
@@ -220,7 +255,9 @@ export function overrideProblems(notebook: string, declared: Map<string, Declare
     if (!other || !(d.name in overrides || other in overrides)) continue;
     const [v, bound] = [runValue(d.name), runValue(other)];
     if (typeof v === 'number' && typeof bound === 'number' && v > bound) {
-      problems.push(`${notebook}: parameter "${d.name}" = ${v} must be at most ${other} = ${bound} (declared \`${d.source}\`)`);
+      problems.push(
+        `${notebook}: parameter "${d.name}" = ${v} must be at most ${other} = ${bound} (declared \`${d.source}\`)`,
+      );
     }
   }
   return problems;
@@ -237,10 +274,12 @@ export function withParameterDefaults(name: string, nb: NotebookJson, values: Re
   const copy: NotebookJson = JSON.parse(JSON.stringify(nb));
   const cell = copy.cells.find((c) => c.cell_type === 'code' && (c.metadata?.tags ?? []).includes('parameters'));
   if (!cell) return copy;
-  const lines = sourceText(cell.source).split('\n').map((line) => {
-    const m = /^(\s*let\s+([A-Za-z_$][\w$]*)\s*(?::\s*[^=]+?\s*)?=\s*)(.*?)(;.*)$/.exec(line);
-    return m && m[2] in values ? `${m[1]}${JSON.stringify(values[m[2]])}${m[4]}` : line;
-  });
+  const lines = sourceText(cell.source)
+    .split('\n')
+    .map((line) => {
+      const m = /^(\s*let\s+([A-Za-z_$][\w$]*)\s*(?::\s*[^=]+?\s*)?=\s*)(.*?)(;.*)$/.exec(line);
+      return m && m[2] in values ? `${m[1]}${JSON.stringify(values[m[2]])}${m[4]}` : line;
+    });
   cell.source = lines.join('\n');
   return copy;
 }

@@ -62,8 +62,15 @@ export function notebookStatus(executed: NotebookStatus, checks: CheckResult[]):
 
 /** Every notebook ran clean with every check passing, and --repeat (if run) found no difference. */
 export function reportPassed(r: Report): boolean {
-  const ran = !r.interrupted && r.notebooks.length > 0 && r.notebooks.every((n) => n.status === 'ok' && n.checks.every((c) => c.pass));
-  return ran && (r.repeat === undefined || r.repeat.differences.length === 0) && (r.baseline === undefined || r.baseline.moved.length === 0);
+  const ran =
+    !r.interrupted &&
+    r.notebooks.length > 0 &&
+    r.notebooks.every((n) => n.status === 'ok' && n.checks.every((c) => c.pass));
+  return (
+    ran &&
+    (r.repeat === undefined || r.repeat.differences.length === 0) &&
+    (r.baseline === undefined || r.baseline.moved.length === 0)
+  );
 }
 
 /** The summary printed by the runner: one row per notebook, then every failing check. */
@@ -76,7 +83,9 @@ export function formatSummary(r: Report): string {
   for (const n of r.notebooks) {
     for (const c of n.checks.filter((x) => !x.pass)) {
       const detail = c.detail ? ` (${c.detail})` : '';
-      out.push(`FAILED CHECK ${n.name}: ${c.name}: ${formatNumber(c.value)} ${c.op} ${formatNumber(c.threshold)} is false${detail}`);
+      out.push(
+        `FAILED CHECK ${n.name}: ${c.name}: ${formatNumber(c.value)} ${c.op} ${formatNumber(c.threshold)} is false${detail}`,
+      );
     }
   }
   return out.join('\n');
@@ -101,14 +110,19 @@ export function formatFailure(n: NotebookReport): string {
 export function formatRunEnd(report: Report, reportWhere: string): string {
   const out: string[] = [''];
   for (const n of report.notebooks.filter((x) => x.status !== 'ok' && (x.failedCell || x.error))) {
-    out.push(formatFailure(n) + '\n');
+    out.push(`${formatFailure(n)}\n`);
   }
   out.push(formatSummary(report));
   const repeat = report.repeat;
-  if (repeat && repeat.differences.length === 0) out.push(`reproducible: ${repeat.compared} checks identical across 2 runs`);
-  else if (repeat) out.push([`NOT reproducible (${repeat.compared} checks compared):`, ...repeat.differences.map((d) => `  ${d}`)].join('\n'));
+  if (repeat && repeat.differences.length === 0)
+    out.push(`reproducible: ${repeat.compared} checks identical across 2 runs`);
+  else if (repeat)
+    out.push(
+      [`NOT reproducible (${repeat.compared} checks compared):`, ...repeat.differences.map((d) => `  ${d}`)].join('\n'),
+    );
   if (report.baseline) out.push(formatBaselineComparison(report.baseline));
-  if (report.interrupted) out.push(`INTERRUPTED by ${report.interrupted}: the notebooks after the last one listed did not run`);
+  if (report.interrupted)
+    out.push(`INTERRUPTED by ${report.interrupted}: the notebooks after the last one listed did not run`);
   out.push(`\nreport: ${reportWhere}  (${reportPassed(report) ? 'PASSED' : 'FAILED'})`);
   // a closing line CI can count: notebooks that ran clean with every check passing
   const ok = report.notebooks.filter((n) => n.status === 'ok').length;
@@ -122,7 +136,10 @@ export function formatRunEnd(report: Report, reportWhere: string): string {
  * new report lists this run alone, and the warning says so. Saved atomically (./save-file), so a
  * full disk leaves the previous report, and the error names the file.
  */
-export function writeReport(report: Report, out: string): { file: string; written: Report; kept: string[]; warning?: string } {
+export function writeReport(
+  report: Report,
+  out: string,
+): { file: string; written: Report; kept: string[]; warning?: string } {
   const file = path.join(out, 'report.json');
   const previous = readReport(file);
   let merged = report;
@@ -136,7 +153,7 @@ export function writeReport(report: Report, out: string): { file: string; writte
   } else if (previous) {
     warning = `${file} was for configuration '${previous.config}'; it now lists only this '${report.config}' run. Other notebooks' files in ${out} are from the earlier run.`;
   }
-  saveFile(file, JSON.stringify(merged, jsonNumbers, 2) + '\n');
+  saveFile(file, `${JSON.stringify(merged, jsonNumbers, 2)}\n`);
   return { file, written: merged, kept, warning };
 }
 

@@ -54,7 +54,16 @@ interface Lane {
 }
 
 /** Runs the notebooks one after another into `out`; the report has no HTML check yet. */
-async function runAll(names: string[], o: Options, out: string, env: JupyterEnv, params: Params, config: string, exportHtml: boolean, lane: Lane = {}): Promise<Report> {
+async function runAll(
+  names: string[],
+  o: Options,
+  out: string,
+  env: JupyterEnv,
+  params: Params,
+  config: string,
+  exportHtml: boolean,
+  lane: Lane = {},
+): Promise<Report> {
   const report: Report = { config, startedAt: new Date().toISOString(), notebooks: [] };
   const tag = `[run-notebooks] ${lane.label ?? ''}`;
   for (const name of names) {
@@ -66,7 +75,13 @@ async function runAll(names: string[], o: Options, out: string, env: JupyterEnv,
     const started = Date.now();
     // whatever goes wrong with one notebook (a full disk, ...) is its error; the others still run
     const n = await executeNotebook(name, o, out, env, p, exportHtml).catch(
-      (e): ExecutedNotebook => ({ name, status: 'error', seconds: (Date.now() - started) / 1000, checks: [], error: (e as Error).message }),
+      (e): ExecutedNotebook => ({
+        name,
+        status: 'error',
+        seconds: (Date.now() - started) / 1000,
+        checks: [],
+        error: (e as Error).message,
+      }),
     );
     if (n.backend && !report.backend) report.backend = n.backend;
     delete n.backend;
@@ -83,10 +98,18 @@ async function runAll(names: string[], o: Options, out: string, env: JupyterEnv,
  * may write what it reads: 03 saves the model 04 loads); otherwise the two go side by side, so
  * the second run's numbers must come out the same on a machine busy with the first.
  */
-async function runTwice(names: string[], o: Options, env: JupyterEnv, params: Params, config: string): Promise<{ first: Report; second: Report; again: string[] }> {
+async function runTwice(
+  names: string[],
+  o: Options,
+  env: JupyterEnv,
+  params: Params,
+  config: string,
+): Promise<{ first: Report; second: Report; again: string[] }> {
   const skipped = names.filter((n) => o.repeatSkip.some((s) => n === s || n.startsWith(`${s}-`)));
   const again = names.filter((n) => !skipped.includes(n));
-  console.log(`[run-notebooks] --repeat: a second run beside the first, same parameters, into ${path.join(o.out, 'repeat')}${skipped.length ? ` (not again: ${skipped.join(', ')})` : ''}`);
+  console.log(
+    `[run-notebooks] --repeat: a second run beside the first, same parameters, into ${path.join(o.out, 'repeat')}${skipped.length ? ` (not again: ${skipped.join(', ')})` : ''}`,
+  );
   const finished = new Map<string, () => void>();
   const done = new Map(names.map((n) => [n, new Promise<void>((resolve) => finished.set(n, resolve))]));
   const releaseAll = () => {
@@ -118,7 +141,10 @@ async function checkHtmlExports(report: Report, o: Options): Promise<void> {
   }
   if (!htmlFiles.length) return;
   const made = new Map(report.notebooks.map((n) => [n.html as string, (n as ExecutedNotebook).figuresMade as number]));
-  const results = await checkHtmlFiles(htmlFiles, { screenshotDir: path.join(o.out, 'screenshots'), expectedFigures: made });
+  const results = await checkHtmlFiles(htmlFiles, {
+    screenshotDir: path.join(o.out, 'screenshots'),
+    expectedFigures: made,
+  });
   for (const r of results) {
     console.log(formatHtmlCheck(r));
     const n = report.notebooks.find((x) => x.html === r.file);
@@ -131,7 +157,10 @@ async function checkHtmlExports(report: Report, o: Options): Promise<void> {
 /** Refuses, before anything is removed or written, outputs that would land on source notebooks. */
 function assertSourcesSafe(o: Options, names: string[]): void {
   const outs = o.repeat ? [o.out, path.join(o.out, 'repeat')] : [o.out];
-  const clashes = overwrittenSources(o.notebooksDir, outs.flatMap((out) => names.flatMap((n) => Object.values(outputFiles(n, out)))));
+  const clashes = overwrittenSources(
+    o.notebooksDir,
+    outs.flatMap((out) => names.flatMap((n) => Object.values(outputFiles(n, out)))),
+  );
   if (clashes.length) {
     throw new Error(
       `--out ${o.out} would write over the source notebooks ${clashes.join(', ')}. Nothing was run or removed. ` +
@@ -154,7 +183,12 @@ export async function run(o: Options): Promise<{ report: Report; passed: boolean
 }
 
 /** The run, in an output folder it holds. */
-async function runIn(o: Options, names: string[], params: Params, config: string): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
+async function runIn(
+  o: Options,
+  names: string[],
+  params: Params,
+  config: string,
+): Promise<{ report: Report; passed: boolean; reportWhere: string }> {
   const env = ensureJupyter(o.out);
   console.log(`[run-notebooks] python ${env.python}, kernel spec ${env.kernelJson}, config ${config}`);
 
@@ -162,7 +196,11 @@ async function runIn(o: Options, names: string[], params: Params, config: string
   if (o.repeat) {
     const { first, second, again } = await runTwice(names, o, env, params, config);
     report = first;
-    if (!interruption) report.repeat = compareRuns({ ...report, notebooks: report.notebooks.filter((n) => again.includes(n.name)) }, second);
+    if (!interruption)
+      report.repeat = compareRuns(
+        { ...report, notebooks: report.notebooks.filter((n) => again.includes(n.name)) },
+        second,
+      );
   } else {
     report = await runAll(names, o, o.out, env, params, config, o.html);
   }
@@ -177,10 +215,15 @@ async function runIn(o: Options, names: string[], params: Params, config: string
   } catch (e) {
     return { report, passed: false, reportWhere: `NOT WRITTEN (${(e as Error).message})` };
   }
-  if (written.kept.length) console.log(`[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`);
+  if (written.kept.length)
+    console.log(
+      `[run-notebooks] ${written.file} also keeps the earlier results of ${written.kept.join(', ')} (same configuration)`,
+    );
   if (written.warning) console.warn(`[run-notebooks] WARNING: ${written.warning}`);
   if (!o.html) return { report, passed: reportPassed(report), reportWhere: written.file };
-  const chapters = notebookNames(o.notebooksDir).sort().map((n) => chapterOf(path.join(o.notebooksDir, `${n}.ipynb`)));
+  const chapters = notebookNames(o.notebooksDir)
+    .sort()
+    .map((n) => chapterOf(path.join(o.notebooksDir, `${n}.ipynb`)));
   try {
     console.log(`[run-notebooks] contents: ${writeSite(o.out, chapters, written.written)}`);
   } catch (e) {

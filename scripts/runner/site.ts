@@ -17,12 +17,18 @@ export interface Chapter {
 export function chapterOf(file: string): Chapter {
   const name = path.basename(file, '.ipynb');
   const nb = readNotebook(file);
-  const first = typeof nb === 'string' ? '' : sourceText(nb.cells.find((c) => c.cell_type === 'markdown')?.source ?? '');
+  const first =
+    typeof nb === 'string' ? '' : sourceText(nb.cells.find((c) => c.cell_type === 'markdown')?.source ?? '');
   const title = /^#\s+(.+)$/m.exec(first)?.[1].trim() ?? name;
   const prose = first
     .replace(/^#.*$/gm, '')
     .split(/\n\s*\n/)
-    .map((p) => p.replace(/\$\$[\s\S]*?\$\$/g, '').replace(/\s+/g, ' ').trim())
+    .map((p) =>
+      p
+        .replace(/\$\$[\s\S]*?\$\$/g, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .find((p) => p && !p.startsWith('|') && !p.startsWith('$'));
   const sentence = prose ? (/^.*?[.!?](\s|$)/.exec(prose)?.[0] ?? prose).trim() : '';
   return { name, title, summary: sentence.replace(/\*\*|\*|`/g, '').replace(/[,:;]$/, ' …') };
@@ -31,7 +37,8 @@ export function chapterOf(file: string): Chapter {
 /** Previous / contents / next links for export `name` among `names` (in reading order). */
 export function navigationHtml(names: string[], name: string): string {
   const i = names.indexOf(name);
-  const link = (n: string | undefined, label: string) => (n ? `<a href="${encodeURI(n)}.html">${label}</a>` : `<span style="color:#bbb">${label}</span>`);
+  const link = (n: string | undefined, label: string) =>
+    n ? `<a href="${encodeURI(n)}.html">${label}</a>` : `<span style="color:#bbb">${label}</span>`;
   return (
     '<nav class="tsd-nav" style="font-family:sans-serif;margin:1em 2em;display:flex;justify-content:space-between">' +
     `${link(names[i - 1], `← ${escapeHtml(names[i - 1] ?? 'previous')}`)}<a href="../site/index.html">contents</a>${link(names[i + 1], `${escapeHtml(names[i + 1] ?? 'next')} →`)}</nav>`
@@ -52,8 +59,10 @@ export function writeSite(out: string, chapters: Chapter[], report: Report): str
     const passed = n ? n.checks.filter((k) => k.pass).length : 0;
     const status = n ? `${n.status}${n.checks.length ? `, ${passed}/${n.checks.length} checks` : ''}` : 'not run';
     const color = n?.status === 'ok' ? '#2a7' : n ? '#c33' : '#999';
-    const title = n?.html ? `<a href="../html/${encodeURI(c.name)}.html">${escapeHtml(c.title)}</a>` : escapeHtml(c.title);
-    return `<tr><td>${title}<div class="summary">${escapeHtml(c.summary)}</div></td><td style="color:${color}">${escapeHtml(status)}</td><td>${n ? n.seconds.toFixed(0) + ' s' : ''}</td></tr>`;
+    const title = n?.html
+      ? `<a href="../html/${encodeURI(c.name)}.html">${escapeHtml(c.title)}</a>`
+      : escapeHtml(c.title);
+    return `<tr><td>${title}<div class="summary">${escapeHtml(c.summary)}</div></td><td style="color:${color}">${escapeHtml(status)}</td><td>${n ? `${n.seconds.toFixed(0)} s` : ''}</td></tr>`;
   });
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tsdiffusion notebooks</title>

@@ -13,7 +13,8 @@ export function timestepEmbeddingValues(
   dim = 32,
   { flipSinToCos = false, freqShift = 1 }: EmbeddingOptions = {},
 ): Float32Array {
-  if (!Number.isInteger(dim) || dim < 2 || dim % 2 !== 0) throw new Error(`timestep embedding: dim must be even ≥ 2, got ${dim}`);
+  if (!Number.isInteger(dim) || dim < 2 || dim % 2 !== 0)
+    throw new Error(`timestep embedding: dim must be even ≥ 2, got ${dim}`);
   const half = dim / 2;
   if (half - freqShift <= 0) throw new Error(`timestep embedding: dim/2 must exceed freqShift (${freqShift})`);
   // f_k = exp(−k·ln(1e4)/(half − freqShift)): f_0 = 1 and, with the defaults, f_15 = 1e−4
@@ -40,7 +41,8 @@ export function timestepEmbedding(
 ): tf.Tensor2D {
   let values: ArrayLike<number>;
   if (timesteps instanceof tf.Tensor) {
-    if (timesteps.rank !== 1) throw new Error(`timestep embedding: timesteps must be 1-D, got shape [${timesteps.shape}]`);
+    if (timesteps.rank !== 1)
+      throw new Error(`timestep embedding: timesteps must be 1-D, got shape [${timesteps.shape}]`);
     values = timesteps.dataSync();
   } else {
     values = timesteps;

@@ -16,7 +16,10 @@ export interface VelocityPredictor {
 export type ScoreFn = (x: Float64Array) => Float64Array;
 
 /** A predictor from a closed-form velocity v(x_t, ᾱ_t), evaluated row by row on the host. */
-export function closedFormVelocity(scheduler: DDPMScheduler, velocity: (x: number, alphaBar: number) => number): VelocityPredictor {
+export function closedFormVelocity(
+  scheduler: DDPMScheduler,
+  velocity: (x: number, alphaBar: number) => number,
+): VelocityPredictor {
   return {
     predict(xt, t) {
       const alphaBar = scheduler.alphasCumprod[t];
@@ -46,7 +49,12 @@ export function predictVelocity(predictor: VelocityPredictor, x: ArrayLike<numbe
 }
 
 /** ε̂(x, t) from v̂(x, t). */
-export function predictNoise(predictor: VelocityPredictor, scheduler: DDPMScheduler, x: ArrayLike<number>, t: number): Float64Array {
+export function predictNoise(
+  predictor: VelocityPredictor,
+  scheduler: DDPMScheduler,
+  x: ArrayLike<number>,
+  t: number,
+): Float64Array {
   const v = predictVelocity(predictor, x, t);
   const c = noiseLevel(scheduler.alphasCumprod[t]);
   return Float64Array.from(v, (vi, i) => epsFromVelocity(c, x[i], vi));
@@ -64,8 +72,13 @@ export function scoreFromVelocity(predictor: VelocityPredictor, scheduler: DDPMS
  * σ_t is p_t seen through y = x_t/√ᾱ, and its score at y is √ᾱ·∇log p_t(√ᾱ·y). Uses the
  * timestep whose σ_t is nearest σ (in ratio).
  */
-export function smoothedScoreFromVelocity(predictor: VelocityPredictor, scheduler: DDPMScheduler, sigma: number): ScoreFn {
-  const ratio = (t: number) => Math.abs(Math.log(Math.sqrt((1 - scheduler.alphasCumprod[t]) / scheduler.alphasCumprod[t]) / sigma));
+export function smoothedScoreFromVelocity(
+  predictor: VelocityPredictor,
+  scheduler: DDPMScheduler,
+  sigma: number,
+): ScoreFn {
+  const ratio = (t: number) =>
+    Math.abs(Math.log(Math.sqrt((1 - scheduler.alphasCumprod[t]) / scheduler.alphasCumprod[t]) / sigma));
   let t = 0;
   for (let u = 1; u < scheduler.numTrainTimesteps; u++) if (ratio(u) < ratio(t)) t = u;
   const a = Math.sqrt(scheduler.alphasCumprod[t]);

@@ -107,7 +107,11 @@ export class DDPMScheduler {
    * as host integers: the coefficients are looked up once, on the host, with the same float32
    * values addNoise gathers.
    */
-  noisySampleAndVelocity(x0: tf.Tensor, noise: tf.Tensor, timesteps: Int32Array): { xt: tf.Tensor; velocity: tf.Tensor } {
+  noisySampleAndVelocity(
+    x0: tf.Tensor,
+    noise: tf.Tensor,
+    timesteps: Int32Array,
+  ): { xt: tf.Tensor; velocity: tf.Tensor } {
     return tf.tidy(() => {
       const c = this.lookUpCoefficients(timesteps, x0);
       return { xt: noisySample(c, x0, noise), velocity: velocityTarget(c, x0, noise) };
@@ -117,7 +121,8 @@ export class DDPMScheduler {
   /** One reverse step x_t → x_{t−1} (t is one integer timestep for the whole batch). */
   step(modelOutput: tf.Tensor, t: number, sample: tf.Tensor, options: StepOptions = {}): StepOutput {
     const N = this.config.numTrainTimesteps;
-    if (!Number.isInteger(t) || t < 0 || t >= N) throw new Error(`step: timestep must be an integer in [0, ${N}), got ${t}`);
+    if (!Number.isInteger(t) || t < 0 || t >= N)
+      throw new Error(`step: timestep must be an integer in [0, ${N}), got ${t}`);
     if (!tf.util.arraysEqual(modelOutput.shape, sample.shape)) {
       throw new Error(`step: modelOutput shape [${modelOutput.shape}] differs from sample shape [${sample.shape}]`);
     }
@@ -138,7 +143,8 @@ export class DDPMScheduler {
     const out = tf.tidy(() => {
       let x0: tf.Tensor;
       const { predictionType } = this.config;
-      if (predictionType === 'epsilon') x0 = tf.div(tf.sub(sample, tf.mul(c.sqrtBetaProd, modelOutput)), c.sqrtAlphaBar);
+      if (predictionType === 'epsilon')
+        x0 = tf.div(tf.sub(sample, tf.mul(c.sqrtBetaProd, modelOutput)), c.sqrtAlphaBar);
       else if (predictionType === 'sample') x0 = tf.clone(modelOutput);
       else x0 = tf.sub(tf.mul(c.sqrtAlphaBar, sample), tf.mul(c.sqrtBetaProd, modelOutput));
       if (this.config.clipSample) x0 = tf.clipByValue(x0, -1, 1);
@@ -183,7 +189,9 @@ export class DDPMScheduler {
   /** √ᾱ_t and √(1−ᾱ_t) per example, shaped [B, 1, …] to broadcast against x. */
   private gatherCoefficients(timesteps: tf.Tensor, x: tf.Tensor): [tf.Tensor, tf.Tensor] {
     if (timesteps.rank !== 1 || timesteps.shape[0] !== x.shape[0]) {
-      throw new Error(`timesteps must have shape [${x.shape[0]}] to match x of shape [${x.shape}], got [${timesteps.shape}]`);
+      throw new Error(
+        `timesteps must have shape [${x.shape[0]}] to match x of shape [${x.shape}], got [${timesteps.shape}]`,
+      );
     }
     if (timesteps.dtype !== 'int32') throw new Error(`timesteps must be int32, got ${timesteps.dtype}`);
     if (!this.coefficientTensors || this.coefficientTensors.sqrtAlphaBar.isDisposed) {
@@ -195,7 +203,10 @@ export class DDPMScheduler {
     }
     const { sqrtAlphaBar, sqrtOneMinusAlphaBar } = this.coefficientTensors;
     const shape = broadcastShape(x);
-    return [tf.gather(sqrtAlphaBar, timesteps).reshape(shape), tf.gather(sqrtOneMinusAlphaBar, timesteps).reshape(shape)];
+    return [
+      tf.gather(sqrtAlphaBar, timesteps).reshape(shape),
+      tf.gather(sqrtOneMinusAlphaBar, timesteps).reshape(shape),
+    ];
   }
 
   /** As gatherCoefficients, for timesteps held on the host (no gather kernel, no index upload). */
@@ -260,10 +271,14 @@ function validateConfig(c: DDPMSchedulerConfig): void {
     throw new Error(`DDPMScheduler: numTrainTimesteps must be an integer ≥ 2, got ${c.numTrainTimesteps}`);
   }
   if (!['linear', 'scaled_linear', 'squaredcos_cap_v2'].includes(c.betaSchedule)) {
-    throw new Error(`DDPMScheduler: betaSchedule '${c.betaSchedule}' is not supported (linear, scaled_linear, squaredcos_cap_v2)`);
+    throw new Error(
+      `DDPMScheduler: betaSchedule '${c.betaSchedule}' is not supported (linear, scaled_linear, squaredcos_cap_v2)`,
+    );
   }
   if (!['epsilon', 'sample', 'v_prediction'].includes(c.predictionType)) {
-    throw new Error(`DDPMScheduler: predictionType '${c.predictionType}' is not supported (epsilon, sample, v_prediction)`);
+    throw new Error(
+      `DDPMScheduler: predictionType '${c.predictionType}' is not supported (epsilon, sample, v_prediction)`,
+    );
   }
   if (!['fixed_small', 'fixed_large'].includes(c.varianceType)) {
     // Flax's *_log variants take the square root of a log (NaN) and 'learned*' need a split output.

@@ -33,16 +33,27 @@ export interface CoupledComparison {
   regions: CoupledRegion[];
 }
 
-export function coupledComparison(model: ArrayLike<number>, exact: ArrayLike<number>, { regions = 20 }: { regions?: number } = {}): CoupledComparison {
+export function coupledComparison(
+  model: ArrayLike<number>,
+  exact: ArrayLike<number>,
+  { regions = 20 }: { regions?: number } = {},
+): CoupledComparison {
   const n = exact.length;
-  if (model.length !== n || n === 0) throw new Error(`coupledComparison: ${model.length} model samples for ${n} exact ones`);
+  if (model.length !== n || n === 0)
+    throw new Error(`coupledComparison: ${model.length} model samples for ${n} exact ones`);
   const abs = Float64Array.from({ length: n }, (_, i) => Math.abs(model[i] - exact[i]));
-  if (abs.some((d) => !Number.isFinite(d))) throw new Error('coupledComparison: samples contain NaN or infinite values');
+  if (abs.some((d) => !Number.isFinite(d)))
+    throw new Error('coupledComparison: samples contain NaN or infinite values');
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < n; i++) [lo, hi] = [Math.min(lo, exact[i]), Math.max(hi, exact[i])];
   const width = (hi - lo) / regions || 1;
-  const bins = Array.from({ length: regions }, (_, r) => ({ lo: lo + r * width, hi: lo + (r + 1) * width, count: 0, sum: 0 }));
+  const bins = Array.from({ length: regions }, (_, r) => ({
+    lo: lo + r * width,
+    hi: lo + (r + 1) * width,
+    count: 0,
+    sum: 0,
+  }));
   for (let i = 0; i < n; i++) {
     const b = bins[Math.min(regions - 1, Math.floor((exact[i] - lo) / width))];
     b.count += 1;

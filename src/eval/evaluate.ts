@@ -27,7 +27,12 @@ export function evaluateModel(
   model: VelocityModel,
   scheduler: DDPMScheduler,
   mixture: GaussianMixture,
-  { params, perTimestep = 20, seed = 0, batchRows = 8192 }: { params?: TensorMap; perTimestep?: number; seed?: number; batchRows?: number } = {},
+  {
+    params,
+    perTimestep = 20,
+    seed = 0,
+    batchRows = 8192,
+  }: { params?: TensorMap; perTimestep?: number; seed?: number; batchRows?: number } = {},
 ): Evaluation {
   const root = new Rng(seed, 'evaluate');
   const dataRng = root.fork('data');

@@ -52,7 +52,11 @@ export function keyReuseVelocityMoments(
 }
 
 /** The best possible loss of a network trained with the reused key, overall and per timestep. */
-export function keyReuseOptimalLoss(mixture: GaussianMixture, scheduler: DDPMScheduler, { points = 4001 } = {}): { loss: number; perTimestep: number[] } {
+export function keyReuseOptimalLoss(
+  mixture: GaussianMixture,
+  scheduler: DDPMScheduler,
+  { points = 4001 } = {},
+): { loss: number; perTimestep: number[] } {
   const perTimestep = scheduler.alphasCumprod.map((ab) => {
     const marginal = keyReuseMarginal(mixture, ab);
     return mixtureExpectation(marginal, (x) => keyReuseVelocityMoments(mixture, x, ab, marginal).variance, points);

@@ -51,7 +51,9 @@ export function expectedModeStats(mixture: GaussianMixture): ModeExpectation[] {
 export function modeStatsOfPoints(points: ArrayLike<number>, mixture: GaussianMixture): ModeExpectation[] {
   const labels = assignModes(points, mixture);
   return Array.from({ length: mixture.numComponents }, (_, k) => {
-    const mine = Float64Array.from(Array.prototype.filter.call(points, (_: number, i: number) => labels[i] === k) as number[]);
+    const mine = Float64Array.from(
+      Array.prototype.filter.call(points, (_: number, i: number) => labels[i] === k) as number[],
+    );
     const m = mine.length;
     const mean = mine.reduce((a, x) => a + x, 0) / m;
     const central = (p: number) => mine.reduce((a, x) => a + (x - mean) ** p, 0) / m;

@@ -16,7 +16,9 @@ export function bayesOptimalVLoss(
   { points = 4001 }: { points?: number } = {},
 ): { loss: number; perTimestep: number[] } {
   const perTimestep = scheduler.alphasCumprod.map(
-    (alphaBar) => mixtureExpectation(mixture.noised(alphaBar), (xt) => mixture.posterior(xt, alphaBar).variance, points) / (1 - alphaBar),
+    (alphaBar) =>
+      mixtureExpectation(mixture.noised(alphaBar), (xt) => mixture.posterior(xt, alphaBar).variance, points) /
+      (1 - alphaBar),
   );
   return { loss: perTimestep.reduce((a, b) => a + b, 0) / perTimestep.length, perTimestep };
 }

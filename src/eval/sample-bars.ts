@@ -80,7 +80,12 @@ export function exactSampling(mixture: GaussianMixture): SampleTarget {
 /** A distribution given by equally weighted points (which must cover it: thousands at least). */
 export function pointsTarget(name: string, points: ArrayLike<number>, mixture: GaussianMixture): SampleTarget {
   const sorted = Float64Array.from(points).sort();
-  return { name, modes: modeStatsOfPoints(sorted, mixture), ks: (s) => ksStatisticTo(s, sorted), ksSlack: 1 / sorted.length };
+  return {
+    name,
+    modes: modeStatsOfPoints(sorted, mixture),
+    ks: (s) => ksStatisticTo(s, sorted),
+    ksSlack: 1 / sorted.length,
+  };
 }
 
 function judgeStats(modes: ModeStats[], ks: number, n: number, target: SampleTarget, z: number): Judgement[] {
@@ -97,7 +102,12 @@ function judgeStats(modes: ModeStats[], ks: number, n: number, target: SampleTar
   return [
     ...modes.flatMap((m, k) => {
       const expected = n * target.modes[k].weight;
-      const weight = judge(`mode ${k + 1} weight`, m.weight, target.modes[k].weight, Math.max(z * errors[k].weight, fewest / n));
+      const weight = judge(
+        `mode ${k + 1} weight`,
+        m.weight,
+        target.modes[k].weight,
+        Math.max(z * errors[k].weight, fewest / n),
+      );
       if (expected < fewest) {
         weight.note = `mean and std not judged: ${Number(expected.toPrecision(2))} samples expected in this mode, under ${fewest.toPrecision(2)}`;
         return [weight];
@@ -119,7 +129,12 @@ export function judgeSamples(report: SampleReport, mixture: GaussianMixture, z =
 }
 
 /** The same judgement against any target: the bars are the target's standard errors at n. */
-export function judgeSamplesAgainst(samples: ArrayLike<number>, mixture: GaussianMixture, target: SampleTarget, z = STANDARD_ERRORS): Judgement[] {
+export function judgeSamplesAgainst(
+  samples: ArrayLike<number>,
+  mixture: GaussianMixture,
+  target: SampleTarget,
+  z = STANDARD_ERRORS,
+): Judgement[] {
   return judgeStats(modeStats(samples, mixture), target.ks(samples), samples.length, target, z);
 }
 
@@ -128,8 +143,13 @@ export function judgeSamplesAgainst(samples: ArrayLike<number>, mixture: Gaussia
  * worst, Number.MAX_VALUE): over 1 means a failure, for checks that a broken sampler must fail.
  */
 export function worstRatio(judgements: Judgement[]): { ratio: number; name: string } {
-  return judgements.reduce((w, j) => {
-    const ratio = Math.abs(j.value - j.expected) / j.bar;
-    return ratio > w.ratio || Number.isNaN(ratio) ? { ratio: Number.isNaN(ratio) ? Number.MAX_VALUE : ratio, name: j.name } : w;
-  }, { ratio: 0, name: '' });
+  return judgements.reduce(
+    (w, j) => {
+      const ratio = Math.abs(j.value - j.expected) / j.bar;
+      return ratio > w.ratio || Number.isNaN(ratio)
+        ? { ratio: Number.isNaN(ratio) ? Number.MAX_VALUE : ratio, name: j.name }
+        : w;
+    },
+    { ratio: 0, name: '' },
+  );
 }

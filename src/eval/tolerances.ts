@@ -10,8 +10,13 @@ import { simpson } from '../math/quadrature';
  */
 export function exactSamplingW1(mixture: GaussianMixture, n: number, points = 4001): number {
   const [lo, hi] = mixture.span(12);
-  return simpson((x) => {
-    const F = mixture.cdf(x);
-    return Math.sqrt((2 * F * (1 - F)) / (Math.PI * n));
-  }, lo, hi, points);
+  return simpson(
+    (x) => {
+      const F = mixture.cdf(x);
+      return Math.sqrt((2 * F * (1 - F)) / (Math.PI * n));
+    },
+    lo,
+    hi,
+    points,
+  );
 }

@@ -51,7 +51,10 @@ export class GaussianMixture {
 
   /** [min_k μ_k − k·σ_k, max_k μ_k + k·σ_k]: where every component lies within `k` of its stds. */
   span(k: number): [number, number] {
-    return [Math.min(...this.means.map((m, i) => m - k * this.stds[i])), Math.max(...this.means.map((m, i) => m + k * this.stds[i]))];
+    return [
+      Math.min(...this.means.map((m, i) => m - k * this.stds[i])),
+      Math.max(...this.means.map((m, i) => m + k * this.stds[i])),
+    ];
   }
 
   /** Mean of the mixture. */
@@ -209,7 +212,9 @@ export class GaussianMixture {
     const a = 1 / (2 * sk * sk) - 1 / (2 * sj * sj);
     const b = mj / (sj * sj) - mk / (sk * sk);
     const c =
-      this.logWeights[j] - Math.log(sj) - (mj * mj) / (2 * sj * sj) -
+      this.logWeights[j] -
+      Math.log(sj) -
+      (mj * mj) / (2 * sj * sj) -
       (this.logWeights[k] - Math.log(sk) - (mk * mk) / (2 * sk * sk));
     if (Math.abs(a) < 1e-15) return b === 0 ? [] : [-c / b];
     const disc = b * b - 4 * a * c;
@@ -322,5 +327,6 @@ function validateSpec(spec: MixtureSpec): void {
     if (!(w > 0)) throw new Error(`GaussianMixture: weights[${i}] must be > 0, got ${w}`);
   });
   const total = spec.weights.reduce((a, b) => a + b, 0);
-  if (Math.abs(total - 1) > 1e-6) throw new Error(`GaussianMixture: weights must sum to 1 (within 1e-6), got ${Number(total.toPrecision(12))}`);
+  if (Math.abs(total - 1) > 1e-6)
+    throw new Error(`GaussianMixture: weights must sum to 1 (within 1e-6), got ${Number(total.toPrecision(12))}`);
 }

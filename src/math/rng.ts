@@ -70,13 +70,20 @@ export class Rng {
 
   /** The complete generator state, e.g. to continue this exact stream in a worker thread. */
   getState(): RngState {
-    return { seed: this.seed, path: this.path, words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+    return {
+      seed: this.seed,
+      path: this.path,
+      words: [this.s0, this.s1, this.s2, this.s3],
+      spareNormal: this.spareNormal,
+    };
   }
 
   /** Continue from a state taken with getState (the same numbers follow, in the same order). */
   setState(state: RngState): void {
     if (state.seed !== this.seed || state.path !== this.path) {
-      throw new Error(`Rng.setState: state of stream ${state.seed}:${state.path} given to stream ${this.seed}:${this.path}`);
+      throw new Error(
+        `Rng.setState: state of stream ${state.seed}:${state.path} given to stream ${this.seed}:${this.path}`,
+      );
     }
     [this.s0, this.s1, this.s2, this.s3] = state.words;
     this.spareNormal = state.spareNormal;
@@ -183,7 +190,6 @@ export class Rng {
     }
     return out;
   }
-
 }
 
 /** Entries per block stream of a dropout mask. */
@@ -215,7 +221,14 @@ function seedDropoutBlock(key0: number, key1: number, block: number): void {
  * float32 bits, `keepBits` where the draw (top bit flipped, as int32) is ≥ threshold, else 0.
  * xoshiro128** inlined on local int32 state: the same sequence as nextUint32, several times faster.
  */
-function fillDropoutBits(bits: Int32Array, start: number, end: number, skip: number, threshold: number, keepBits: number): void {
+function fillDropoutBits(
+  bits: Int32Array,
+  start: number,
+  end: number,
+  skip: number,
+  threshold: number,
+  keepBits: number,
+): void {
   let s0 = blockState[0];
   let s1 = blockState[1];
   let s2 = blockState[2];

@@ -31,7 +31,11 @@ export interface Activation {
   /** act(x) as differentiable tfjs ops. */
   autograd(x: tf.Tensor): tf.Tensor;
   /** residual + act(z)·mask (a null mask or residual is left out), and what backward needs. */
-  forward(z: tf.Tensor2D, mask: tf.Tensor | null, residual: tf.Tensor2D | null): { y: tf.Tensor2D; cache: ActivationCache };
+  forward(
+    z: tf.Tensor2D,
+    mask: tf.Tensor | null,
+    residual: tf.Tensor2D | null,
+  ): { y: tf.Tensor2D; cache: ActivationCache };
   /** d/dz of act(z)·mask, times dy. */
   backward(dy: tf.Tensor2D, cache: ActivationCache): tf.Tensor2D;
 }
@@ -46,9 +50,19 @@ export const GELU_SIGMOID_CUBIC = GELU_SIGMOID_LINEAR * 0.044715;
 const GELU_ATTRS = { cubic: GELU_SIGMOID_CUBIC, linear: GELU_SIGMOID_LINEAR, cubic_slope: 3 * GELU_SIGMOID_CUBIC };
 const GELU_ATTR_NAMES = Object.keys(GELU_ATTRS);
 /** residual + z·σ(u)·mask, and σ(u). */
-const GELU_FORWARD: FusedOp = { name: 'TsdGeluForward', inputs: ['z', 'mask', 'residual'], attrs: GELU_ATTR_NAMES, outputs: 2 };
+const GELU_FORWARD: FusedOp = {
+  name: 'TsdGeluForward',
+  inputs: ['z', 'mask', 'residual'],
+  attrs: GELU_ATTR_NAMES,
+  outputs: 2,
+};
 /** dy·mask·(σ + z·σ·(1 − σ)·du/dz), from z and the forward's σ(u). */
-const GELU_BACKWARD: FusedOp = { name: 'TsdGeluBackward', inputs: ['dy', 'z', 'sigmoid', 'mask'], attrs: GELU_ATTR_NAMES, outputs: 1 };
+const GELU_BACKWARD: FusedOp = {
+  name: 'TsdGeluBackward',
+  inputs: ['dy', 'z', 'sigmoid', 'mask'],
+  attrs: GELU_ATTR_NAMES,
+  outputs: 1,
+};
 
 /** Flax/JAX GELU (approximate=True): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
@@ -81,10 +95,14 @@ export const gelu: Activation = {
   // d/dz [z·σ(u)] = σ + z·σ·(1 − σ)·du/dz, with u = linear·z + cubic·z³
   backward(dy, c) {
     const fused = fusedOps();
-    if (fused) return fused.run(GELU_BACKWARD, { dy, z: c.z, sigmoid: c.sg, mask: c.mask }, GELU_ATTRS)[0] as tf.Tensor2D;
+    if (fused)
+      return fused.run(GELU_BACKWARD, { dy, z: c.z, sigmoid: c.sg, mask: c.mask }, GELU_ATTRS)[0] as tf.Tensor2D;
     const [q, g] = c.kept;
     const dg = c.mask ? tf.mul(dy, c.mask) : dy;
-    const slope = tf.add(c.sg, tf.mul(tf.mul(g, tf.sub(1, c.sg)), tf.add(tf.mul(q, 3 * GELU_SIGMOID_CUBIC), GELU_SIGMOID_LINEAR)));
+    const slope = tf.add(
+      c.sg,
+      tf.mul(tf.mul(g, tf.sub(1, c.sg)), tf.add(tf.mul(q, 3 * GELU_SIGMOID_CUBIC), GELU_SIGMOID_LINEAR)),
+    );
     return tf.mul(dg, slope) as tf.Tensor2D;
   },
 };

@@ -47,7 +47,12 @@ export interface FoldedLayer {
 }
 
 /** Fold normalisation by (mean, variance) into the Dense. */
-export function foldBatchNorm(p: BatchNormDense, mean: ArrayLike<number>, variance: ArrayLike<number>, eps: number): FoldedLayer {
+export function foldBatchNorm(
+  p: BatchNormDense,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  eps: number,
+): FoldedLayer {
   const { I, O, W } = p;
   const r = new Float32Array(I);
   const s = new Float32Array(I);
@@ -67,7 +72,11 @@ export function foldBatchNorm(p: BatchNormDense, mean: ArrayLike<number>, varian
 }
 
 /** Batch mean and biased variance from Σh and Σh² over n rows, and where the variance was clamped at 0. */
-export function batchMoments(sumH: ArrayLike<number>, sumH2: ArrayLike<number>, n: number): { mean: Float32Array; variance: Float32Array; positive: Uint8Array } {
+export function batchMoments(
+  sumH: ArrayLike<number>,
+  sumH2: ArrayLike<number>,
+  n: number,
+): { mean: Float32Array; variance: Float32Array; positive: Uint8Array } {
   const I = sumH.length;
   const mean = new Float32Array(I);
   const variance = new Float32Array(I);

@@ -80,7 +80,8 @@ export function saveCheckpoint(
 ): void {
   const tensors: SavedTensor[] = [];
   const add = (group: Group, map: Map<string, tf.Tensor>) => {
-    for (const [name, t] of map) tensors.push({ group, name, shape: [...t.shape], values: t.dataSync() as Float32Array });
+    for (const [name, t] of map)
+      tensors.push({ group, name, shape: [...t.shape], values: t.dataSync() as Float32Array });
   };
   add('params', model.params);
   add('ema', ema);
@@ -91,7 +92,12 @@ export function saveCheckpoint(
 /** Save tensors, a model configuration and metadata to `dir` as a checkpoint of `kind`, as described at the top. */
 export function writeCheckpointFiles(
   dir: string,
-  content: { kind: CheckpointKind; modelConfig: VelocityModelConfig; metadata: Record<string, unknown>; tensors: SavedTensor[] },
+  content: {
+    kind: CheckpointKind;
+    modelConfig: VelocityModelConfig;
+    metadata: Record<string, unknown>;
+    tensors: SavedTensor[];
+  },
 ): void {
   const tensors: TensorEntry[] = [];
   let offset = 0;
@@ -100,7 +106,7 @@ export function writeCheckpointFiles(
     offset += values.length;
   }
   const weights = new Float32Array(offset);
-  content.tensors.forEach(({ values }, i) => weights.set(values, tensors[i].offset));
+  for (const [i, { values }] of content.tensors.entries()) weights.set(values, tensors[i].offset);
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
   const digest = sha256(bytes);
   const weightsFile = `weights-${digest.slice(0, 16)}.bin`;
@@ -124,7 +130,9 @@ export function writeCheckpointFiles(
     saveFile(path.join(dir, 'manifest.json'), text);
   } catch (e) {
     unlock();
-    throw new CheckpointError(`could not save the ${what} to ${dir}: ${(e as Error).message}. The previous ${what} there, if any, is unchanged.`);
+    throw new CheckpointError(
+      `could not save the ${what} to ${dir}: ${(e as Error).message}. The previous ${what} there, if any, is unchanged.`,
+    );
   }
   try {
     removeEarlierWeights(dir, weightsFile);
@@ -173,7 +181,10 @@ export function assertWritableDirectory(dir: string, kind: CheckpointKind = 'mod
         'move that file away, or save to another folder',
     );
   }
-  if (found !== kind) throw new CheckpointError(`${dir} holds a ${kindName(found)}, and a ${describeKind(kind)} save would replace it: save to another folder`);
+  if (found !== kind)
+    throw new CheckpointError(
+      `${dir} holds a ${kindName(found)}, and a ${describeKind(kind)} save would replace it: save to another folder`,
+    );
 }
 
 function describeKind(kind: CheckpointKind): string {
@@ -181,7 +192,11 @@ function describeKind(kind: CheckpointKind): string {
 }
 
 function kindName(kind: unknown): string {
-  return kind === 'model' ? 'model checkpoint' : kind === 'training-state' ? 'training state' : `checkpoint of kind ${JSON.stringify(kind)}`;
+  return kind === 'model'
+    ? 'model checkpoint'
+    : kind === 'training-state'
+      ? 'training state'
+      : `checkpoint of kind ${JSON.stringify(kind)}`;
 }
 
 /**
@@ -192,7 +207,9 @@ export function loadTrainedCheckpoint(dir: string): LoadedCheckpoint {
   try {
     return loadCheckpoint(dir);
   } catch (e) {
-    throw new Error(`${(e as Error).message}\nRun notebooks/03-training.ipynb first: it trains the model and saves it to ${dir}.`);
+    throw new Error(
+      `${(e as Error).message}\nRun notebooks/03-training.ipynb first: it trains the model and saves it to ${dir}.`,
+    );
   }
 }
 
@@ -206,7 +223,11 @@ export function loadCheckpoint(dir: string, expectedConfig?: Partial<VelocityMod
   const model = new VelocityModel(manifest.modelConfig, new Rng(0, 'checkpoint-load'));
   const ema: TensorMap = new Map();
   try {
-    const expected = new Map<string, Map<string, tf.Tensor>>([['params', model.params], ['ema', model.params], ['batchStats', model.batchStats]]);
+    const expected = new Map<string, Map<string, tf.Tensor>>([
+      ['params', model.params],
+      ['ema', model.params],
+      ['batchStats', model.batchStats],
+    ]);
     const seen = new Set<string>();
     for (const e of tensors) {
       const key = `${e.group}:${e.name}`;
@@ -255,7 +276,8 @@ export function readCheckpointFiles(
   expectedConfig?: Partial<VelocityModelConfig>,
 ): { manifest: Manifest; tensors: SavedTensor[] } {
   const manifestPath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestPath)) throw new CheckpointError(`no ${describeKind(kind)} at ${dir} (missing manifest.json)`);
+  if (!fs.existsSync(manifestPath))
+    throw new CheckpointError(`no ${describeKind(kind)} at ${dir} (missing manifest.json)`);
   const text = fs.readFileSync(manifestPath, 'utf8');
   let manifest: Manifest;
   try {
@@ -275,14 +297,17 @@ export function readCheckpointFiles(
   }
   const { manifestSha256: _, ...content } = manifest;
   if (manifestText(content) !== text) {
-    throw new CheckpointError(`checkpoint ${dir}: manifest.json is damaged (its checksum does not match its content): it was changed after it was saved`);
+    throw new CheckpointError(
+      `checkpoint ${dir}: manifest.json is damaged (its checksum does not match its content): it was changed after it was saved`,
+    );
   }
   if (manifest.version !== VERSION) throw new CheckpointError(`${manifestPath}: ${expected}`);
   const found = manifest.kind ?? 'model';
   if (found !== kind) throw new CheckpointError(`${dir} holds a ${kindName(found)}, not a ${kindName(kind)}`);
   for (const [key, value] of Object.entries(expectedConfig ?? {})) {
     const saved = manifest.modelConfig[key as keyof VelocityModelConfig];
-    if (saved !== value) throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
+    if (saved !== value)
+      throw new CheckpointError(`${dir}: model config ${key} is ${saved} in the checkpoint, expected ${value}`);
   }
   const weightsPath = path.join(dir, manifest.weights.file);
   let bytes: Buffer;
@@ -301,11 +326,14 @@ export function readCheckpointFiles(
     );
   }
   if (sha256(bytes) !== manifest.weights.sha256) {
-    throw new CheckpointError(`${weightsPath}: SHA-256 checksum does not match manifest.json: the weights are corrupted or belong to another checkpoint`);
+    throw new CheckpointError(
+      `${weightsPath}: SHA-256 checksum does not match manifest.json: the weights are corrupted or belong to another checkpoint`,
+    );
   }
   const weights = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const tensors = manifest.tensors.map(({ group, name, shape, offset, length }) => {
-    if (offset < 0 || offset + length > weights.length) throw new CheckpointError(`${dir}: tensor ${group}:${name} lies outside ${manifest.weights.file}`);
+    if (offset < 0 || offset + length > weights.length)
+      throw new CheckpointError(`${dir}: tensor ${group}:${name} lies outside ${manifest.weights.file}`);
     return { group, name, shape, values: weights.subarray(offset, offset + length) };
   });
   return { manifest, tensors };
@@ -315,7 +343,11 @@ export function readCheckpointFiles(
  * Under the folder's lock, remove the checkpoint of `kind` in `dir` if it verifies whole (else throw)
  * and `accept` says so of its manifest; returns whether it did. Other files, and the folder, stay.
  */
-export function removeCheckpointFiles(dir: string, kind: CheckpointKind, accept: (manifest: Manifest) => boolean): boolean {
+export function removeCheckpointFiles(
+  dir: string,
+  kind: CheckpointKind,
+  accept: (manifest: Manifest) => boolean,
+): boolean {
   if (!fs.existsSync(path.join(dir, 'manifest.json'))) return false;
   const unlock = lockFolder(dir);
   try {

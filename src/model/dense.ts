@@ -9,7 +9,10 @@ import { affine } from './products';
 
 /** x·kernel + bias as differentiable tfjs ops. */
 export function denseAutograd(params: TensorMap, name: string, x: tf.Tensor): tf.Tensor2D {
-  return tf.add(tf.matMul(x as tf.Tensor2D, getParameter(params, `${name}/kernel`)), getParameter(params, `${name}/bias`)) as tf.Tensor2D;
+  return tf.add(
+    tf.matMul(x as tf.Tensor2D, getParameter(params, `${name}/kernel`)),
+    getParameter(params, `${name}/bias`),
+  ) as tf.Tensor2D;
 }
 
 /** x·kernel + bias, laid out for the backend (products.ts): the training pass's and the predictor's form. */
@@ -35,6 +38,8 @@ export function denseBackward(
     [`${layer.name}/kernel`, transposedTimes(x, xT, dy)],
     [`${layer.name}/bias`, columnSum(sums, dy)],
   ];
-  const dx = inputGrad ? (tf.matMul(dy, tf.transpose(getParameter(params, `${layer.name}/kernel`))) as tf.Tensor2D) : null;
+  const dx = inputGrad
+    ? (tf.matMul(dy, tf.transpose(getParameter(params, `${layer.name}/kernel`))) as tf.Tensor2D)
+    : null;
   return { grads, dx };
 }

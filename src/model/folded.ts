@@ -52,16 +52,22 @@ export function modelVelocity(model: VelocityModel, params?: TensorMap): FoldedP
   return {
     predict(xt: tf.Tensor2D, t: number): tf.Tensor2D {
       const { numTimesteps } = model.config;
-      if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`predict: timestep must be an integer in [0, ${numTimesteps}), got ${t}`);
+      if (!Number.isInteger(t) || t < 0 || t >= numTimesteps)
+        throw new Error(`predict: timestep must be an integer in [0, ${numTimesteps}), got ${t}`);
       if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`predict: x must have shape [B, 1], got [${xt.shape}]`);
       const f = current();
       return tf.tidy(() => {
         const width = f.xRow.shape[1];
         let h = xt;
         f.layers.forEach((layer, i) => {
-          const z = i === 0 ? affine(h, f.xRow, tf.slice(f.timeRows, [t * width], [width])) : affine(h, layer.W, layer.b);
+          const z =
+            i === 0 ? affine(h, f.xRow, tf.slice(f.timeRows, [t * width], [width])) : affine(h, layer.W, layer.b);
           const residual = layer.residual ? h : null;
-          h = layer.activation ? activate(layer.activation, z, residual) : residual ? (tf.add(residual, z) as tf.Tensor2D) : z;
+          h = layer.activation
+            ? activate(layer.activation, z, residual)
+            : residual
+              ? (tf.add(residual, z) as tf.Tensor2D)
+              : z;
         });
         return h;
       });
@@ -75,8 +81,11 @@ function foldWeights(model: VelocityModel, params: TensorMap): Omit<Folded, 'key
   const { timeEmbeddingDim: e } = model.config;
   const { timeRows, xRow, weights } = tf.tidy(() => {
     let temb = model.embeddingTable;
-    for (const layer of network.time) temb = layer.kind === 'dense' ? denseForward(params, layer.name, temb) : activate(layer.activation, temb);
-    const weights = network.trunk.map((layer) => foldNormDense(params, model.batchStats, model.config.bnEpsilon, layer));
+    for (const layer of network.time)
+      temb = layer.kind === 'dense' ? denseForward(params, layer.name, temb) : activate(layer.activation, temb);
+    const weights = network.trunk.map((layer) =>
+      foldNormDense(params, model.batchStats, model.config.bnEpsilon, layer),
+    );
     // the first layer's input is [x, temb]: its x row, and its temb rows applied to every timestep's temb
     const first = weights[0];
     const width = first.W.shape[1];
@@ -84,5 +93,13 @@ function foldWeights(model: VelocityModel, params: TensorMap): Omit<Folded, 'key
     const timeRows = affine(temb, tf.slice(first.W, [1, 0], [e, width]), first.b).reshape([-1]) as tf.Tensor1D;
     return { timeRows, xRow, weights };
   });
-  return { timeRows, xRow, layers: weights.map((w, i) => ({ ...w, activation: network.trunk[i].activation, residual: network.trunk[i].residual })) };
+  return {
+    timeRows,
+    xRow,
+    layers: weights.map((w, i) => ({
+      ...w,
+      activation: network.trunk[i].activation,
+      residual: network.trunk[i].residual,
+    })),
+  };
 }

@@ -24,7 +24,12 @@ interface Holder {
  */
 export function lockFolder(dir: string): () => void {
   const lock = path.join(dir, LOCK_FILE);
-  const me: Holder = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), token: crypto.randomUUID() };
+  const me: Holder = {
+    pid: process.pid,
+    host: os.hostname(),
+    since: new Date().toISOString(),
+    token: crypto.randomUUID(),
+  };
   const mine = JSON.stringify(me);
   const draft = `${lock}.${me.token}.tmp`;
   try {
@@ -39,8 +44,12 @@ export function lockFolder(dir: string): () => void {
         continue;
       }
       if (!told) {
-        const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'a lock file that does not name its holder';
-        console.error(`${dir} is locked by ${who}: waiting for that checkpoint save to finish. If no save is running, delete ${lock}.`);
+        const who = holder
+          ? `process ${holder.pid} on ${holder.host} since ${holder.since}`
+          : 'a lock file that does not name its holder';
+        console.error(
+          `${dir} is locked by ${who}: waiting for that checkpoint save to finish. If no save is running, delete ${lock}.`,
+        );
         told = true;
       }
       sleep(POLL_MS);

@@ -80,7 +80,11 @@ export class VelocityModel {
    * v̂(x_t, t). x: [B, 1]; timesteps: B integers in [0, numTimesteps). Returns [B, 1] and, in
    * training mode, the batch moments each BatchNorm used (the caller updates running statistics).
    */
-  forward(x: tf.Tensor2D, timesteps: tf.Tensor1D, options: ForwardOptions): { output: tf.Tensor2D; moments: BatchMoments } {
+  forward(
+    x: tf.Tensor2D,
+    timesteps: tf.Tensor1D,
+    options: ForwardOptions,
+  ): { output: tf.Tensor2D; moments: BatchMoments } {
     const { training } = options;
     const p = options.params ?? this.params;
     const B = x.shape[0];
@@ -88,13 +92,22 @@ export class VelocityModel {
     if (x.rank !== 2 || x.shape[1] !== 1) throw new Error(`VelocityModel: x must have shape [B, 1], got [${x.shape}]`);
     if (timesteps.shape[0] !== B) throw new Error(`VelocityModel: ${timesteps.shape[0]} timesteps for ${B} rows`);
     const useDropout = training && dropout > 0;
-    if (useDropout && !options.dropoutRng) throw new Error('VelocityModel: training with dropout needs a dropoutRng stream');
+    if (useDropout && !options.dropoutRng)
+      throw new Error('VelocityModel: training with dropout needs a dropoutRng stream');
     // Draw the masks outside tidy; they are plain data.
-    const masks = this.network.trunk.map((layer) => (useDropout && layer.dropout ? options.dropoutRng!.dropoutMask(B * layer.outputs, dropout) : null));
-    const norm = { training, runningStats: this.batchStats as Map<string, tf.Tensor>, eps: this.config.bnEpsilon, moments: new Map() as BatchMoments };
+    const masks = this.network.trunk.map((layer) =>
+      useDropout && layer.dropout ? options.dropoutRng!.dropoutMask(B * layer.outputs, dropout) : null,
+    );
+    const norm = {
+      training,
+      runningStats: this.batchStats as Map<string, tf.Tensor>,
+      eps: this.config.bnEpsilon,
+      moments: new Map() as BatchMoments,
+    };
     const output = tf.tidy(() => {
       let temb: tf.Tensor = tf.gather(this.embeddingTable, timesteps);
-      for (const layer of this.network.time) temb = layer.kind === 'dense' ? denseAutograd(p, layer.name, temb) : layer.activation.autograd(temb);
+      for (const layer of this.network.time)
+        temb = layer.kind === 'dense' ? denseAutograd(p, layer.name, temb) : layer.activation.autograd(temb);
       let h: tf.Tensor = tf.concat([x, temb], 1);
       this.network.trunk.forEach((layer, i) => {
         let y: tf.Tensor = normDenseAutograd(p, layer, h, norm);

@@ -80,14 +80,35 @@ export function velocityNetwork(config: VelocityModelConfig): Network {
   validateConfig(config);
   const { width, depth, timeEmbeddingDim: e } = config;
   const activation = ACTIVATIONS[config.activation];
-  const dense = (name: string, inputs: number, outputs: number): DenseLayer => ({ kind: 'dense', name, inputs, outputs });
-  const block = (i: number): NormDenseLayer => ({ bn: `block_${i}/bn`, dense: `block_${i}/dense`, inputs: width, outputs: width, activation, dropout: true, residual: true });
+  const dense = (name: string, inputs: number, outputs: number): DenseLayer => ({
+    kind: 'dense',
+    name,
+    inputs,
+    outputs,
+  });
+  const block = (i: number): NormDenseLayer => ({
+    bn: `block_${i}/bn`,
+    dense: `block_${i}/dense`,
+    inputs: width,
+    outputs: width,
+    activation,
+    dropout: true,
+    residual: true,
+  });
   return {
     time: [dense('time/linear_1', e, e), { kind: 'activation', activation: silu }, dense('time/linear_2', e, e)],
     trunk: [
       { bn: 'bn_in', dense: 'dense_in', inputs: 1 + e, outputs: width, activation, dropout: true, residual: false },
       ...Array.from({ length: depth }, (_, i) => block(i)),
-      { bn: 'bn_out', dense: 'dense_out', inputs: width, outputs: 1, activation: null, dropout: false, residual: false },
+      {
+        bn: 'bn_out',
+        dense: 'dense_out',
+        inputs: width,
+        outputs: 1,
+        activation: null,
+        dropout: false,
+        residual: false,
+      },
     ],
   };
 }
@@ -100,15 +121,22 @@ export function timeDenseLayers(network: Network): DenseLayer[] {
 export function validateConfig(c: VelocityModelConfig): void {
   const positiveInt = (name: keyof VelocityModelConfig) => {
     const v = c[name];
-    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`VelocityModel: ${name} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || (v as number) < 1)
+      throw new Error(`VelocityModel: ${name} must be a positive integer, got ${v}`);
   };
   positiveInt('width');
   positiveInt('timeEmbeddingDim');
   positiveInt('numTimesteps');
-  if (!Number.isInteger(c.depth) || c.depth < 0) throw new Error(`VelocityModel: depth must be an integer ≥ 0, got ${c.depth}`);
-  if (!Object.hasOwn(ACTIVATIONS, c.activation)) throw new Error(`VelocityModel: activation must be one of ${Object.keys(ACTIVATIONS).join(', ')}, got ${c.activation}`);
-  if (c.timeEmbeddingDim % 2 !== 0) throw new Error(`VelocityModel: timeEmbeddingDim must be even, got ${c.timeEmbeddingDim}`);
+  if (!Number.isInteger(c.depth) || c.depth < 0)
+    throw new Error(`VelocityModel: depth must be an integer ≥ 0, got ${c.depth}`);
+  if (!Object.hasOwn(ACTIVATIONS, c.activation))
+    throw new Error(
+      `VelocityModel: activation must be one of ${Object.keys(ACTIVATIONS).join(', ')}, got ${c.activation}`,
+    );
+  if (c.timeEmbeddingDim % 2 !== 0)
+    throw new Error(`VelocityModel: timeEmbeddingDim must be even, got ${c.timeEmbeddingDim}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`VelocityModel: dropout must be in [0, 1), got ${c.dropout}`);
-  if (!(c.bnMomentum >= 0 && c.bnMomentum < 1)) throw new Error(`VelocityModel: bnMomentum must be in [0, 1), got ${c.bnMomentum}`);
+  if (!(c.bnMomentum >= 0 && c.bnMomentum < 1))
+    throw new Error(`VelocityModel: bnMomentum must be in [0, 1), got ${c.bnMomentum}`);
   if (!(c.bnEpsilon > 0)) throw new Error(`VelocityModel: bnEpsilon must be > 0, got ${c.bnEpsilon}`);
 }

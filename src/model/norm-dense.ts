@@ -9,7 +9,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedOps, type FusedOp } from '../runtime/fused-kernels';
 import { columnSum, rowSum, setGrad, sumOnHost, transposedTimes, type BatchSums } from './batch-sums';
-import { batchMoments, batchNormDenseValues, foldBatchNorm, foldedLayerGrads, transposeRows, type BatchNormDense, type FoldedLayer } from './batchnorm-fold';
+import {
+  batchMoments,
+  batchNormDenseValues,
+  foldBatchNorm,
+  foldedLayerGrads,
+  transposeRows,
+  type BatchNormDense,
+  type FoldedLayer,
+} from './batchnorm-fold';
 import { denseAutograd } from './dense';
 import type { NormDenseLayer } from './network';
 import { getParameter, type TensorMap } from './parameters';
@@ -27,10 +35,20 @@ export interface Normalisation {
 }
 
 /** ((p + gamma) + h·beta) + residual, gamma and beta per column: the layer's input gradient in one pass. */
-export const LAYER_INPUT_GRAD: FusedOp = { name: 'TsdLayerInputGrad', inputs: ['p', 'gamma', 'h', 'beta', 'residual'], attrs: [], outputs: 1 };
+export const LAYER_INPUT_GRAD: FusedOp = {
+  name: 'TsdLayerInputGrad',
+  inputs: ['p', 'gamma', 'h', 'beta', 'residual'],
+  attrs: [],
+  outputs: 1,
+};
 
 /** BatchNorm then Dense as differentiable tfjs ops; in training mode the batch moments are kept in `norm.moments`. */
-export function normDenseAutograd(params: TensorMap, layer: NormDenseLayer, h: tf.Tensor, norm: Normalisation): tf.Tensor2D {
+export function normDenseAutograd(
+  params: TensorMap,
+  layer: NormDenseLayer,
+  h: tf.Tensor,
+  norm: Normalisation,
+): tf.Tensor2D {
   const { bn } = layer;
   let mean: tf.Tensor;
   let variance: tf.Tensor;
@@ -70,7 +88,9 @@ export function normDenseForward(
 ): { z: tf.Tensor2D; cache: NormDenseCache; moments: { mean: tf.Tensor; variance: tf.Tensor } } {
   const p = batchNormDenseValues(params, layer.bn, layer.dense);
   const hT = packsRightOperand() ? (tf.transpose(h) as tf.Tensor2D) : null;
-  const partial = hT ? [rowSum(sums, hT), rowSum(sums, tf.square(hT) as tf.Tensor2D)] : [columnSum(sums, h), columnSum(sums, tf.square(h) as tf.Tensor2D)];
+  const partial = hT
+    ? [rowSum(sums, hT), rowSum(sums, tf.square(hT) as tf.Tensor2D)]
+    : [columnSum(sums, h), columnSum(sums, tf.square(h) as tf.Tensor2D)];
   const [sumH, sumH2] = sumOnHost(sums, partial);
   const m = batchMoments(sumH, sumH2, sums.total);
   const f = foldBatchNorm(p, m.mean, m.variance, eps);
@@ -116,7 +136,12 @@ export function normDenseBackward(
 }
 
 /** The layer with its BatchNorm's running statistics folded into the Dense: z = h·W + b. */
-export function foldNormDense(params: TensorMap, runningStats: Map<string, tf.Tensor>, eps: number, layer: NormDenseLayer): { W: tf.Tensor2D; b: tf.Tensor1D } {
+export function foldNormDense(
+  params: TensorMap,
+  runningStats: Map<string, tf.Tensor>,
+  eps: number,
+  layer: NormDenseLayer,
+): { W: tf.Tensor2D; b: tf.Tensor1D } {
   const p = batchNormDenseValues(params, layer.bn, layer.dense);
   const stat = (name: string) => runningStats.get(`${layer.bn}/${name}`)!.dataSync();
   const f = foldBatchNorm(p, stat('mean'), stat('var'), eps);

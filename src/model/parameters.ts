@@ -1,5 +1,5 @@
 // The network's parameters as named tensors (the model's own variables, or a copy such as the EMA).
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 export type TensorMap = Map<string, tf.Tensor>;
 

@@ -92,15 +92,32 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
   // batch statistics are over the whole batch, of which a shard holds rows
   const start = inputs.rows?.start ?? 0;
   const total = inputs.rows?.total ?? B;
-  if (xt.rank !== 2 || xt.shape[1] !== 1) throw new Error(`trainingPass: x_t must have shape [B, 1], got [${xt.shape}]`);
+  if (xt.rank !== 2 || xt.shape[1] !== 1)
+    throw new Error(`trainingPass: x_t must have shape [B, 1], got [${xt.shape}]`);
   if (timesteps.length !== B) throw new Error(`trainingPass: ${timesteps.length} timesteps for ${B} rows`);
   const useDropout = dropout > 0;
-  if (useDropout && !inputs.dropoutRng) throw new Error('trainingPass: training with dropout needs a dropoutRng stream');
+  if (useDropout && !inputs.dropoutRng)
+    throw new Error('trainingPass: training with dropout needs a dropoutRng stream');
   // The same draws as forward(): each mask is row-major [total, outputs], of which we hold rows [start, start + B).
   const masks = network.trunk.map((layer) =>
-    useDropout && layer.dropout ? tf.tensor2d(inputs.dropoutRng!.dropoutMaskPart(total * layer.outputs, dropout, start * layer.outputs, (start + B) * layer.outputs), [B, layer.outputs]) : null,
+    useDropout && layer.dropout
+      ? tf.tensor2d(
+          inputs.dropoutRng!.dropoutMaskPart(
+            total * layer.outputs,
+            dropout,
+            start * layer.outputs,
+            (start + B) * layer.outputs,
+          ),
+          [B, layer.outputs],
+        )
+      : null,
   );
-  const sums: BatchSums = { total, reduce: inputs.reduce ?? ((xs) => xs), onesColumn: tf.ones([B, 1]) as tf.Tensor2D, onesRow: tf.ones([1, B]) as tf.Tensor2D };
+  const sums: BatchSums = {
+    total,
+    reduce: inputs.reduce ?? ((xs) => xs),
+    onesColumn: tf.ones([B, 1]) as tf.Tensor2D,
+    onesRow: tf.ones([1, B]) as tf.Tensor2D,
+  };
 
   // Forward: the time MLP, then the trunk on [x, temb].
   const emb = gatherEmbedding(model, timesteps, packsRightOperand());
@@ -110,7 +127,11 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
   let temb = embRows;
   for (const layer of network.time) {
     if (layer.kind === 'dense') {
-      time.push({ layer, x: temb, xT: time.length === 0 && emb.columns ? tf.tensor2d(emb.columns, [emb.width, B]) : null });
+      time.push({
+        layer,
+        x: temb,
+        xT: time.length === 0 && emb.columns ? tf.tensor2d(emb.columns, [emb.width, B]) : null,
+      });
       temb = denseForward(params, layer.name, temb);
     } else {
       const { y, cache } = layer.activation.forward(temb, null, null);
@@ -125,7 +146,8 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
     const { z, cache, moments: m } = normDenseForward(params, eps, sums, layer, h);
     moments.set(layer.bn, m);
     if (!layer.activation) {
-      if (layer.residual || layer.dropout) throw new Error(`trainingPass: layer ${layer.dense} has no activation but a residual or dropout`);
+      if (layer.residual || layer.dropout)
+        throw new Error(`trainingPass: layer ${layer.dense} has no activation but a residual or dropout`);
       trunk.push({ layer: cache, activation: null });
       h = z;
       return;
@@ -144,7 +166,16 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
       const { activation } = trunk[i];
       const dz = activation ? layer.activation!.backward(dh, activation) : dh;
       // the first layer's input is [x, temb]: only the temb columns' gradient is needed
-      dh = normDenseBackward(params, grads, sums, layer, dz, trunk[i].layer, layer.residual ? dh : null, i === 0 ? 1 : 0);
+      dh = normDenseBackward(
+        params,
+        grads,
+        sums,
+        layer,
+        dz,
+        trunk[i].layer,
+        layer.residual ? dh : null,
+        i === 0 ? 1 : 0,
+      );
     }
     // The time MLP, backwards; its gradients are summed in the last exchange, with `alsoSum`.
     const timeGrads: [string, tf.Tensor][] = [];
@@ -180,7 +211,11 @@ export function exchangeSizes(network: Network): number[] {
  * The model's sinusoidal embedding rows of `timesteps`, gathered on the host, as [B, e] and, with
  * `transposed`, also as [e, B].
  */
-function gatherEmbedding(model: VelocityModel, timesteps: ArrayLike<number>, transposed: boolean): { rows: Float32Array; columns: Float32Array | null; width: number } {
+function gatherEmbedding(
+  model: VelocityModel,
+  timesteps: ArrayLike<number>,
+  transposed: boolean,
+): { rows: Float32Array; columns: Float32Array | null; width: number } {
   const { timeEmbeddingDim: e, numTimesteps } = model.config;
   const B = timesteps.length;
   const table = model.embeddingValues;
@@ -188,7 +223,8 @@ function gatherEmbedding(model: VelocityModel, timesteps: ArrayLike<number>, tra
   const columns = transposed ? new Float32Array(e * B) : null;
   for (let b = 0; b < B; b++) {
     const t = timesteps[b];
-    if (!Number.isInteger(t) || t < 0 || t >= numTimesteps) throw new Error(`trainingPass: timestep ${t} out of [0, ${numTimesteps})`);
+    if (!Number.isInteger(t) || t < 0 || t >= numTimesteps)
+      throw new Error(`trainingPass: timestep ${t} out of [0, ${numTimesteps})`);
     const row = table.subarray(t * e, (t + 1) * e);
     rows.set(row, b * e);
     if (columns) for (let k = 0; k < e; k++) columns[k * B + b] = row[k];

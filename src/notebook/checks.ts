@@ -44,11 +44,16 @@ export function evaluateCheck(c: Check): boolean {
   if (typeof value !== 'number' || typeof threshold !== 'number') return false;
   if (Number.isNaN(value) || Number.isNaN(threshold)) return false;
   switch (c.op) {
-    case '<=': return value <= threshold;
-    case '>=': return value >= threshold;
-    case '<': return value < threshold;
-    case '>': return value > threshold;
-    default: return false;
+    case '<=':
+      return value <= threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '>':
+      return value > threshold;
+    default:
+      return false;
   }
 }
 

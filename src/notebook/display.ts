@@ -4,10 +4,10 @@
 // "Not ready" outside a kernel, and requiring it at the top would make this module
 // (and everything importing it) unusable from plain Node and the tests. Outside a
 // kernel the helpers fall back to printing text, so notebook code also runs as a script.
-import { barUsed, CHECKS_MIME, Check, evaluateCheck, groupChecks, META_MIME } from './checks';
+import { barUsed, CHECKS_MIME, type Check, evaluateCheck, groupChecks, META_MIME } from './checks';
 import { formatNumber } from './tables';
-import { Figure, FigureOptions, PLOTLY_MIME, figureOutput, figureProblems } from './plots';
-import { Row, TableOptions, escapeHtml, tableHtml, tableText } from './tables';
+import { type Figure, type FigureOptions, PLOTLY_MIME, figureOutput, figureProblems } from './plots';
+import { type Row, type TableOptions, escapeHtml, tableHtml, tableText } from './tables';
 
 type Tslab = typeof import('tslab');
 type Display = Tslab['display'];
@@ -33,7 +33,11 @@ function withDisplay(show: (d: Display) => void, fallback: () => string, target?
  * set while a cell runs); like display.raw it throws "Not ready" outside a kernel.
  */
 function displayData(data: Record<string, unknown>): void {
-  const kernel = require('tslab/dist/jupyter') as { lastWriteDisplayData: ((msg: { data: Record<string, unknown>; metadata: object; transient: object }, update: boolean) => void) | null };
+  const kernel = require('tslab/dist/jupyter') as {
+    lastWriteDisplayData:
+      | ((msg: { data: Record<string, unknown>; metadata: object; transient: object }, update: boolean) => void)
+      | null;
+  };
   if (!kernel.lastWriteDisplayData) throw new Error('Not ready');
   kernel.lastWriteDisplayData({ data, metadata: {}, transient: {} }, false);
 }
@@ -46,12 +50,18 @@ export function showFigure(fig: Figure, opts: FigureOptions = {}): void {
   const output = figureOutput(fig, opts);
   const problems = figureProblems(output[PLOTLY_MIME]);
   if (problems.length) throw new Error(`showFigure: this figure would not show its data: ${problems.join('; ')}`);
-  withDisplay(() => displayData(output), () => `[figure: ${fig.data.length} trace(s)]`);
+  withDisplay(
+    () => displayData(output),
+    () => `[figure: ${fig.data.length} trace(s)]`,
+  );
 }
 
 /** An HTML table of rows (array of objects). */
 export function showTable(data: Row[], opts?: TableOptions): void {
-  withDisplay((d) => d.html(tableHtml(data, opts)), () => tableText(data, opts));
+  withDisplay(
+    (d) => d.html(tableHtml(data, opts)),
+    () => tableText(data, opts),
+  );
 }
 
 /**
@@ -59,7 +69,10 @@ export function showTable(data: Row[], opts?: TableOptions): void {
  * HTML export: for prose whose numbers come from the run (./prose.ts).
  */
 export function showMarkdown(text: string): void {
-  withDisplay((d) => d.markdown(text), () => text);
+  withDisplay(
+    (d) => d.markdown(text),
+    () => text,
+  );
 }
 
 export interface Progress {
@@ -93,7 +106,11 @@ export function progress(opts: { total?: number; label?: string; minIntervalMs?:
       bar = `<progress value="${done}" max="${opts.total}" style="width:12em;vertical-align:middle"></progress> ${pct.toFixed(0)}% `;
     }
     const html = `<div style="font-family:monospace">${bar}${escapeHtml(label + message)} <span style="color:#888">(${secs} s)</span></div>`;
-    withDisplay((d) => d.html(html), () => `${label}${message} (${secs} s)`, target);
+    withDisplay(
+      (d) => d.html(html),
+      () => `${label}${message} (${secs} s)`,
+      target,
+    );
   };
   return {
     update(message, done) {
@@ -115,8 +132,14 @@ export function progress(opts: { total?: number; label?: string; minIntervalMs?:
  */
 export function publishChecks(checks: Check[]): void {
   const tables = checkTables(checks);
-  withDisplay((d) => d.html(publishedChecksHtml(checks)), () => `${tableText(tables.summary, tables.summaryOptions)}\n${tableText(tables.all, tables.allOptions)}`);
-  withDisplay((d) => d.raw(CHECKS_MIME, JSON.stringify(checks)), () => '');
+  withDisplay(
+    (d) => d.html(publishedChecksHtml(checks)),
+    () => `${tableText(tables.summary, tables.summaryOptions)}\n${tableText(tables.all, tables.allOptions)}`,
+  );
+  withDisplay(
+    (d) => d.raw(CHECKS_MIME, JSON.stringify(checks)),
+    () => '',
+  );
 }
 
 /** What publishChecks shows: a summary table, then every check in a collapsed table captioned 'Checks'. */
@@ -163,5 +186,8 @@ function checkTables(checks: Check[]) {
  * backend, so the report should say which backend actually ran.
  */
 export function publishMeta(meta: Record<string, unknown>): void {
-  withDisplay((d) => d.raw(META_MIME, JSON.stringify(meta)), () => '');
+  withDisplay(
+    (d) => d.raw(META_MIME, JSON.stringify(meta)),
+    () => '',
+  );
 }

@@ -37,7 +37,10 @@ function commonRange(panels: HistogramPanel[]): [number, number] {
  * Histograms (as densities) stacked vertically with a shared x axis, each with an optional
  * exact pdf overlaid: the tutorial's five-panel figures.
  */
-export function stackedHistograms(panels: HistogramPanel[], opts: { bins?: number; range?: [number, number]; title?: string } = {}): Figure {
+export function stackedHistograms(
+  panels: HistogramPanel[],
+  opts: { bins?: number; range?: [number, number]; title?: string } = {},
+): Figure {
   const bins = opts.bins ?? 100;
   const range = opts.range ?? commonRange(panels);
   const data: object[] = [];
@@ -46,28 +49,64 @@ export function stackedHistograms(panels: HistogramPanel[], opts: { bins?: numbe
   panels.forEach((p, i) => {
     const suffix = i === 0 ? '' : String(i + 1);
     const h = histogram(p.values, { bins, range });
-    data.push(barHistogramTrace(h, p.title, { color: HIST_COLOR, extra: { xaxis: `x${suffix}`, yaxis: `y${suffix}`, showlegend: false } }));
+    data.push(
+      barHistogramTrace(h, p.title, {
+        color: HIST_COLOR,
+        extra: { xaxis: `x${suffix}`, yaxis: `y${suffix}`, showlegend: false },
+      }),
+    );
     if (p.pdf) {
       const xs = grid(400).map((k) => range[0] + ((range[1] - range[0]) * (k - 1)) / 399);
-      data.push(lineTrace(xs, xs.map(p.pdf), `exact density`, { color: PDF_COLOR, width: 1.5, extra: { xaxis: `x${suffix}`, yaxis: `y${suffix}`, showlegend: i === 0 } }));
+      data.push(
+        lineTrace(xs, xs.map(p.pdf), `exact density`, {
+          color: PDF_COLOR,
+          width: 1.5,
+          extra: { xaxis: `x${suffix}`, yaxis: `y${suffix}`, showlegend: i === 0 },
+        }),
+      );
     }
     const last = i === panels.length - 1;
-    axes[`xaxis${suffix}`] = { matches: i === 0 ? undefined : 'x', showticklabels: last, ...(last ? { title: { text: 'x' } } : {}) };
+    axes[`xaxis${suffix}`] = {
+      matches: i === 0 ? undefined : 'x',
+      showticklabels: last,
+      ...(last ? { title: { text: 'x' } } : {}),
+    };
     axes[`yaxis${suffix}`] = { title: { text: 'density' } };
-    annotations.push({ text: p.title, xref: `x${suffix} domain`, yref: `y${suffix} domain`, x: 0.01, y: 1, showarrow: false, xanchor: 'left', yanchor: 'bottom' });
+    annotations.push({
+      text: p.title,
+      xref: `x${suffix} domain`,
+      yref: `y${suffix} domain`,
+      x: 0.01,
+      y: 1,
+      showarrow: false,
+      xanchor: 'left',
+      yanchor: 'bottom',
+    });
   });
   return {
     data,
     layout: layout({
       title: opts.title,
-      extra: { grid: { rows: panels.length, columns: 1, pattern: 'independent', roworder: 'top to bottom' }, annotations, ...axes, height: 170 * panels.length + 80 },
+      extra: {
+        grid: { rows: panels.length, columns: 1, pattern: 'independent', roworder: 'top to bottom' },
+        annotations,
+        ...axes,
+        height: 170 * panels.length + 80,
+      },
     }),
   };
 }
 
 /** One histogram against the exact density. */
-export function histogramVsPdf(values: ArrayLike<number>, pdf: (x: number) => number, opts: { title?: string; bins?: number; name?: string } = {}): Figure {
-  const fig = stackedHistograms([{ title: opts.name ?? 'samples', values, pdf }], { bins: opts.bins, title: opts.title });
+export function histogramVsPdf(
+  values: ArrayLike<number>,
+  pdf: (x: number) => number,
+  opts: { title?: string; bins?: number; name?: string } = {},
+): Figure {
+  const fig = stackedHistograms([{ title: opts.name ?? 'samples', values, pdf }], {
+    bins: opts.bins,
+    title: opts.title,
+  });
   return { ...fig, layout: { ...(fig.layout as object), height: 380, annotations: [] } };
 }
 
@@ -87,7 +126,14 @@ export function scheduleFigure(scheduler: DDPMScheduler): Figure {
       // label per decade, as 1e-4 (Plotly's superscript powers and in-between digits read as
       // stray numbers); the legend above the plot, where no curve runs
       extra: {
-        yaxis2: { title: { text: 'ᾱ_t (log scale)' }, type: 'log', dtick: 1, exponentformat: 'e', overlaying: 'y', side: 'right' },
+        yaxis2: {
+          title: { text: 'ᾱ_t (log scale)' },
+          type: 'log',
+          dtick: 1,
+          exponentformat: 'e',
+          overlaying: 'y',
+          side: 'right',
+        },
         legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1.02, yanchor: 'bottom' },
         margin: { l: 70, r: 90, t: 50, b: 50 },
       },
@@ -107,9 +153,20 @@ export function lossFigure(history: TrainLog[], floor: number, opts: { evalLoss?
   const above = history.map((h) => (h.loss > floor ? h.loss - floor : NaN)); // NaN: no point on a log axis
   const below = above.filter(Number.isNaN).length;
   const what = floor === 0 ? 'training loss' : `training loss − floor ${floor.toFixed(3)}`;
-  const data = [lineTrace(steps, above, `${what} (window mean${below ? `; ${below} windows under the floor` : ''})`, { color: HIST_COLOR, extra: { connectgaps: false } })];
+  const data = [
+    lineTrace(steps, above, `${what} (window mean${below ? `; ${below} windows under the floor` : ''})`, {
+      color: HIST_COLOR,
+      extra: { connectgaps: false },
+    }),
+  ];
   if (opts.evalLoss !== undefined) {
-    data.push(lineTrace([last], [opts.evalLoss - floor], `EMA model, exact excess ${(opts.evalLoss - floor).toFixed(4)}`, { mode: 'markers', color: '#2ca02c', extra: { marker: { size: 10 } } }));
+    data.push(
+      lineTrace([last], [opts.evalLoss - floor], `EMA model, exact excess ${(opts.evalLoss - floor).toFixed(4)}`, {
+        mode: 'markers',
+        color: '#2ca02c',
+        extra: { marker: { size: 10 } },
+      }),
+    );
   }
   const title = floor === 0 ? 'Training loss' : 'v-prediction loss above the Bayes-optimal loss';
   return { data, layout: layout({ title, xTitle: 'step', yTitle: floor === 0 ? 'loss' : 'loss − floor', logY: true }) };
@@ -134,8 +191,25 @@ export function samplerW1Figure(
     marker: { color: colors[i % colors.length] },
     hovertemplate: `${score}<br>%{x}<br>W1=%{y:.3f}<extra></extra>`,
   }));
-  const shapes = (opts.noiseFloors ?? []).map((f) => ({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: f.w1, y1: f.w1, line: { color: '#555', dash: 'dot', width: 1 } }));
-  const notes = (opts.noiseFloors ?? []).map((f) => ({ xref: 'paper', x: 1, y: Math.log10(f.w1), text: `exact samples, n = ${f.n}`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { size: 10, color: '#555' } }));
+  const shapes = (opts.noiseFloors ?? []).map((f) => ({
+    type: 'line',
+    xref: 'paper',
+    x0: 0,
+    x1: 1,
+    y0: f.w1,
+    y1: f.w1,
+    line: { color: '#555', dash: 'dot', width: 1 },
+  }));
+  const notes = (opts.noiseFloors ?? []).map((f) => ({
+    xref: 'paper',
+    x: 1,
+    y: Math.log10(f.w1),
+    text: `exact samples, n = ${f.n}`,
+    showarrow: false,
+    xanchor: 'right',
+    yanchor: 'bottom',
+    font: { size: 10, color: '#555' },
+  }));
   return {
     data,
     layout: layout({
@@ -168,7 +242,10 @@ export interface TimeFrame {
  * or callbacks, so it works in the offline exports too). Every frame shares the x range, the
  * bins and the y range, so the eye sees the distribution change, not the axes.
  */
-export function timeSliderFigure(frames: TimeFrame[], opts: { range: [number, number]; bins?: number; title?: string; sliderLabel?: string }): Figure {
+export function timeSliderFigure(
+  frames: TimeFrame[],
+  opts: { range: [number, number]; bins?: number; title?: string; sliderLabel?: string },
+): Figure {
   if (frames.length === 0) throw new Error('timeSliderFigure: no frames');
   const bins = opts.bins ?? 100;
   const [lo, hi] = opts.range;
@@ -187,7 +264,9 @@ export function timeSliderFigure(frames: TimeFrame[], opts: { range: [number, nu
   const steps = frames.map((f, i) => ({
     label: f.label,
     method: 'restyle',
-    args: withSamples ? [{ y: [Array.from(shown[i].hist!.density), shown[i].pdf] }, [0, 1]] : [{ y: [shown[i].pdf] }, [0]],
+    args: withSamples
+      ? [{ y: [Array.from(shown[i].hist!.density), shown[i].pdf] }, [0, 1]]
+      : [{ y: [shown[i].pdf] }, [0]],
   }));
   return {
     data,
@@ -208,8 +287,14 @@ export function timeSliderFigure(frames: TimeFrame[], opts: { range: [number, nu
  * A trained sampler against the exact one on the same noise: each pair's difference
  * x_model − x_exact against x_exact (left), and the mean |difference| by where x_exact fell (right).
  */
-export function coupledFigure(exact: ArrayLike<number>, model: ArrayLike<number>, comparison: CoupledComparison, opts: { title?: string } = {}): Figure {
-  if (exact.length !== model.length) throw new Error(`coupledFigure: ${model.length} model samples for ${exact.length} exact ones`);
+export function coupledFigure(
+  exact: ArrayLike<number>,
+  model: ArrayLike<number>,
+  comparison: CoupledComparison,
+  opts: { title?: string } = {},
+): Figure {
+  if (exact.length !== model.length)
+    throw new Error(`coupledFigure: ${model.length} model samples for ${exact.length} exact ones`);
   const diff = Array.from(model, (m, i) => m - exact[i]);
   const regions = comparison.regions.filter((r) => r.count > 0);
   return {

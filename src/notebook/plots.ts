@@ -44,7 +44,9 @@ export function escapeScript(js: string): string {
 
 /** JSON text with typed arrays written as arrays (JSON.stringify writes them as {"0":..} objects); NaN/Infinity become null. */
 function jsonText(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v));
+  return JSON.stringify(value, (_k, v) =>
+    ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v,
+  );
 }
 
 /**
@@ -52,7 +54,10 @@ function jsonText(value: unknown): string {
  * arrays written as arrays. NaN/Infinity become null, which Plotly draws as a gap.
  */
 export function scriptJson(value: unknown): string {
-  return jsonText(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return jsonText(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** A figure as Plotly takes it (and as the Plotly MIME type holds it). */
@@ -72,14 +77,35 @@ export interface TypedArraySpec {
   shape?: string;
 }
 
-const DTYPES = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array };
+const DTYPES = {
+  f4: Float32Array,
+  f8: Float64Array,
+  i1: Int8Array,
+  u1: Uint8Array,
+  i2: Int16Array,
+  u2: Uint16Array,
+  i4: Int32Array,
+  u4: Uint32Array,
+};
 
 function isTypedArraySpec(v: unknown): v is TypedArraySpec {
-  return !!v && typeof v === 'object' && typeof (v as TypedArraySpec).dtype === 'string' && typeof (v as TypedArraySpec).bdata === 'string';
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    typeof (v as TypedArraySpec).dtype === 'string' &&
+    typeof (v as TypedArraySpec).bdata === 'string'
+  );
 }
 
 /** Integer dtypes, smallest first, with the range each holds. */
-const INTEGER_DTYPES: [keyof typeof DTYPES, number, number][] = [['u1', 0, 2 ** 8 - 1], ['i1', -(2 ** 7), 2 ** 7 - 1], ['u2', 0, 2 ** 16 - 1], ['i2', -(2 ** 15), 2 ** 15 - 1], ['u4', 0, 2 ** 32 - 1], ['i4', -(2 ** 31), 2 ** 31 - 1]];
+const INTEGER_DTYPES: [keyof typeof DTYPES, number, number][] = [
+  ['u1', 0, 2 ** 8 - 1],
+  ['i1', -(2 ** 7), 2 ** 7 - 1],
+  ['u2', 0, 2 ** 16 - 1],
+  ['i2', -(2 ** 15), 2 ** 15 - 1],
+  ['u4', 0, 2 ** 32 - 1],
+  ['i4', -(2 ** 31), 2 ** 31 - 1],
+];
 
 /**
  * The smallest integer dtype that holds the values when they are all integers (a figure that
@@ -90,7 +116,9 @@ const INTEGER_DTYPES: [keyof typeof DTYPES, number, number][] = [['u1', 0, 2 ** 
  */
 function typedArraySpec(values: (number | null)[], shape?: [number, number]): TypedArraySpec {
   const integers = values.every((v) => Number.isInteger(v)) ? (values as number[]) : [];
-  const integer = integers.length ? INTEGER_DTYPES.find(([, lo, hi]) => integers.every((v) => lo <= v && v <= hi))?.[0] : undefined;
+  const integer = integers.length
+    ? INTEGER_DTYPES.find(([, lo, hi]) => integers.every((v) => lo <= v && v <= hi))?.[0]
+    : undefined;
   const f4 = values.every((v) => v === null || v === 0 || (Math.abs(v) >= 1e-30 && Math.abs(v) <= 1e30));
   const dtype = integer ?? (f4 ? 'f4' : 'f8');
   const array = DTYPES[dtype].from(values.map((v) => v ?? NaN));
@@ -107,11 +135,13 @@ export function decodeArray(v: unknown): unknown {
   const flat = new Type(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const dims = v.shape === undefined ? [flat.length] : String(v.shape).split(',').map(Number);
   if (dims.length === 1 && dims[0] === flat.length) return flat;
-  if (dims.length === 2 && dims[0] * dims[1] === flat.length) return Array.from({ length: dims[0] }, (_, i) => flat.subarray(i * dims[1], (i + 1) * dims[1]));
+  if (dims.length === 2 && dims[0] * dims[1] === flat.length)
+    return Array.from({ length: dims[0] }, (_, i) => flat.subarray(i * dims[1], (i + 1) * dims[1]));
   throw new Error(`decodeArray: shape "${v.shape}" does not fit ${flat.length} values`);
 }
 
-const isNumericArray = (v: unknown): v is (number | null)[] => Array.isArray(v) && v.every((x) => x === null || typeof x === 'number');
+const isNumericArray = (v: unknown): v is (number | null)[] =>
+  Array.isArray(v) && v.every((x) => x === null || typeof x === 'number');
 
 /**
  * Plain JSON with its long numeric arrays as typed-array specs, which Plotly decodes wherever it
@@ -123,12 +153,15 @@ function encodeArrays(value: unknown, key?: string): unknown {
     if (key === 'z' && value.length > 0 && value.every(isNumericArray)) {
       const columns = value[0].length;
       const rectangular = value.every((row) => row.length === columns);
-      return rectangular && value.length * columns >= TYPED_ARRAY_MIN_LENGTH ? typedArraySpec(value.flat(), [value.length, columns]) : value;
+      return rectangular && value.length * columns >= TYPED_ARRAY_MIN_LENGTH
+        ? typedArraySpec(value.flat(), [value.length, columns])
+        : value;
     }
     if (value.length >= TYPED_ARRAY_MIN_LENGTH && isNumericArray(value)) return typedArraySpec(value);
     return value.map((v) => encodeArrays(v));
   }
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeArrays(v, k)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeArrays(v, k)]));
   return value;
 }
 
@@ -136,7 +169,11 @@ function encodeArrays(value: unknown, key?: string): unknown {
 export function figureSpec(fig: Figure): FigureSpec {
   const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
   const json = JSON.parse(jsonText({ data: fig.data, layout: fig.layout ?? {} }));
-  return { data: encodeArrays(json.data) as object[], layout: encodeArrays(json.layout) as object, config: JSON.parse(jsonText(config)) };
+  return {
+    data: encodeArrays(json.data) as object[],
+    layout: encodeArrays(json.layout) as object,
+    config: JSON.parse(jsonText(config)),
+  };
 }
 
 let figureCounter = 0;
@@ -194,31 +231,55 @@ export function figureScript(id: string, spec: FigureSpec): string {
  */
 export function figureProblems(fig: Figure): string[] {
   const layout = (fig.layout ?? {}) as Record<string, { type?: string } | undefined>;
-  const isLog = (axis: unknown, letter: 'x' | 'y') => layout[`${letter}axis${String(axis ?? letter).slice(1)}`]?.type === 'log';
+  const isLog = (axis: unknown, letter: 'x' | 'y') =>
+    layout[`${letter}axis${String(axis ?? letter).slice(1)}`]?.type === 'log';
   const problems: string[] = [];
   fig.data.forEach((trace, i) => {
-    const t = trace as { type?: string; mode?: string; name?: string; visible?: unknown; x?: unknown; y?: unknown; z?: unknown; xaxis?: string; yaxis?: string };
+    const t = trace as {
+      type?: string;
+      mode?: string;
+      name?: string;
+      visible?: unknown;
+      x?: unknown;
+      y?: unknown;
+      z?: unknown;
+      xaxis?: string;
+      yaxis?: string;
+    };
     if (t.visible === false || t.visible === 'legendonly') return;
-    const [x, y, z] = [t.x, t.y, t.z].map(decodeArray) as [ArrayLike<unknown> | undefined, ArrayLike<unknown> | undefined, ArrayLike<ArrayLike<unknown>> | undefined];
+    const [x, y, z] = [t.x, t.y, t.z].map(decodeArray) as [
+      ArrayLike<unknown> | undefined,
+      ArrayLike<unknown> | undefined,
+      ArrayLike<ArrayLike<unknown>> | undefined,
+    ];
     const label = `trace ${i + 1}${t.name ? ` "${t.name}"` : ''}`;
     if (t.type === 'heatmap') {
-      if (!Array.from(z ?? []).some((row) => Array.from(row).some((v) => Number.isFinite(v)))) problems.push(`${label}: a heatmap without a finite value`);
+      if (!Array.from(z ?? []).some((row) => Array.from(row).some((v) => Number.isFinite(v))))
+        problems.push(`${label}: a heatmap without a finite value`);
       return;
     }
     if (!y) return;
     const ok = (v: unknown, log: boolean) => typeof v === 'number' && Number.isFinite(v) && (!log || v > 0);
     const [logX, logY] = [isLog(t.xaxis, 'x'), isLog(t.yaxis, 'y')];
     const ys = Array.from(y);
-    const drawable = ys.filter((v, k) => ok(v, logY) && (x === undefined || ok(x[k], logX) || typeof x[k] === 'string')).length;
+    const drawable = ys.filter(
+      (v, k) => ok(v, logY) && (x === undefined || ok(x[k], logX) || typeof x[k] === 'string'),
+    ).length;
     const line = t.type !== 'bar' && (t.mode ?? 'lines').includes('lines') && !(t.mode ?? '').includes('markers');
     const needed = line ? 2 : 1;
-    if (drawable < needed) problems.push(`${label}: ${drawable} of ${ys.length} points can be drawn${logY || logX ? ' on its log axis' : ''} (a ${line ? 'line needs 2' : 'trace needs 1'})`);
+    if (drawable < needed)
+      problems.push(
+        `${label}: ${drawable} of ${ys.length} points can be drawn${logY || logX ? ' on its log axis' : ''} (a ${line ? 'line needs 2' : 'trace needs 1'})`,
+      );
   });
   return problems;
 }
 
 /** The data of a figure's display_data output: the Plotly MIME type and its HTML fallback. */
-export function figureOutput(fig: Figure, opts: FigureOptions = {}): { [PLOTLY_MIME]: FigureSpec; 'text/html': string } {
+export function figureOutput(
+  fig: Figure,
+  opts: FigureOptions = {},
+): { [PLOTLY_MIME]: FigureSpec; 'text/html': string } {
   return { [PLOTLY_MIME]: figureSpec(fig), 'text/html': figureHtml(fig, opts) };
 }
 
@@ -295,7 +356,9 @@ export function lineTrace(
 }
 
 /** A plain layout with axis titles; overlaid bars touch (histograms). */
-export function layout(opts: { title?: string; xTitle?: string; yTitle?: string; logY?: boolean; extra?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function layout(
+  opts: { title?: string; xTitle?: string; yTitle?: string; logY?: boolean; extra?: Record<string, unknown> } = {},
+): Record<string, unknown> {
   return {
     title: opts.title ? { text: opts.title } : undefined,
     xaxis: { title: { text: opts.xTitle ?? '' } },

@@ -18,7 +18,13 @@ import { formatNumber } from './tables';
  */
 export function judgementChecks(label: string, judgements: Judgement[], target = 'exact sampling'): Check[] {
   return judgements.map((j) =>
-    check(`${label}: ${j.name}`, Math.abs(j.value - j.expected), '<=', j.bar, `${formatNumber(j.value)} (${target}: ${formatNumber(j.expected)} ± ${formatNumber(j.bar)})${j.note ? `; ${j.note}` : ''}`),
+    check(
+      `${label}: ${j.name}`,
+      Math.abs(j.value - j.expected),
+      '<=',
+      j.bar,
+      `${formatNumber(j.value)} (${target}: ${formatNumber(j.expected)} ± ${formatNumber(j.bar)})${j.note ? `; ${j.note}` : ''}`,
+    ),
   );
 }
 

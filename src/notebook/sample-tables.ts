@@ -15,7 +15,10 @@ export function modeWeights(report: SampleReport): string {
  * first row is what exact sampling gives under the same most-likely-mode rule (not the
  * components' own means and stds, which the rule's cut tails shift).
  */
-export function modeTableRows(mixture: GaussianMixture, reports: { label: string; report: SampleReport }[]): Record<string, string | number>[] {
+export function modeTableRows(
+  mixture: GaussianMixture,
+  reports: { label: string; report: SampleReport }[],
+): Record<string, string | number>[] {
   const rows: Record<string, string | number>[] = [];
   const exact: Record<string, string | number> = { samples: 'exact sampling (expected)' };
   const sub = (k: number) => String.fromCharCode(0x2081 + k); // ₁ ₂ ₃
@@ -47,10 +50,18 @@ export function modeTableRows(mixture: GaussianMixture, reports: { label: string
 export function samplerTableRows(rows: SamplerRow[], mixture: GaussianMixture): Record<string, string | number>[] {
   const expected = expectedModeStats(mixture);
   const weightsHeader = `weights (exact sampling ${perMode(expected.map((e) => e.weight))})`;
-  const stdsHeader = `σ per mode (exact sampling ${perMode(expected.map((e) => e.std), 2)})`;
+  const stdsHeader = `σ per mode (exact sampling ${perMode(
+    expected.map((e) => e.std),
+    2,
+  )})`;
   return rows.map((r) => {
     const weights = r.report ? modeWeights(r.report) : '—';
-    const stds = r.report ? perMode(r.report.modes.map((m) => m.std), 2) : '—';
+    const stds = r.report
+      ? perMode(
+          r.report.modes.map((m) => m.std),
+          2,
+        )
+      : '—';
     return {
       sampler: r.sampler,
       score: r.score,

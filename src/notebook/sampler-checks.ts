@@ -44,7 +44,10 @@ export function judgeRow(r: SamplerRow, mixture: GaussianMixture): Judgement[] |
 
 export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: SamplerCheckOptions): Check[] {
   const stray = rows.find((r) => r.score !== o.exact && r.score !== o.trained);
-  if (stray) throw new Error(`samplerChecks: a row of '${stray.score}', which is neither '${o.exact}' nor ${o.trained === undefined ? 'a trained model (none given)' : `'${o.trained}'`}`);
+  if (stray)
+    throw new Error(
+      `samplerChecks: a row of '${stray.score}', which is neither '${o.exact}' nor ${o.trained === undefined ? 'a trained model (none given)' : `'${o.trained}'`}`,
+    );
   const who = (r: SamplerRow) => (r.score === o.exact ? 'exact' : 'trained');
   const judged = rows.filter((r) => r.kind !== 'plain-langevin');
   const perRow = judged.flatMap((r) => {
@@ -56,7 +59,9 @@ export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: S
       const exact = findSamplerRow(rows, r.kind, o.exact, r.evaluations);
       // the two runs share their noise only at the same n; pairs need finite samples on both sides
       if (exact.n === r.n && r.nonFinite === 0 && exact.nonFinite === 0) {
-        checks.push(coupledCheck(`trained vs exact: ${r.sampler}`, coupledComparison(r.samples, exact.samples), mixture));
+        checks.push(
+          coupledCheck(`trained vs exact: ${r.sampler}`, coupledComparison(r.samples, exact.samples), mixture),
+        );
       }
     }
     return checks;
@@ -68,13 +73,23 @@ export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: S
   };
   const plainExact = plain(o.exact);
   const detail = (p: ReturnType<typeof plain>) =>
-    p.worst ? `worst: ${p.worst.name}; weights ${modeWeights(p.r.report!)}` : `diverged: ${p.r.nonFinite} of ${p.r.n} chains not finite`;
+    p.worst
+      ? `worst: ${p.worst.name}; weights ${modeWeights(p.r.report!)}`
+      : `diverged: ${p.r.nonFinite} of ${p.r.n} chains not finite`;
   return [
     ...perRow,
-    ...(plainExact.judgements ? [mustFailCheck('exact: plain Langevin', plainExact.judgements)] : [check('exact: plain Langevin: finite chains', 0, '>', 0, detail(plainExact))]),
+    ...(plainExact.judgements
+      ? [mustFailCheck('exact: plain Langevin', plainExact.judgements)]
+      : [check('exact: plain Langevin: finite chains', 0, '>', 0, detail(plainExact))]),
     // with the learned score it must diverge or fail the same bars (when a trained model ran)
     ...(o.trained === undefined ? [] : [plain(o.trained)]).map((p) =>
-      check('trained: plain Langevin with the learned score fails too (1 = diverged or worst |error| over its bar)', p.worst === null || p.worst.ratio > 1 ? 1 : 0, '>=', 1, detail(p)),
+      check(
+        'trained: plain Langevin with the learned score fails too (1 = diverged or worst |error| over its bar)',
+        p.worst === null || p.worst.ratio > 1 ? 1 : 0,
+        '>=',
+        1,
+        detail(p),
+      ),
     ),
   ];
 }
@@ -93,7 +108,12 @@ export function discretisationBiases(rows: SamplerRow[], mixture: GaussianMixtur
       const own = modeStatsOfPoints(r.reference!, mixture);
       const errors = modeStandardErrors(expected, r.n);
       const stats = own.flatMap((m, k) =>
-        (['weight', 'mean', 'std'] as const).map((s) => ({ name: `mode ${k + 1} ${s}`, value: m[s], expected: expected[k][s], standardErrors: (m[s] - expected[k][s]) / errors[k][s] })),
+        (['weight', 'mean', 'std'] as const).map((s) => ({
+          name: `mode ${k + 1} ${s}`,
+          value: m[s],
+          expected: expected[k][s],
+          standardErrors: (m[s] - expected[k][s]) / errors[k][s],
+        })),
       );
       const worst = stats.reduce((a, b) => (Math.abs(b.standardErrors) > Math.abs(a.standardErrors) ? b : a));
       return { sampler: r.sampler, evaluations: r.evaluations, n: r.n, points: r.reference!.length, stats, worst };

@@ -20,7 +20,11 @@ export interface PathPanel {
  * halves the path's bytes in the notebook, and space the points evenly on the screen whichever
  * axis is shown.
  */
-export function evenlySpaced(axis: number[], values: ArrayLike<number>, points: number): { x0: number; dx: number; y: number[] } {
+export function evenlySpaced(
+  axis: number[],
+  values: ArrayLike<number>,
+  points: number,
+): { x0: number; dx: number; y: number[] } {
   const order = axis[0] <= axis[axis.length - 1] ? axis.map((_, k) => k) : axis.map((_, k) => axis.length - 1 - k);
   const [first, last] = [axis[order[0]], axis[order[order.length - 1]]];
   const dx = points > 1 ? (last - first) / (points - 1) : 0;
@@ -61,7 +65,14 @@ export function scoreSdeFigure(
   mixture: GaussianMixture,
   sde: VPSDE,
   panels: PathPanel[],
-  opts: { title?: string; range?: [number, number]; timePoints?: number; xPoints?: number; pathPoints?: number; timeAxis?: 'time' | 'noise' } = {},
+  opts: {
+    title?: string;
+    range?: [number, number];
+    timePoints?: number;
+    xPoints?: number;
+    pathPoints?: number;
+    timeAxis?: 'time' | 'noise';
+  } = {},
 ): Figure {
   const [lo, hi] = opts.range ?? mixture.span(4);
   const xs = linspace(lo, hi, opts.xPoints ?? 160);
@@ -89,7 +100,11 @@ export function scoreSdeFigure(
   const traces: object[] = [];
   const axes: Record<string, unknown> = {};
   const annotations: object[] = [];
-  const columnsDomain: [number, number][] = [[0, 0.08], [0.1, 0.9], [0.92, 1]];
+  const columnsDomain: [number, number][] = [
+    [0, 0.08],
+    [0.1, 0.9],
+    [0.92, 1],
+  ];
   panels.forEach((panel, r) => {
     const top = 1 - r / R;
     const yDomain = [top - 1 / R + 0.06, top - 0.02];
@@ -103,7 +118,19 @@ export function scoreSdeFigure(
         showgrid: false,
         zeroline: false,
         ...(c === 0 ? { autorange: 'reversed' } : {}),
-        ...(c === 1 ? { range: [0, 1], title: { text: r === R - 1 ? (byNoise ? 'noise level √(1 − ᾱ(s)) (data at 0, noise at 1)' : 'time s (data at 0, noise at 1)') : '' } } : {}),
+        ...(c === 1
+          ? {
+              range: [0, 1],
+              title: {
+                text:
+                  r === R - 1
+                    ? byNoise
+                      ? 'noise level √(1 − ᾱ(s)) (data at 0, noise at 1)'
+                      : 'time s (data at 0, noise at 1)'
+                    : '',
+              },
+            }
+          : {}),
       };
       axes[`yaxis${id === 1 ? '' : id}`] = {
         domain: yDomain,
@@ -115,8 +142,20 @@ export function scoreSdeFigure(
       };
     });
     const [left, mid, right] = ids;
-    traces.push(lineTrace(data0, xs, 'p₀ (data)', { color: '#333', width: 1.5, extra: { xaxis: ref('x', left), yaxis: ref('y', left), showlegend: false } }));
-    traces.push(lineTrace(data1, xs, 'p₁ (prior)', { color: '#333', width: 1.5, extra: { xaxis: ref('x', right), yaxis: ref('y', right), showlegend: false } }));
+    traces.push(
+      lineTrace(data0, xs, 'p₀ (data)', {
+        color: '#333',
+        width: 1.5,
+        extra: { xaxis: ref('x', left), yaxis: ref('y', left), showlegend: false },
+      }),
+    );
+    traces.push(
+      lineTrace(data1, xs, 'p₁ (prior)', {
+        color: '#333',
+        width: 1.5,
+        extra: { xaxis: ref('x', right), yaxis: ref('y', right), showlegend: false },
+      }),
+    );
     traces.push({
       type: 'heatmap',
       x: ss.map(axisOf),
@@ -125,7 +164,17 @@ export function scoreSdeFigure(
       colorscale: 'Viridis',
       // one colour bar for all rows (they share the scale: density over its peak at that time)
       showscale: r === 0,
-      ...(r === 0 ? { colorbar: { title: { text: 'p_s(x), % of max', side: 'right' }, len: 1 / R, y: 1 - 0.5 / R, x: 1.02, thickness: 12 } } : {}),
+      ...(r === 0
+        ? {
+            colorbar: {
+              title: { text: 'p_s(x), % of max', side: 'right' },
+              len: 1 / R,
+              y: 1 - 0.5 / R,
+              x: 1.02,
+              thickness: 12,
+            },
+          }
+        : {}),
       zsmooth: 'best',
       hovertemplate: `${byNoise ? 'noise level' : 's'}=%{x:.2f}<br>x=%{y:.2f}<br>p_s(x) = %{z} % of max p_s<extra></extra>`,
       xaxis: ref('x', mid),
@@ -139,7 +188,11 @@ export function scoreSdeFigure(
         type: 'scatter',
         mode: 'lines',
         name: panel.title,
-        ...evenlySpaced(positions, x.map((row) => row[j]), opts.pathPoints ?? 250),
+        ...evenlySpaced(
+          positions,
+          x.map((row) => row[j]),
+          opts.pathPoints ?? 250,
+        ),
         line: { color: panel.color ?? 'rgba(255,255,255,0.85)', width: 1 },
         xaxis: ref('x', mid),
         yaxis: ref('y', mid),
@@ -147,11 +200,22 @@ export function scoreSdeFigure(
         hoverinfo: 'skip',
       });
     }
-    annotations.push({ text: panel.title, xref: `${ref('x', mid)} domain`, yref: `${ref('y', mid)} domain`, x: 0.5, y: 1, showarrow: false, yanchor: 'bottom' });
+    annotations.push({
+      text: panel.title,
+      xref: `${ref('x', mid)} domain`,
+      yref: `${ref('y', mid)} domain`,
+      x: 0.5,
+      y: 1,
+      showarrow: false,
+      yanchor: 'bottom',
+    });
   });
   return {
     data: traces,
-    layout: layout({ title: opts.title, extra: { ...axes, annotations, height: 260 * R + 90, margin: { l: 50, r: 80, t: opts.title ? 60 : 30, b: 50 } } }),
+    layout: layout({
+      title: opts.title,
+      extra: { ...axes, annotations, height: 260 * R + 90, margin: { l: 50, r: 80, t: opts.title ? 60 : 30, b: 50 } },
+    }),
   };
 }
 
@@ -182,21 +246,54 @@ export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; 
     const span = exactHi - exactLo || 1;
     // cover the learned curve too, up to a span beyond the exact one's on each side
     const model = Array.from(p.model).filter(Number.isFinite);
-    const [lo, hi] = [Math.max(Math.min(exactLo, ...model), exactLo - span), Math.min(Math.max(exactHi, ...model), exactHi + span)];
+    const [lo, hi] = [
+      Math.max(Math.min(exactLo, ...model), exactLo - span),
+      Math.min(Math.max(exactHi, ...model), exactHi + span),
+    ];
     const pad = 0.15 * (hi - lo || 1);
     const peak = Math.max(...Array.from(p.density));
     const scaled = Array.from(p.density, (d) => lo - pad + ((hi - lo + 2 * pad) * d) / peak);
-    data.push(lineTrace(p.x, scaled, 'p_t (scaled)', { color: '#bbb', width: 1, extra: { ...on, fill: 'tozeroy', fillcolor: 'rgba(180,180,180,0.25)', showlegend: i === 0, hoverinfo: 'skip' } }));
-    data.push(lineTrace(p.x, exact, 'exact score', { color: '#d62728', width: 2, extra: { ...on, showlegend: i === 0 } }));
-    data.push(lineTrace(p.x, p.model, 'trained model', { color: '#1f77b4', width: 1.5, dash: 'dash', extra: { ...on, showlegend: i === 0 } }));
+    data.push(
+      lineTrace(p.x, scaled, 'p_t (scaled)', {
+        color: '#bbb',
+        width: 1,
+        extra: { ...on, fill: 'tozeroy', fillcolor: 'rgba(180,180,180,0.25)', showlegend: i === 0, hoverinfo: 'skip' },
+      }),
+    );
+    data.push(
+      lineTrace(p.x, exact, 'exact score', { color: '#d62728', width: 2, extra: { ...on, showlegend: i === 0 } }),
+    );
+    data.push(
+      lineTrace(p.x, p.model, 'trained model', {
+        color: '#1f77b4',
+        width: 1.5,
+        dash: 'dash',
+        extra: { ...on, showlegend: i === 0 },
+      }),
+    );
     axes[`yaxis${id}`] = { range: [lo - pad, hi + pad] };
-    annotations.push({ text: `t = ${p.t}`, xref: `x${id} domain`, yref: `y${id} domain`, x: 0.02, y: 1, showarrow: false, xanchor: 'left', yanchor: 'bottom' });
+    annotations.push({
+      text: `t = ${p.t}`,
+      xref: `x${id} domain`,
+      yref: `y${id} domain`,
+      x: 0.02,
+      y: 1,
+      showarrow: false,
+      xanchor: 'left',
+      yanchor: 'bottom',
+    });
   });
   return {
     data,
     layout: layout({
       title: opts.title,
-      extra: { grid: { rows, columns, pattern: 'independent' }, ...axes, annotations, height: 280 * rows + 90, legend: { orientation: 'h', y: -0.08 } },
+      extra: {
+        grid: { rows, columns, pattern: 'independent' },
+        ...axes,
+        annotations,
+        height: 280 * rows + 90,
+        legend: { orientation: 'h', y: -0.08 },
+      },
     }),
   };
 }
@@ -205,16 +302,31 @@ export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; 
  * The model's relative excess v-loss per timestep, (model − optimum)/optimum, and the score's
  * relative error, both on log axes: the two losses themselves overlap at any readable scale.
  */
-export function perTimestepFigure(bayes: ArrayLike<number>, model: ArrayLike<number>, scoreErrors: ScoreError[], opts: { title?: string } = {}): Figure {
+export function perTimestepFigure(
+  bayes: ArrayLike<number>,
+  model: ArrayLike<number>,
+  scoreErrors: ScoreError[],
+  opts: { title?: string } = {},
+): Figure {
   const t = Array.from(bayes, (_, i) => i);
   return {
     data: [
-      lineTrace(t, Array.from(model, (m, i) => (m - bayes[i]) / bayes[i]), 'relative excess v-loss at t', { color: '#1f77b4', width: 1 }),
-      lineTrace(scoreErrors.map((e) => e.t), scoreErrors.map((e) => e.relative), 'relative score error (right axis)', {
-        color: '#2ca02c',
-        mode: 'lines+markers',
-        extra: { yaxis: 'y2' },
-      }),
+      lineTrace(
+        t,
+        Array.from(model, (m, i) => (m - bayes[i]) / bayes[i]),
+        'relative excess v-loss at t',
+        { color: '#1f77b4', width: 1 },
+      ),
+      lineTrace(
+        scoreErrors.map((e) => e.t),
+        scoreErrors.map((e) => e.relative),
+        'relative score error (right axis)',
+        {
+          color: '#2ca02c',
+          mode: 'lines+markers',
+          extra: { yaxis: 'y2' },
+        },
+      ),
     ],
     layout: layout({
       title: opts.title,
@@ -223,7 +335,14 @@ export function perTimestepFigure(bayes: ArrayLike<number>, model: ArrayLike<num
       logY: true,
       extra: {
         yaxis: { title: { text: 'relative excess v-loss' }, type: 'log', dtick: 1 },
-        yaxis2: { title: { text: 'relative score error' }, type: 'log', dtick: 1, overlaying: 'y', side: 'right', showgrid: false },
+        yaxis2: {
+          title: { text: 'relative score error' },
+          type: 'log',
+          dtick: 1,
+          overlaying: 'y',
+          side: 'right',
+          showgrid: false,
+        },
         legend: { orientation: 'h', y: -0.2 },
         height: 460,
         margin: { l: 60, r: 70, t: opts.title ? 50 : 20, b: 50 },

@@ -47,7 +47,11 @@ export function formatCell(v: unknown, digits = 4): string {
 export function textTable(header: string[], rows: string[][], alignRight: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const pad = (c: string, i: number) => (alignRight[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]));
-  const line = (cells: string[]) => widths.map((_, i) => pad(cells[i] ?? '', i)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    widths
+      .map((_, i) => pad(cells[i] ?? '', i))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

@@ -29,8 +29,7 @@ function registerBackend(name: BackendName): void {
     process.env.TF_NUM_INTEROP_THREADS ??= '1';
     process.env.OMP_NUM_THREADS ??= '1';
     require('@tensorflow/tfjs-node');
-  }
-  else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  } else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
   // cpu ships with @tensorflow/tfjs
 }
 
@@ -55,7 +54,11 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
       await tf.ready();
       // tfjs may fall back silently (e.g. a wasm build that fails to start): trust only getBackend().
       if (!ok || tf.getBackend() !== name) throw new Error(`tfjs reports backend '${tf.getBackend()}'`);
-      const reason = forced ? `forced by ${preferred ? 'caller' : BACKEND_ENV}` : tried.length ? 'first that loaded' : 'preferred';
+      const reason = forced
+        ? `forced by ${preferred ? 'caller' : BACKEND_ENV}`
+        : tried.length
+          ? 'first that loaded'
+          : 'preferred';
       current = { name, reason, tried };
       return current;
     } catch (e) {
@@ -89,7 +92,9 @@ const DESCRIPTIONS: Record<BackendName, string> = {
  * kernels)". Why a skipped backend failed is in info.tried, and in the line only with `details`.
  */
 export function describeBackend(info: BackendInfo, { details = false }: { details?: boolean } = {}): string {
-  const skipped = info.tried.map((t) => (details ? `${DESCRIPTIONS[t.name]} unavailable: ${t.error}` : `${DESCRIPTIONS[t.name]} is not installed`));
+  const skipped = info.tried.map((t) =>
+    details ? `${DESCRIPTIONS[t.name]} unavailable: ${t.error}` : `${DESCRIPTIONS[t.name]} is not installed`,
+  );
   const why = info.reason.startsWith('forced') ? info.reason : skipped.join(', ');
   const fused = info.name === 'tensorflow' && tf.getBackend() === 'tensorflow' ? fusedKernelsError() : null;
   const kernels = info.name !== 'tensorflow' ? '' : fused ? `fused kernels off: ${fused}` : 'fused kernels';

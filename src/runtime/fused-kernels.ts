@@ -72,12 +72,18 @@ function load(): { ops: FusedOps | null; error: string | null } {
         const node = backend as unknown as NodeBackend;
         const values = attrs as Record<string, number>;
         const opAttrs = op.attrs.map((name) => ({ name, type: node.binding.TF_ATTR_FLOAT, value: values[name] }));
-        return node.executeMultipleOutputs(op.name, opAttrs, op.inputs.map((name) => inputs[name]!), op.outputs);
+        return node.executeMultipleOutputs(
+          op.name,
+          opAttrs,
+          op.inputs.map((name) => inputs[name]!),
+          op.outputs,
+        );
       },
     });
   const ops: FusedOps = {
     run(op, inputs, attrs = {}) {
-      for (const name of op.attrs) if (typeof attrs[name] !== 'number') throw new Error(`${op.name}: attribute '${name}' is missing`);
+      for (const name of op.attrs)
+        if (typeof attrs[name] !== 'number') throw new Error(`${op.name}: attribute '${name}' is missing`);
       if (!tf.getKernel(op.name, 'tensorflow')) register(op);
       const given = Object.fromEntries(op.inputs.map((name) => [name, inputs[name] ?? none])) as tf.NamedTensorMap;
       return tf.engine().runKernel(op.name, given, { ...attrs }) as unknown as tf.Tensor[];

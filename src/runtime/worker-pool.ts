@@ -35,7 +35,9 @@ export async function runWorkerPool<M extends PoolMessage>(
             });
             worker.on('error', reject);
             // after 'done' this changes nothing; before it, the worker died without answering
-            worker.on('exit', (code) => reject(new Error(`${label} worker exited with code ${code} before it answered`)));
+            worker.on('exit', (code) =>
+              reject(new Error(`${label} worker exited with code ${code} before it answered`)),
+            );
           }),
       ),
     );

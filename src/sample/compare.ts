@@ -86,35 +86,55 @@ export interface ScoreSource {
 
 /** A score function that counts its calls (Langevin stops early once every chain has diverged). */
 function counted(score: ScoreFn): ScoreFn & { calls: number } {
-  const f = Object.assign((x: Float64Array) => {
-    f.calls += 1;
-    return score(x);
-  }, { calls: 0 });
+  const f = Object.assign(
+    (x: Float64Array) => {
+      f.calls += 1;
+      return score(x);
+    },
+    { calls: 0 },
+  );
   return f;
 }
 
 /** The samplers in table order: name, and a run on one score source. */
 function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
-  type Run = (p: VelocityPredictor, n: number, rng: Pick<Rng, 'normals'>) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
-  if (!(Number.isInteger(s.langevinChains) && s.langevinChains >= 1)) throw new Error(`compareSamplers: langevinChains must be a positive integer, got ${s.langevinChains}`);
-  type StochasticRun = (p: VelocityPredictor, n: number, rng: Rng) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
-  const list: ({ kind: SamplerKind; name: string; deterministic: true; run: Run } | { kind: SamplerKind; name: string; deterministic?: false; run: StochasticRun })[] = [
+  type Run = (
+    p: VelocityPredictor,
+    n: number,
+    rng: Pick<Rng, 'normals'>,
+  ) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
+  if (!(Number.isInteger(s.langevinChains) && s.langevinChains >= 1))
+    throw new Error(`compareSamplers: langevinChains must be a positive integer, got ${s.langevinChains}`);
+  type StochasticRun = (
+    p: VelocityPredictor,
+    n: number,
+    rng: Rng,
+  ) => Promise<{ samples: ArrayLike<number>; evaluations: number }>;
+  const list: (
+    | { kind: SamplerKind; name: string; deterministic: true; run: Run }
+    | { kind: SamplerKind; name: string; deterministic?: false; run: StochasticRun }
+  )[] = [
     {
       kind: 'ddpm',
       name: `DDPM ancestral, ${scheduler.numTrainTimesteps} steps`,
-      run: async (predictor, n, rng) => ({ samples: (await ddpmSample({ predictor, scheduler, n, rng })).samples, evaluations: scheduler.numTrainTimesteps }),
+      run: async (predictor, n, rng) => ({
+        samples: (await ddpmSample({ predictor, scheduler, n, rng })).samples,
+        evaluations: scheduler.numTrainTimesteps,
+      }),
     },
     ...s.ddimSteps.map((steps) => ({
       kind: 'ddim' as const,
       deterministic: true as const,
       name: `DDIM (probability-flow ODE, Euler), ${steps} steps`,
-      run: (async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps, solver: 'euler' })) as Run,
+      run: (async (predictor, n, rng) =>
+        probabilityFlowSample({ predictor, scheduler, n, rng, steps, solver: 'euler' })) as Run,
     })),
     {
       kind: 'heun',
       deterministic: true,
       name: `probability-flow ODE, Heun, ${s.heunSteps} steps`,
-      run: async (predictor, n, rng) => probabilityFlowSample({ predictor, scheduler, n, rng, steps: s.heunSteps, solver: 'heun' }),
+      run: async (predictor, n, rng) =>
+        probabilityFlowSample({ predictor, scheduler, n, rng, steps: s.heunSteps, solver: 'heun' }),
     },
     {
       kind: 'predictor-corrector',
@@ -125,7 +145,9 @@ function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
       kind: 'annealed-langevin',
       name: `annealed Langevin, σ ${s.sigmaMax} → ${s.sigmaMin}, ${s.levels} × ${s.stepsPerLevel}`,
       run: async (predictor, n, rng) => {
-        const scores = geometricSigmas(s.sigmaMax, s.sigmaMin, s.levels).map((sigma) => [sigma, counted(smoothedScoreFromVelocity(predictor, scheduler, sigma))] as const);
+        const scores = geometricSigmas(s.sigmaMax, s.sigmaMin, s.levels).map(
+          (sigma) => [sigma, counted(smoothedScoreFromVelocity(predictor, scheduler, sigma))] as const,
+        );
         const samples = annealedLangevin({
           scoreAt: (sigma) => scores.find(([level]) => level === sigma)![1],
           sigmas: scores.map(([sigma]) => sigma),
@@ -141,8 +163,20 @@ function samplerList(scheduler: DDPMScheduler, s: SamplerSettings) {
       kind: 'plain-langevin',
       name: `plain Langevin (the tutorial's), ε ${s.langevinStepSize}, ${s.langevinSteps} steps`,
       run: async (predictor, n, rng) => {
-        const score = counted(smoothedScoreFromVelocity(predictor, scheduler, Math.sqrt((1 - scheduler.alphasCumprod[0]) / scheduler.alphasCumprod[0])));
-        const samples = langevin({ score, stepSize: s.langevinStepSize, steps: s.langevinSteps, init: rng.normals(Math.min(n, s.langevinChains)), rng });
+        const score = counted(
+          smoothedScoreFromVelocity(
+            predictor,
+            scheduler,
+            Math.sqrt((1 - scheduler.alphasCumprod[0]) / scheduler.alphasCumprod[0]),
+          ),
+        );
+        const samples = langevin({
+          score,
+          stepSize: s.langevinStepSize,
+          steps: s.langevinSteps,
+          init: rng.normals(Math.min(n, s.langevinChains)),
+          rng,
+        });
         return { samples, evaluations: score.calls };
       },
     },
@@ -175,7 +209,9 @@ export async function compareSamplers(o: {
     let reference: Float32Array | null = null;
     if (sampler.deterministic && o.exact) {
       const quantiles = normalQuantiles(settings.referencePoints);
-      reference = Float32Array.from((await sampler.run(o.exact, quantiles.length, { normals: () => quantiles })).samples).sort();
+      reference = Float32Array.from(
+        (await sampler.run(o.exact, quantiles.length, { normals: () => quantiles })).samples,
+      ).sort();
     }
     for (const source of o.sources) {
       const rng = Rng.fromState(stream);
@@ -205,7 +241,12 @@ export async function compareSamplers(o: {
 
 /** The row of one sampler on one score source; with `evaluations`, the run of that many (DDIM's step counts). */
 export function findSamplerRow(rows: SamplerRow[], kind: SamplerKind, score: string, evaluations?: number): SamplerRow {
-  const row = rows.find((r) => r.kind === kind && r.score === score && (evaluations === undefined || r.evaluations === evaluations));
-  if (!row) throw new Error(`no ${kind} row for '${score}'${evaluations === undefined ? '' : ` with ${evaluations} evaluations`}`);
+  const row = rows.find(
+    (r) => r.kind === kind && r.score === score && (evaluations === undefined || r.evaluations === evaluations),
+  );
+  if (!row)
+    throw new Error(
+      `no ${kind} row for '${score}'${evaluations === undefined ? '' : ` with ${evaluations} evaluations`}`,
+    );
   return row;
 }

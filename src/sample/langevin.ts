@@ -21,7 +21,8 @@ export interface LangevinOptions {
 /** Unadjusted Langevin dynamics, as in the tutorial: x ← x + ε·score(x) + √(2ε)·z. */
 export function langevin(o: LangevinOptions): Float64Array {
   if (!(o.stepSize > 0)) throw new Error(`langevin: stepSize must be > 0, got ${o.stepSize}`);
-  if (!Number.isInteger(o.steps) || o.steps < 0) throw new Error(`langevin: steps must be an integer ≥ 0, got ${o.steps}`);
+  if (!Number.isInteger(o.steps) || o.steps < 0)
+    throw new Error(`langevin: steps must be an integer ≥ 0, got ${o.steps}`);
   const x = Float64Array.from(o.init);
   const noiseScale = Math.sqrt(2 * o.stepSize);
   // A chain that has diverged (inf or NaN) cannot come back, so the score is evaluated only on
@@ -95,6 +96,7 @@ export function smoothedMixtureScore(mixture: GaussianMixture, sigma: number): S
 
 /** A geometric ladder of n noise levels from `max` down to `min`. */
 export function geometricSigmas(max: number, min: number, n: number): number[] {
-  if (!(max > min && min > 0) || !Number.isInteger(n) || n < 2) throw new Error('geometricSigmas: need max > min > 0 and n ≥ 2');
+  if (!(max > min && min > 0) || !Number.isInteger(n) || n < 2)
+    throw new Error('geometricSigmas: need max > min > 0 and n ≥ 2');
   return Array.from({ length: n }, (_, i) => max * (min / max) ** (i / (n - 1)));
 }

@@ -32,7 +32,8 @@ export interface SamplerRun {
 
 /** `count` timesteps from N−1 down to 0, evenly spaced (rounded; count ≤ N). */
 export function evenTimesteps(N: number, count: number): number[] {
-  if (!Number.isInteger(count) || count < 2 || count > N) throw new Error(`steps must be an integer in [2, ${N}], got ${count}`);
+  if (!Number.isInteger(count) || count < 2 || count > N)
+    throw new Error(`steps must be an integer in [2, ${N}], got ${count}`);
   return Array.from({ length: count }, (_, i) => Math.round(((N - 1) * (count - 1 - i)) / (count - 1)));
 }
 
@@ -50,7 +51,10 @@ function checkCount(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${n}`);
 }
 
-function recorder(rows: number | undefined): { add(s: number, x: ArrayLike<number>): void; result(): Trajectory | undefined } {
+function recorder(rows: number | undefined): {
+  add(s: number, x: ArrayLike<number>): void;
+  result(): Trajectory | undefined;
+} {
   const tr: Trajectory = { times: [], x: [] };
   return {
     add(s, x) {
@@ -82,7 +86,12 @@ export function reverseSdeSample(o: Common): SamplerRun {
     for (let i = 0; i < o.n; i++) x[i] += b * (0.5 * x[i] - eps[i] / s) + (z ? noise * z[i] : 0);
     trace.add(t / N, x);
   }
-  return { samples: Float32Array.from(x), seconds: (performance.now() - start) / 1000, evaluations: N, trajectory: trace.result() };
+  return {
+    samples: Float32Array.from(x),
+    seconds: (performance.now() - start) / 1000,
+    evaluations: N,
+    trajectory: trace.result(),
+  };
 }
 
 /**
@@ -106,7 +115,12 @@ export function probabilityFlowSample(o: Common & { steps: number; solver: 'eule
   const eps = (yy: Float64Array, t: number) => {
     evaluations += 1;
     const a = sqrtAb(t);
-    return predictNoise(predictor, scheduler, yy.map((v) => a * v), t);
+    return predictNoise(
+      predictor,
+      scheduler,
+      yy.map((v) => a * v),
+      t,
+    );
   };
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i];
@@ -121,9 +135,17 @@ export function probabilityFlowSample(o: Common & { steps: number; solver: 'eule
       y = euler;
     }
     const a = next === null ? 1 : sqrtAb(next);
-    trace.add(next === null ? 0 : (next + 1) / N, y.map((v) => a * v));
+    trace.add(
+      next === null ? 0 : (next + 1) / N,
+      y.map((v) => a * v),
+    );
   }
-  return { samples: Float32Array.from(y), seconds: (performance.now() - start) / 1000, evaluations, trajectory: trace.result() };
+  return {
+    samples: Float32Array.from(y),
+    seconds: (performance.now() - start) / 1000,
+    evaluations,
+    trajectory: trace.result(),
+  };
 }
 
 /**
@@ -132,7 +154,9 @@ export function probabilityFlowSample(o: Common & { steps: number; solver: 'eule
  * scheduler.step), then `correctorSteps` Langevin steps x ← x + ε·g + √(2ε)·z at t′ with
  * ε = 2·α_t′·(snr·‖z‖/‖g‖)², g the score (Song et al., Algorithm 5).
  */
-export function predictorCorrectorSample(o: Common & { steps: number; snr?: number; correctorSteps?: number }): SamplerRun {
+export function predictorCorrectorSample(
+  o: Common & { steps: number; snr?: number; correctorSteps?: number },
+): SamplerRun {
   checkCount(o.n);
   const start = performance.now();
   const { scheduler, predictor } = o;
@@ -177,5 +201,10 @@ export function predictorCorrectorSample(o: Common & { steps: number; snr?: numb
     }
     trace.add(i + 1 < ts.length ? (ts[i + 1] + 1) / N : 0, x);
   }
-  return { samples: Float32Array.from(x), seconds: (performance.now() - start) / 1000, evaluations, trajectory: trace.result() };
+  return {
+    samples: Float32Array.from(x),
+    seconds: (performance.now() - start) / 1000,
+    evaluations,
+    trajectory: trace.result(),
+  };
 }

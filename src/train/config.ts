@@ -136,26 +136,40 @@ export function learningRateSchedule(c: TrainConfig): LinearScheduleOptions {
 export function validateTrainConfig(c: TrainConfig): void {
   const positiveInt = ['steps', 'batchSize', 'logEvery'] as const;
   for (const k of positiveInt) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`TrainConfig: ${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`TrainConfig: ${k} must be a positive integer, got ${c[k]}`);
   }
-  if (c.decaySteps !== null && !(Number.isInteger(c.decaySteps) && c.decaySteps >= 0)) throw new Error(`TrainConfig: decaySteps must be an integer ≥ 0 or null, got ${c.decaySteps}`);
+  if (c.decaySteps !== null && !(Number.isInteger(c.decaySteps) && c.decaySteps >= 0))
+    throw new Error(`TrainConfig: decaySteps must be an integer ≥ 0 or null, got ${c.decaySteps}`);
   for (const k of ['warmupSteps', 'holdSteps', 'seed'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) throw new Error(`TrainConfig: ${k} must be an integer ≥ 0, got ${c[k]}`);
   }
   for (const k of ['learningRate', 'endLearningRate', 'weightDecay', 'clipNorm'] as const) {
-    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new Error(`TrainConfig: ${k} must be a finite number ≥ 0, got ${c[k]}`);
+    if (!(Number.isFinite(c[k]) && c[k] >= 0))
+      throw new Error(`TrainConfig: ${k} must be a finite number ≥ 0, got ${c[k]}`);
   }
-  if (!(c.emaDecay >= 0 && c.emaDecay < 1)) throw new Error(`TrainConfig: emaDecay must be in [0, 1), got ${c.emaDecay}`);
-  if (c.gradients !== 'fast' && c.gradients !== 'autograd') throw new Error(`TrainConfig: gradients must be 'fast' or 'autograd', got ${c.gradients}`);
-  if (!Number.isInteger(c.workers) || c.workers < 1) throw new Error(`TrainConfig: workers must be a positive integer, got ${c.workers}`);
+  if (!(c.emaDecay >= 0 && c.emaDecay < 1))
+    throw new Error(`TrainConfig: emaDecay must be in [0, 1), got ${c.emaDecay}`);
+  if (c.gradients !== 'fast' && c.gradients !== 'autograd')
+    throw new Error(`TrainConfig: gradients must be 'fast' or 'autograd', got ${c.gradients}`);
+  if (!Number.isInteger(c.workers) || c.workers < 1)
+    throw new Error(`TrainConfig: workers must be a positive integer, got ${c.workers}`);
   if (c.workers > 1 && c.gradients !== 'fast') throw new Error("TrainConfig: workers > 1 needs gradients: 'fast'");
   if (c.diffusionNoise !== 'independent' && c.diffusionNoise !== 'data-draw') {
     throw new Error(`TrainConfig: diffusionNoise must be 'independent' or 'data-draw', got ${c.diffusionNoise}`);
   }
-  if (!TARGET_KINDS.includes(c.target)) throw new Error(`TrainConfig: target must be one of ${TARGET_KINDS.join(', ')}, got ${c.target}`);
-  if (c.target !== 'plain' && c.diffusionNoise !== 'independent') throw new Error("TrainConfig: the key-reuse demonstration (diffusionNoise 'data-draw') trains on target 'plain'");
-  if (c.target === 'reference' && c.referenceSize !== null && !(Number.isInteger(c.referenceSize) && c.referenceSize >= 1 && c.referenceSize <= c.batchSize)) {
-    throw new Error(`TrainConfig: referenceSize must be an integer in [1, batchSize = ${c.batchSize}], got ${c.referenceSize}`);
+  if (!TARGET_KINDS.includes(c.target))
+    throw new Error(`TrainConfig: target must be one of ${TARGET_KINDS.join(', ')}, got ${c.target}`);
+  if (c.target !== 'plain' && c.diffusionNoise !== 'independent')
+    throw new Error("TrainConfig: the key-reuse demonstration (diffusionNoise 'data-draw') trains on target 'plain'");
+  if (
+    c.target === 'reference' &&
+    c.referenceSize !== null &&
+    !(Number.isInteger(c.referenceSize) && c.referenceSize >= 1 && c.referenceSize <= c.batchSize)
+  ) {
+    throw new Error(
+      `TrainConfig: referenceSize must be an integer in [1, batchSize = ${c.batchSize}], got ${c.referenceSize}`,
+    );
   }
   if (c.workers > c.batchSize) throw new Error(`TrainConfig: ${c.workers} workers for a batch of ${c.batchSize}`);
 }

@@ -24,7 +24,8 @@ export class FlatLayout {
     const out = new Float32Array(this.size);
     for (const { name, shape, offset, size } of this.entries) {
       const t = tensors.get(name);
-      if (!t || t.size !== size) throw new Error(`FlatLayout: expected '${name}' of shape [${shape}], got ${t ? `[${t.shape}]` : 'none'}`);
+      if (!t || t.size !== size)
+        throw new Error(`FlatLayout: expected '${name}' of shape [${shape}], got ${t ? `[${t.shape}]` : 'none'}`);
       out.set(t.dataSync(), offset);
     }
     return out;
@@ -45,7 +46,7 @@ export class FlatLayout {
       throw new Error(`FlatLayout: expected ${want}, got ${got ? `'${got[0]}' with ${got[1].length} values` : 'none'}`);
     }
     const out = new Float32Array(this.size);
-    named.forEach(([, v], i) => out.set(v, this.entries[i].offset));
+    for (const [i, [, v]] of named.entries()) out.set(v, this.entries[i].offset);
     return out;
   }
 

@@ -34,11 +34,22 @@ export interface GradientNoiseOptions {
 }
 
 /** Signal and noise of the mini-batch gradient (all parameters as one vector) in each band of t. */
-export function gradientNoise(model: VelocityModel, scheduler: DDPMScheduler, mixture: GaussianMixture, o: GradientNoiseOptions): GradientNoiseBand[] {
+export function gradientNoise(
+  model: VelocityModel,
+  scheduler: DDPMScheduler,
+  mixture: GaussianMixture,
+  o: GradientNoiseOptions,
+): GradientNoiseBand[] {
   const { edges, batches, rows } = o;
-  if (!(Number.isInteger(batches) && batches >= 2)) throw new Error(`gradientNoise: batches must be an integer ≥ 2, got ${batches}`);
-  if (!(Number.isInteger(rows) && rows >= 2)) throw new Error(`gradientNoise: rows must be an integer ≥ 2, got ${rows}`);
-  if (edges[0] !== 0 || edges[edges.length - 1] !== scheduler.numTrainTimesteps || edges.some((e, i) => i > 0 && !(e > edges[i - 1]))) {
+  if (!(Number.isInteger(batches) && batches >= 2))
+    throw new Error(`gradientNoise: batches must be an integer ≥ 2, got ${batches}`);
+  if (!(Number.isInteger(rows) && rows >= 2))
+    throw new Error(`gradientNoise: rows must be an integer ≥ 2, got ${rows}`);
+  if (
+    edges[0] !== 0 ||
+    edges[edges.length - 1] !== scheduler.numTrainTimesteps ||
+    edges.some((e, i) => i > 0 && !(e > edges[i - 1]))
+  ) {
     throw new Error(`gradientNoise: edges must rise from 0 to ${scheduler.numTrainTimesteps}, got [${edges}]`);
   }
   const root = new Rng(o.seed ?? 0, 'gradient noise');
@@ -56,7 +67,12 @@ export function gradientNoise(model: VelocityModel, scheduler: DDPMScheduler, mi
       const target = targetFunction(o.target, problem, { x0, timesteps }, 0, rows);
       const x0t = tf.tensor2d(x0, [rows, 1]);
       const noiset = tf.tensor2d(noise, [rows, 1]);
-      const result = fastGradients(model, scheduler, { x0: x0t, noise: noiset, timesteps, target }, rng.fork(`dropout ${k}`));
+      const result = fastGradients(
+        model,
+        scheduler,
+        { x0: x0t, noise: noiset, timesteps, target },
+        rng.fork(`dropout ${k}`),
+      );
       const parts = [...result.grads.values()].map((g) => g.dataSync());
       sum ??= new Float64Array(parts.reduce((n, p) => n + p.length, 0));
       let offset = 0;

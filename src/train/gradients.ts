@@ -62,7 +62,14 @@ export function velocityLossAndGrads(model: VelocityModel, inputs: FastGradInput
   let moments: BatchMoments = new Map();
   const loss = tf.tidy(() => {
     const rows = shard && { start: shard.start, total: shard.total };
-    const pass = trainingPass(model, { xt, timesteps: inputs.timesteps, dropoutRng: inputs.dropoutRng, params: inputs.params, rows, reduce: shard?.allReduce });
+    const pass = trainingPass(model, {
+      xt,
+      timesteps: inputs.timesteps,
+      dropoutRng: inputs.dropoutRng,
+      params: inputs.params,
+      rows,
+      reduce: shard?.allReduce,
+    });
     moments = pass.moments;
     const diff = tf.sub(pass.output, target.reshape([B, 1])) as tf.Tensor2D;
     const back = pass.backward(tf.mul(diff, 2 / total) as tf.Tensor2D, [tf.sum(tf.square(diff))]);
@@ -93,17 +100,32 @@ export interface BatchRows {
 
 /** The network's input x_t and its regression target for `rows`, [B, 1] each. */
 function inputAndTarget(scheduler: DDPMScheduler, rows: BatchRows): { xt: tf.Tensor2D; target: tf.Tensor2D } {
-  const { xt, velocity } = scheduler.noisySampleAndVelocity(rows.x0, rows.noise, rows.timesteps) as { xt: tf.Tensor2D; velocity: tf.Tensor2D };
+  const { xt, velocity } = scheduler.noisySampleAndVelocity(rows.x0, rows.noise, rows.timesteps) as {
+    xt: tf.Tensor2D;
+    velocity: tf.Tensor2D;
+  };
   if (!rows.target) return { xt, target: velocity };
   velocity.dispose();
   return { xt, target: tf.tensor2d(rows.target(xt.dataSync() as Float32Array), xt.shape) };
 }
 
 /** The loss mean((v̂(x_t, t) − v)²) of `rows`, its gradient for every parameter and the batch moments. */
-export type GradientFunction = (model: VelocityModel, scheduler: DDPMScheduler, rows: BatchRows, dropoutRng: Rng, shard?: BatchShard) => LossAndGrads;
+export type GradientFunction = (
+  model: VelocityModel,
+  scheduler: DDPMScheduler,
+  rows: BatchRows,
+  dropoutRng: Rng,
+  shard?: BatchShard,
+) => LossAndGrads;
 
 /** Hand-written backpropagation; with `shard`, the loss and gradients of the whole batch. */
-export function fastGradients(model: VelocityModel, scheduler: DDPMScheduler, rows: BatchRows, dropoutRng: Rng, shard?: BatchShard): LossAndGrads {
+export function fastGradients(
+  model: VelocityModel,
+  scheduler: DDPMScheduler,
+  rows: BatchRows,
+  dropoutRng: Rng,
+  shard?: BatchShard,
+): LossAndGrads {
   const { xt, target } = inputAndTarget(scheduler, rows);
   const result = velocityLossAndGrads(model, { xt, target, timesteps: rows.timesteps, dropoutRng, shard });
   tf.dispose([xt, target]);
@@ -111,7 +133,13 @@ export function fastGradients(model: VelocityModel, scheduler: DDPMScheduler, ro
 }
 
 /** tf.variableGrads over VelocityModel.forward: the reference for fastGradients (one thread only). */
-export function autogradGradients(model: VelocityModel, scheduler: DDPMScheduler, rows: BatchRows, dropoutRng: Rng, shard?: BatchShard): LossAndGrads {
+export function autogradGradients(
+  model: VelocityModel,
+  scheduler: DDPMScheduler,
+  rows: BatchRows,
+  dropoutRng: Rng,
+  shard?: BatchShard,
+): LossAndGrads {
   if (shard) throw new Error("autograd gradients: data-parallel training needs gradients: 'fast'");
   let moments: BatchMoments | null = null;
   const t = tf.tensor1d(rows.timesteps, 'int32');
@@ -127,4 +155,7 @@ export function autogradGradients(model: VelocityModel, scheduler: DDPMScheduler
   return { loss: vg.value, grads, moments: moments! };
 }
 
-export const GRADIENT_FUNCTIONS: Record<GradientMode, GradientFunction> = { fast: fastGradients, autograd: autogradGradients };
+export const GRADIENT_FUNCTIONS: Record<GradientMode, GradientFunction> = {
+  fast: fastGradients,
+  autograd: autogradGradients,
+};

@@ -17,7 +17,11 @@ export type TargetKind = 'plain' | 'reference' | 'exact';
 export const TARGET_KINDS: readonly TargetKind[] = ['plain', 'reference', 'exact'];
 
 /** The exact E[v | x_t] of each row: x_t values and their timesteps' ᾱ. */
-export function exactTargets(mixture: GaussianMixture, xt: ArrayLike<number>, alphaBars: ArrayLike<number>): Float32Array {
+export function exactTargets(
+  mixture: GaussianMixture,
+  xt: ArrayLike<number>,
+  alphaBars: ArrayLike<number>,
+): Float32Array {
   const out = new Float32Array(xt.length);
   for (let i = 0; i < xt.length; i++) {
     const c = noiseLevel(alphaBars[i]);
@@ -134,5 +138,6 @@ export function targetFunction(
   const alphaBars = Float64Array.from(batch.timesteps.subarray(start, end), (t) => scheduler.alphasCumprod[t]);
   if (kind === 'exact') return (xt) => exactTargets(mixture, xt, alphaBars);
   const reference = new ReferenceBatch(batch.x0.subarray(0, referenceSize ?? batch.x0.length));
-  return (xt) => referenceTargets(reference, { xt, x0: batch.x0.subarray(start, end), alphaBars, firstBatchRow: start });
+  return (xt) =>
+    referenceTargets(reference, { xt, x0: batch.x0.subarray(start, end), alphaBars, firstBatchRow: start });
 }

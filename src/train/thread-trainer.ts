@@ -78,7 +78,11 @@ export class ThreadTrainer {
       const allReduce = (xs: Float32Array[]) => {
         const sums = reducer.sumConcatenated(xs);
         let at = 0;
-        return xs.map((x) => sums.subarray(at, (at += x.length)));
+        return xs.map((x) => {
+          const part = sums.subarray(at, at + x.length);
+          at += x.length;
+          return part;
+        });
       };
       this.batchShard = { start: shard.start, total: config.batchSize, allReduce };
     }
@@ -110,10 +114,22 @@ export class ThreadTrainer {
     const x0 = tf.tensor2d(batch.x0.subarray(start, end), [B, 1]);
     const noise = tf.tensor2d(batch.noise.subarray(start, end), [B, 1]);
     const timesteps = batch.timesteps.subarray(start, end);
-    const target = targetFunction(this.config.target, { mixture: this.mixture, scheduler: this.scheduler, referenceSize: this.config.referenceSize }, batch, start, end);
+    const target = targetFunction(
+      this.config.target,
+      { mixture: this.mixture, scheduler: this.scheduler, referenceSize: this.config.referenceSize },
+      batch,
+      start,
+      end,
+    );
     const lr = this.learningRate(this.stepCount);
     const gradients = GRADIENT_FUNCTIONS[this.config.gradients];
-    const { loss, grads, moments } = gradients(this.model, this.scheduler, { x0, noise, timesteps, target }, this.streams.dropout, this.batchShard);
+    const { loss, grads, moments } = gradients(
+      this.model,
+      this.scheduler,
+      { x0, noise, timesteps, target },
+      this.streams.dropout,
+      this.batchShard,
+    );
     tf.dispose([x0, noise]);
     // A non-finite loss poisons every parameter at this update: stop here rather than run the
     // remaining steps on NaN. (The fast gradients' loss is already on the host; reading it is free.)

@@ -59,7 +59,13 @@ export class Trainer {
   /** What this run computes: everything its numbers depend on. */
   recipe(): Recipe {
     const { logEvery: _, ...train } = this.config;
-    return { backend: tf.getBackend(), mixture: this.mixture.toJSON(), scheduler: this.scheduler.config, model: this.model.config, train };
+    return {
+      backend: tf.getBackend(),
+      mixture: this.mixture.toJSON(),
+      scheduler: this.scheduler.config,
+      model: this.model.config,
+      train,
+    };
   }
 
   /** The run's state now, as plain data: what restore() continues from. */
@@ -84,13 +90,21 @@ export class Trainer {
    * snapshots.take every snapshots.every steps (after that step's log; an error it throws stops the
    * run). Yields to the event loop at each log so notebook displays can update.
    */
-  async run(onLog?: (log: TrainLog) => void, signal?: AbortSignal, snapshots?: Snapshots<TrainingState>): Promise<TrainLog[]> {
-    if (snapshots && !(Number.isInteger(snapshots.every) && snapshots.every >= 1)) throw new Error(`Trainer.run: snapshots.every must be a positive integer, got ${snapshots.every}`);
+  async run(
+    onLog?: (log: TrainLog) => void,
+    signal?: AbortSignal,
+    snapshots?: Snapshots<TrainingState>,
+  ): Promise<TrainLog[]> {
+    if (snapshots && !(Number.isInteger(snapshots.every) && snapshots.every >= 1))
+      throw new Error(`Trainer.run: snapshots.every must be a positive integer, got ${snapshots.every}`);
     const record = (log: TrainLog) => {
       this.history.push(log);
       onLog?.(log);
     };
-    const threadSnapshots = snapshots && { every: snapshots.every, take: (state: TrainerState) => snapshots.take(this.withRecipe(state)) };
+    const threadSnapshots = snapshots && {
+      every: snapshots.every,
+      take: (state: TrainerState) => snapshots.take(this.withRecipe(state)),
+    };
     if (this.config.workers > 1) {
       const job = {
         mixture: this.mixture.toJSON(),

@@ -11,7 +11,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MixtureSpec } from '../math/mixture';
 import type { DDPMSchedulerConfig } from '../diffusion/scheduler';
-import { CheckpointError, readCheckpointFiles, removeCheckpointFiles, writeCheckpointFiles, type SavedTensor } from '../model/checkpoint';
+import {
+  CheckpointError,
+  readCheckpointFiles,
+  removeCheckpointFiles,
+  writeCheckpointFiles,
+  type SavedTensor,
+} from '../model/checkpoint';
 import type { VelocityModel } from '../model/model';
 import type { NamedValues } from '../model/tensor-values';
 import type { TrainConfig, TrainLog } from './config';
@@ -65,14 +71,29 @@ export function trainingStateDir(checkpointDir: string): string {
 /** Save `state` to `dir` (created if needed), replacing the training state there, with a checkpoint's guarantees. */
 export function saveTrainingState(dir: string, state: TrainingState): void {
   // (flat: the trainer that restores a state knows the shapes)
-  const group = (name: (typeof GROUPS)[number], values: NamedValues): SavedTensor[] => values.map(([n, v]) => ({ group: name, name: n, shape: [v.length], values: v }));
+  const group = (name: (typeof GROUPS)[number], values: NamedValues): SavedTensor[] =>
+    values.map(([n, v]) => ({ group: name, name: n, shape: [v.length], values: v }));
   const { recipe, history, step, optimizer, streams, loss } = state;
-  const metadata: SavedMetadata = { trainingState: VERSION, recipe, step, optimizerCount: optimizer.count, streams, loss, history };
+  const metadata: SavedMetadata = {
+    trainingState: VERSION,
+    recipe,
+    step,
+    optimizerCount: optimizer.count,
+    streams,
+    loss,
+    history,
+  };
   writeCheckpointFiles(dir, {
     kind: 'training-state',
     modelConfig: recipe.model,
     metadata: metadata as unknown as Record<string, unknown>,
-    tensors: [...group('params', state.params), ...group('ema', state.ema), ...group('batchStats', state.batchStats), ...group('adamM', optimizer.m), ...group('adamV', optimizer.v)],
+    tensors: [
+      ...group('params', state.params),
+      ...group('ema', state.ema),
+      ...group('batchStats', state.batchStats),
+      ...group('adamM', optimizer.m),
+      ...group('adamV', optimizer.v),
+    ],
   });
 }
 
@@ -81,11 +102,15 @@ export function loadTrainingState(dir: string): TrainingState | null {
   if (!fs.existsSync(path.join(dir, 'manifest.json'))) return null;
   const { manifest, tensors } = readCheckpointFiles(dir, 'training-state');
   const m = manifest.metadata as unknown as SavedMetadata;
-  if (m.trainingState !== VERSION) throw new CheckpointError(`${dir}: a training state of version ${m.trainingState}; this project reads version ${VERSION}`);
+  if (m.trainingState !== VERSION)
+    throw new CheckpointError(
+      `${dir}: a training state of version ${m.trainingState}; this project reads version ${VERSION}`,
+    );
   const stray = tensors.find((t) => !(GROUPS as readonly string[]).includes(t.group));
   if (stray) throw new CheckpointError(`${dir}: unexpected tensor ${stray.group}:${stray.name}`);
   // (copies: views of the one weights buffer would each carry all of it to a worker thread)
-  const group = (name: (typeof GROUPS)[number]): NamedValues => tensors.filter((t) => t.group === name).map((t) => [t.name, t.values.slice()]);
+  const group = (name: (typeof GROUPS)[number]): NamedValues =>
+    tensors.filter((t) => t.group === name).map((t) => [t.name, t.values.slice()]);
   return {
     recipe: m.recipe,
     history: m.history,
@@ -105,7 +130,11 @@ export function loadTrainingState(dir: string): TrainingState | null {
  * did not write, stay.
  */
 export function removeTrainingState(dir: string, recipe: Recipe): boolean {
-  return removeCheckpointFiles(dir, 'training-state', (m) => recipeDifferences((m.metadata as unknown as SavedMetadata).recipe, recipe).length === 0);
+  return removeCheckpointFiles(
+    dir,
+    'training-state',
+    (m) => recipeDifferences((m.metadata as unknown as SavedMetadata).recipe, recipe).length === 0,
+  );
 }
 
 /** What resumeTraining uses of a Trainer (named so, as ./trainer.ts imports this module). */
@@ -140,7 +169,11 @@ export function resumeTraining(trainer: Resumable, dir: string): { step: number;
         'That state is kept, so this run saves none of its own and cannot be continued if interrupted (delete the folder to let it)',
     };
   }
-  return { step: state.step, saves: true, message: `continuing an interrupted run from step ${state.step} of ${trainer.config.steps} (its training state in ${dir})` };
+  return {
+    step: state.step,
+    saves: true,
+    message: `continuing an interrupted run from step ${state.step} of ${trainer.config.steps} (its training state in ${dir})`,
+  };
 }
 
 /** Each field in which two recipes differ, e.g. 'train.batchSize: 4096 in the saved state, 1024 here'. */
@@ -148,7 +181,9 @@ export function recipeDifferences(saved: Recipe, current: Recipe): string[] {
   const a = leaves(saved);
   const b = leaves(JSON.parse(JSON.stringify(current)));
   const keys = new Set([...b.keys(), ...a.keys()]);
-  return [...keys].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? 'absent'} in the saved state, ${b.get(k) ?? 'absent'} here`);
+  return [...keys]
+    .filter((k) => a.get(k) !== b.get(k))
+    .map((k) => `${k}: ${a.get(k) ?? 'absent'} in the saved state, ${b.get(k) ?? 'absent'} here`);
 }
 
 /** The leaves of a JSON value by their path ('train.batchSize'), as JSON text; an array is one leaf. */

@@ -55,7 +55,10 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
     snapshotAt: o.snapshotAt ?? [],
     progressEvery: o.progressEvery ?? 50,
   };
-  const jobs = Array.from({ length: workers }, (_, w): WorkerJob => ({ ...base, start: bounds[w], end: bounds[w + 1] }));
+  const jobs = Array.from(
+    { length: workers },
+    (_, w): WorkerJob => ({ ...base, start: bounds[w], end: bounds[w + 1] }),
+  );
   const parts = await runWorkerPool<WorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'sampling', (m, w) => {
     if (m.type !== 'progress') return;
     // report the slowest worker's progress, once per new value

@@ -7,7 +7,10 @@ import { CONTROL, HelperState, type HelperData } from './helper-protocol';
 const data = workerData as HelperData;
 
 function fail(e: unknown): void {
-  const text = Buffer.from(e instanceof Error ? (e.stack ?? e.message) : String(e), 'utf8').subarray(0, data.errorText.length);
+  const text = Buffer.from(e instanceof Error ? (e.stack ?? e.message) : String(e), 'utf8').subarray(
+    0,
+    data.errorText.length,
+  );
   data.errorText.set(text);
   Atomics.store(data.control, CONTROL.errorLength, text.length);
   Atomics.store(data.control, CONTROL.state, HelperState.Failed);

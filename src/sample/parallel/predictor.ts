@@ -40,11 +40,17 @@ export interface ParallelPredictorOptions {
  * parameters and BatchNorm statistics as they are now: a call after either has been reassigned
  * throws (make a new predictor). dispose() stops the helpers; they never keep the process alive.
  */
-export function parallelModelVelocity(model: VelocityModel, params?: TensorMap, o: ParallelPredictorOptions = {}): FoldedPredictor {
+export function parallelModelVelocity(
+  model: VelocityModel,
+  params?: TensorMap,
+  o: ParallelPredictorOptions = {},
+): FoldedPredictor {
   const threads = o.threads ?? defaultWorkers(4);
-  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`parallelModelVelocity: threads must be an integer ≥ 1, got ${threads}`);
+  if (!(Number.isInteger(threads) && threads >= 1))
+    throw new Error(`parallelModelVelocity: threads must be an integer ≥ 1, got ${threads}`);
   const local = modelVelocity(model, params);
-  const sources = (): object[] => [...(params ?? model.params).values(), ...model.batchStats.values()].map((s) => s.dataId);
+  const sources = (): object[] =>
+    [...(params ?? model.params).values(), ...model.batchStats.values()].map((s) => s.dataId);
   const snapshot = sources();
   const copy = copyModel(model, params);
   let helpers: Helper[] = Array.from({ length: threads - 1 }, () => startHelper(copy));
@@ -87,7 +93,9 @@ export function parallelModelVelocity(model: VelocityModel, params?: TensorMap, 
       if (helpers.length === 0 || n < MIN_SPLIT_ROWS) return local.predict(xt, t);
       const now = sources();
       if (now.length !== snapshot.length || now.some((s, i) => s !== snapshot[i])) {
-        throw new Error('parallelModelVelocity: the parameters or BatchNorm statistics were reassigned after this predictor was made; make a new one');
+        throw new Error(
+          'parallelModelVelocity: the parameters or BatchNorm statistics were reassigned after this predictor was made; make a new one',
+        );
       }
       if (!Number.isInteger(t) || t < 0 || t >= model.config.numTimesteps) {
         return local.predict(xt, t); // the same error as the single-threaded predictor
@@ -131,10 +139,13 @@ function awaitHelper(h: Helper, slot: number, value: number): void {
     if (current === value) return;
     if (Atomics.load(h.control, CONTROL.state) === HelperState.Failed) {
       const length = Atomics.load(h.control, CONTROL.errorLength);
-      throw new Error(`parallelModelVelocity: a helper thread failed: ${Buffer.from(h.errorText.slice(0, length)).toString('utf8')}`);
+      throw new Error(
+        `parallelModelVelocity: a helper thread failed: ${Buffer.from(h.errorText.slice(0, length)).toString('utf8')}`,
+      );
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`parallelModelVelocity: a helper thread did not answer within ${HELPER_TIMEOUT_MS / 1000} s`);
+    if (left <= 0)
+      throw new Error(`parallelModelVelocity: a helper thread did not answer within ${HELPER_TIMEOUT_MS / 1000} s`);
     Atomics.wait(h.control, slot, current, Math.min(left, 1000));
   }
 }

@@ -32,29 +32,37 @@ export async function trainInParallel(
   signal?.addEventListener('abort', onAbort);
   const B = job.train.batchSize;
   const backend = (await initBackend()).name;
-  const jobs = Array.from({ length: count }, (_, index): WorkerTrainJob => ({
-    ...job,
-    train: { ...job.train, workers: 1 },
-    backend,
-    shared,
-    abort,
-    index,
-    start: Math.round((index * B) / count),
-    end: Math.round(((index + 1) * B) / count),
-  }));
+  const jobs = Array.from(
+    { length: count },
+    (_, index): WorkerTrainJob => ({
+      ...job,
+      train: { ...job.train, workers: 1 },
+      backend,
+      shared,
+      abort,
+      index,
+      start: Math.round((index * B) / count),
+      end: Math.round(((index + 1) * B) / count),
+    }),
+  );
   try {
-    const answers = await runWorkerPool<TrainWorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'training', (m) => {
-      if (m.type === 'log') onLog(m.log);
-      else if (m.type === 'snapshot') {
-        try {
-          onSnapshot?.(m.state);
-        } catch (e) {
-          return e instanceof Error ? e : new Error(String(e));
+    const answers = await runWorkerPool<TrainWorkerMessage>(
+      path.join(__dirname, 'worker.js'),
+      jobs,
+      'training',
+      (m) => {
+        if (m.type === 'log') onLog(m.log);
+        else if (m.type === 'snapshot') {
+          try {
+            onSnapshot?.(m.state);
+          } catch (e) {
+            return e instanceof Error ? e : new Error(String(e));
+          }
         }
-      }
-      // every worker sees the same (all-reduced) loss, so each reports the divergence alike
-      else if (m.type === 'diverged') return new TrainingDiverged(m.message);
-    });
+        // every worker sees the same (all-reduced) loss, so each reports the divergence alike
+        else if (m.type === 'diverged') return new TrainingDiverged(m.message);
+      },
+    );
     return answers[0].state!;
   } finally {
     signal?.removeEventListener('abort', onAbort);
