@@ -33,8 +33,8 @@ export { VelocityModel } from './model/model';
 export { DEFAULT_MODEL_CONFIG, type VelocityModelConfig } from './model/network';
 export { modelVelocity } from './model/folded';
 export { plainModelVelocity } from './model/predictors';
+export { assertWritableDirectory } from './model/checkpoint-files';
 export {
-  assertWritableDirectory,
   loadCheckpoint,
   loadTrainedCheckpoint,
   saveCheckpoint,
@@ -76,7 +76,7 @@ export {
 export { bayesOptimalVLoss } from './eval/optimal-loss';
 export { exactSamplingW1 } from './eval/tolerances';
 export { expectedModeStats } from './eval/mode-expectations';
-export { judgeSamples, ksBar, worstRatio, type Judgement } from './eval/sample-bars';
+export { judgeSamples, ksBar, STANDARD_ERRORS, worstRatio, type Judgement } from './eval/sample-bars';
 export { coupledComparison, type CoupledComparison } from './eval/coupled';
 export { lastTenthMeanLoss } from './eval/training-curve';
 export { evaluateModel, scoreErrors, type ScoreError } from './eval/evaluate';

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { checkHtmlFiles, chromiumPath, countFigureOutputs, parseHtmlCheckArgs } from '../scripts/runner/check-html';
 import { parseLiveArgs } from '../scripts/runner/check-live';
 import { makeOffline, type NotebookFigure } from '../scripts/runner/html-offline';
-import { PLOTLY_MIME, TYPED_ARRAY_MIN_LENGTH, type Figure, figureOutput, lineTrace } from '../src/notebook/plots';
+import { TYPED_ARRAY_MIN_LENGTH } from '../src/notebook/plotly-arrays';
+import { PLOTLY_MIME, type Figure, figureOutput, lineTrace } from '../src/notebook/plots';
 import { assertInstalled, skipUnlessCI } from './helpers';
 
 test('countFigureOutputs counts the Plotly MIME outputs, as executed and as JupyterLab saves them', () => {

@@ -5,13 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import {
-  assertWritableDirectory,
-  loadCheckpoint,
-  loadTrainedCheckpoint,
-  manifestText,
-  saveCheckpoint,
-} from '../src/model/checkpoint';
+import { loadCheckpoint, loadTrainedCheckpoint, saveCheckpoint } from '../src/model/checkpoint';
+import { assertWritableDirectory, manifestText } from '../src/model/checkpoint-files';
 import { VelocityModel } from '../src/model/model';
 import { ParameterEMA } from '../src/train/optim';
 import { Rng } from '../src/math/rng';

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import {
   NO_PLOTLY_TEXT,
   PLOTLY_MIME,
-  TYPED_ARRAY_MIN_LENGTH,
   barHistogramTrace,
-  decodeArray,
   escapeScript,
   fallbackId,
   figureHtml,
@@ -18,6 +16,7 @@ import {
   plotlyBundleSource,
   scriptJson,
 } from '../src/notebook/plots';
+import { decodeArray, TYPED_ARRAY_MIN_LENGTH } from '../src/notebook/plotly-arrays';
 import { showFigure } from '../src/notebook/display';
 import {
   externalReferences,
@@ -391,8 +390,8 @@ test('scoreSdeFigure: paths at evenly spaced positions of the axis shown (x0, dx
   const { DDPMScheduler, TUTORIAL_SCHEDULER } =
     require('../src/diffusion/scheduler') as typeof import('../src/diffusion/scheduler');
   const { VPSDE } = require('../src/diffusion/sde') as typeof import('../src/diffusion/sde');
-  const { evenlySpaced, scoreSdeFigure } =
-    require('../src/notebook/sde-figures') as typeof import('../src/notebook/sde-figures');
+  const { scoreSdeFigure } = require('../src/notebook/sde-figures') as typeof import('../src/notebook/sde-figures');
+  const { evenlySpaced } = require('../src/math/grid') as typeof import('../src/math/grid');
   // a reverse run: times descending; along x = 3 − 2s, so its value at any position is known
   const reversed = evenlySpaced([1, 0.75, 0.5, 0], [1, 1.5, 2, 3], 5);
   assert.deepEqual(reversed, { x0: 0, dx: 0.25, y: [3, 2.5, 2, 1.5, 1] });

@@ -1,6 +1,6 @@
 // A training run's state on disk, so that an interrupted run continues where it was saved and ends
 // with the parameters, EMA and BatchNorm statistics the uninterrupted run reaches, to the bit.
-// It is a checkpoint of kind 'training-state' (src/model/checkpoint.ts: written whole and renamed
+// It is a checkpoint of kind 'training-state' (src/model/checkpoint-files.ts: written whole and renamed
 // into place, checksummed, verified on load, under the folder's lock, removing only files it
 // wrote), in a folder of its own beside the model's (trainingStateDir), so a finished model's
 // checkpoint is unchanged. Its tensors are the parameters, the EMA, the BatchNorm statistics and
@@ -17,7 +17,7 @@ import {
   removeCheckpointFiles,
   writeCheckpointFiles,
   type SavedTensor,
-} from '../model/checkpoint';
+} from '../model/checkpoint-files';
 import type { VelocityModel } from '../model/model';
 import type { NamedValues } from '../model/tensor-values';
 import type { TrainConfig, TrainLog } from './config';
