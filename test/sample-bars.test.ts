@@ -122,6 +122,7 @@ test('worstRatio: the judgement farthest outside its bar; a NaN value is the wor
     value,
     expected: 0,
     bar,
+    se: bar / 4,
     pass: Math.abs(value) <= bar,
   });
   assert.deepEqual(worstRatio([j('a', 1, 2), j('b', -3, 2), j('c', 0, 1)]), { ratio: 1.5, name: 'b' });

@@ -54,6 +54,8 @@ export interface Judgement {
   expected: number;
   /** |value − expected| must not exceed it. */
   bar: number;
+  /** The bar's unit: one standard error of value at this n (for KS, its bar over z, the same tail). */
+  se: number;
   pass: boolean;
   /** Why part of a mode is not judged (its mean and std, under minExpectedCount). */
   note?: string;
@@ -96,6 +98,7 @@ function judgeStats(modes: ModeStats[], ks: number, n: number, target: SampleTar
     value,
     expected: want,
     bar,
+    se: bar / z,
     // NaN (an empty mode) fails
     pass: Math.abs(value - want) <= bar,
   });

@@ -21,6 +21,16 @@ export interface Check {
   threshold: number;
   /** Free text shown next to the check (e.g. what the threshold is based on). */
   detail?: string;
+  /** How far sampling noise moves the value: one standard error at this n (the regression baseline's unit). */
+  se?: number;
+  /** The value comes from a trained network, so another CPU, which trains another network, gives another one. */
+  trained?: boolean;
+}
+
+/** What a check knows of its own noise (see Check). */
+export interface CheckNoise {
+  se?: number;
+  trained?: boolean;
 }
 
 export interface CheckResult extends Check {
@@ -28,9 +38,18 @@ export interface CheckResult extends Check {
 }
 
 /** Builds a check; a convenience for notebooks. */
-export function check(name: string, value: number, op: CheckOp, threshold: number, detail?: string): Check {
+export function check(
+  name: string,
+  value: number,
+  op: CheckOp,
+  threshold: number,
+  detail?: string,
+  noise: CheckNoise = {},
+): Check {
   const c: Check = { name, value, op, threshold };
   if (detail !== undefined) c.detail = detail;
+  if (noise.se !== undefined) c.se = noise.se;
+  if (noise.trained) c.trained = true;
   return c;
 }
 
@@ -70,6 +89,8 @@ export function parseCheck(raw: unknown): Check | string {
   const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
   const c = check(o.name, num(o.value), o.op as CheckOp, num(o.threshold));
   if (typeof o.detail === 'string') c.detail = o.detail;
+  if (typeof o.se === 'number' && o.se >= 0) c.se = o.se;
+  if (o.trained === true) c.trained = true;
   return c;
 }
 

@@ -53,8 +53,9 @@ export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: S
   const perRow = judged.flatMap((r) => {
     const label = `${who(r)}: ${r.sampler}`;
     const judgements = judgeRow(r, mixture);
-    const checks = [check(`${label}: non-finite samples`, r.nonFinite, '<=', 0)];
-    if (judgements) checks.push(...judgementChecks(label, judgements, targetName(r)));
+    const trained = r.score === o.trained;
+    const checks = [check(`${label}: non-finite samples`, r.nonFinite, '<=', 0, undefined, { trained })];
+    if (judgements) checks.push(...judgementChecks(label, judgements, targetName(r), trained));
     if (r.score === o.trained && COUPLED_KINDS.includes(r.kind)) {
       const exact = findSamplerRow(rows, r.kind, o.exact, r.evaluations);
       // the two runs share their noise only at the same n; pairs need finite samples on both sides
@@ -89,6 +90,7 @@ export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: S
         '>=',
         1,
         detail(p),
+        { trained: true },
       ),
     ),
   ];
