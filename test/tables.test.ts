@@ -66,6 +66,7 @@ test('published checks: one summary row per thing checked, and every check in a 
     check('exact: KS statistic', 0.01, '<=', 0.05),
     check('exact: mode 1 std', 0.04, '<=', 0.05),
     check('trained: mode 1 std', 0.09, '<=', 0.05),
+    check('plain Langevin: worst |error| ÷ bar', 2.5, '>', 1),
   ]);
   const [summary, details] = html.split('<details>');
   assert.match(
@@ -76,12 +77,16 @@ test('published checks: one summary row per thing checked, and every check in a 
     summary,
     /<td>trained<\/td><td[^>]*>1<\/td><td>1 failed<\/td><td>mode 1 std: 0\.09 &lt;= 0\.05 \(180 % of the bar\)<\/td>/,
   );
+  assert.match(
+    summary,
+    /<td>plain Langevin<\/td><td[^>]*>1<\/td><td>all pass<\/td><td>worst \|error\| ÷ bar: 2\.5 &gt; 1 \(2\.5× the bar\)<\/td>/,
+  );
   assert.doesNotMatch(
     summary,
     /Checks/,
     'the live check counts pass and FAIL cells in the table captioned Checks only',
   );
-  assert.match(details, /^<summary>All 3 checks<\/summary><table[^>]*><caption>Checks<\/caption>/);
-  assert.equal((details.match(/<td>pass<\/td>/g) ?? []).length, 2);
+  assert.match(details, /^<summary>All 4 checks<\/summary><table[^>]*><caption>Checks<\/caption>/);
+  assert.equal((details.match(/<td>pass<\/td>/g) ?? []).length, 3);
   assert.equal((details.match(/<td>FAIL<\/td>/g) ?? []).length, 1);
 });

@@ -148,6 +148,14 @@ export function publishedChecksHtml(checks: Check[]): string {
   return `${tableHtml(tables.summary, tables.summaryOptions)}<details><summary>All ${checks.length} checks</summary>${tableHtml(tables.all, tables.allOptions)}</details>`;
 }
 
+/** How close a check is to its bar: the share of an upper bar its value uses, or how many times a lower bar it reaches. */
+function margin(c: Check, used: number | null): string {
+  if (used === null) return '';
+  return c.op === '<=' || c.op === '<'
+    ? ` (${formatNumber(100 * used, 3)} % of the bar)`
+    : ` (${formatNumber(1 / used, 3)}× the bar)`;
+}
+
 /**
  * The reader sees one row per thing checked, with its check closest to its bar (a failing one
  * first); every check is one click away, and in report.json. The live check counts the 'pass' and
@@ -169,7 +177,7 @@ function checkTables(checks: Check[]) {
       checked: g.subject,
       checks: g.checks.length,
       result: g.failed ? `${g.failed} failed` : 'all pass',
-      'closest to its bar (a failing one first)': `${item}: ${formatNumber(c.value)} ${c.op} ${formatNumber(c.threshold)}${used === null ? '' : ` (${formatNumber(100 * used, 3)} % of the bar)`}`,
+      'closest to its bar (a failing one first)': `${item}: ${formatNumber(c.value)} ${c.op} ${formatNumber(c.threshold)}${margin(c, used)}`,
     };
   });
   return {

@@ -85,7 +85,7 @@ export function samplerChecks(rows: SamplerRow[], mixture: GaussianMixture, o: S
     // with the learned score it must diverge or fail the same bars (when a trained model ran)
     ...(o.trained === undefined ? [] : [plain(o.trained)]).map((p) =>
       check(
-        'trained: plain Langevin with the learned score fails too (1 = diverged or worst |error| over its bar)',
+        'trained: plain Langevin: fails too with the learned score (1 = diverged or worst |error| over its bar)',
         p.worst === null || p.worst.ratio > 1 ? 1 : 0,
         '>=',
         1,
