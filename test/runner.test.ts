@@ -273,7 +273,7 @@ test('runner: a missing notebook name is an error before anything runs', () => {
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.equal(
     r.stderr.trim(),
-    '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 05-broken-json)',
+    '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 04-too-large, 05-broken-json)',
   );
 });
 
@@ -372,7 +372,20 @@ test('runner executes fixtures, reports the failing cell and failing checks', {
   const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
   assert.equal(report.config, 'params.json');
   const byName = Object.fromEntries(report.notebooks.map((n) => [n.name, n]));
-  assert.deepEqual(Object.keys(byName), ['00-hang', '01-pass', '02-error', '03-check-fails', '05-broken-json']);
+  assert.deepEqual(Object.keys(byName), [
+    '00-hang',
+    '01-pass',
+    '02-error',
+    '03-check-fails',
+    '04-too-large',
+    '05-broken-json',
+  ]);
+
+  // 04: an executed notebook over 1 MB fails, saying why; the notebook is still written
+  const large = byName['04-too-large'];
+  assert.equal(large.status, 'too-large', log);
+  assert.match(large.error ?? '', /^the executed notebook is 1\.\d\d MB, over the 1 MB a chapter may take/);
+  assert.ok(fs.statSync(path.join(out, 'notebooks', '04-too-large.ipynb')).size > 1_000_000);
 
   // 00: the endless loop is stopped at the cell timeout, its kernel killed, and the
   // executed notebook written with the output so far; the notebooks after it still run.
@@ -453,9 +466,10 @@ test('runner executes fixtures, reports the failing cell and failing checks', {
   const index = fs.readFileSync(path.join(out, 'site', 'index.html'), 'utf8');
   assert.deepEqual(
     [...index.matchAll(/<a href="..\/html\/([^"]+)\.html">/g)].map((m) => m[1]),
-    ['00-hang', '01-pass', '02-error', '03-check-fails'],
+    ['00-hang', '01-pass', '02-error', '03-check-fails', '04-too-large'],
   );
   assert.match(index, />checks-failed, 1\/3 checks</);
+  assert.match(index, />too-large</);
   fs.rmSync(out, { recursive: true, force: true });
 });
 

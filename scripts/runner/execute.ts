@@ -13,7 +13,7 @@ import { childEnv, type JupyterEnv } from './jupyter-env';
 import { notebookNames, readNotebook, type NotebookJson } from './notebook-file';
 import type { Options } from './options';
 import { declaredParameters, overrideProblems } from './params';
-import { notebookStatus, type NotebookReport, type NotebookStatus } from './report';
+import { MAX_NOTEBOOK_BYTES, notebookStatus, type NotebookReport, type NotebookStatus } from './report';
 
 /** A notebook's report, with what the run learnt beyond it: the backend it ran on, the figures it made. */
 export type ExecutedNotebook = NotebookReport & { backend?: string; figuresMade?: number };
@@ -157,6 +157,12 @@ export async function executeNotebook(
     ? JSON.parse(fs.readFileSync(files.executed, 'utf8'))
     : undefined;
   if (executed) report.figuresMade = countFigureOutputs(executed);
+  const bytes = executed ? fs.statSync(files.executed).size : 0;
+  if (bytes > MAX_NOTEBOOK_BYTES) {
+    const why = `the executed notebook is ${(bytes / 1e6).toFixed(2)} MB, over the ${MAX_NOTEBOOK_BYTES / 1e6} MB a chapter may take (JupyterLab opens and saves all of it): an output holds too much data`;
+    report.error = [report.error, why].filter(Boolean).join('\n');
+    if (report.status === 'ok') report.status = 'too-large';
+  }
   let htmlError = r.htmlError;
   if (fs.existsSync(files.rawHtml)) {
     const chapters = notebookNames(o.notebooksDir).sort();

@@ -10,10 +10,22 @@ import { saveFile } from '../../src/runtime/files';
 /**
  * ok; failed (a cell raised or did not compile); timeout (a cell ran too long);
  * error (kernel died or the runner could not run it); checks-failed; html-failed
- * (the offline export could not be written, or did not render in Chromium); interrupted
+ * (the offline export could not be written, or did not render in Chromium); too-large (the
+ * executed notebook is over MAX_NOTEBOOK_BYTES); interrupted
  * (SIGINT or SIGTERM stopped it).
  */
-export type NotebookStatus = 'ok' | 'failed' | 'checks-failed' | 'timeout' | 'error' | 'html-failed' | 'interrupted';
+export type NotebookStatus =
+  | 'ok'
+  | 'failed'
+  | 'checks-failed'
+  | 'timeout'
+  | 'error'
+  | 'html-failed'
+  | 'too-large'
+  | 'interrupted';
+
+/** The most bytes an executed notebook may take: JupyterLab opens and saves every byte of it. */
+export const MAX_NOTEBOOK_BYTES = 1_000_000;
 
 export interface FailedCell {
   /** 0-based index of the cell in the executed notebook (after parameter injection). */
