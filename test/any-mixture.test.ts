@@ -4,7 +4,6 @@
 // tutorial's, print that mixture's numbers, and still fail samples that are wrong for it.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,10 +16,10 @@ import { evaluateCheck } from '../src/notebook/checks';
 import { modeChecks, mustFailCheck } from '../src/notebook/sample-checks';
 import { samplerChecks } from '../src/notebook/sampler-checks';
 import { chapterMixture } from '../src/notebook/setup';
-import { REPO_ROOT, repoPath } from '../src/runtime/paths';
+import { repoPath } from '../src/runtime/paths';
 import type { SamplerKind } from '../src/sample/compare';
 import type { Report } from '../scripts/runner/report';
-import { assertInstalled, hasJupyter, mixtureQuantiles, samplerRow, skipUnlessCI } from './helpers';
+import { assertInstalled, hasJupyter, mixtureQuantiles, runNotebooks, samplerRow, skipUnlessCI } from './helpers';
 
 const FIXTURE = 'test/fixtures/mixtures/other-three.json';
 const other = chapterMixture(repoPath(FIXTURE));
@@ -50,23 +49,8 @@ function runOnOther(params: Record<string, Record<string, unknown>>): { report: 
     ),
   );
   const chapters = Object.keys(params).map((name) => name.slice(0, 2));
-  const r = spawnSync(
-    process.execPath,
-    [
-      path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'),
-      ...chapters,
-      '--params',
-      file,
-      '--out',
-      path.join(dir, 'out'),
-      '--no-html',
-    ],
-    {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    },
-  );
-  const log = r.stdout + r.stderr;
+  const r = runNotebooks([...chapters, '--params', file, '--out', path.join(dir, 'out'), '--no-html']);
+  const log = r.log;
   assert.equal(r.status, 0, log);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')) as Report;
   assert.deepEqual(

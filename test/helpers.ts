@@ -10,6 +10,20 @@ import { Rng } from '../src/math/rng';
 import { initBackend } from '../src/runtime/backend';
 import type { SamplerKind, SamplerRow } from '../src/sample/compare';
 import { findPython } from '../scripts/runner/jupyter-env';
+import { REPO_ROOT } from '../src/runtime/paths';
+
+/**
+ * The notebook runner (dist/scripts/runner/run-notebooks.js) with `args`, run from the repository
+ * and waited for (at most `timeout` ms): its exit status, all it printed, and its stderr alone.
+ */
+export function runNotebooks(args: string[], timeout?: number): { status: number | null; log: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout,
+  });
+  return { status: r.status, log: r.stdout + r.stderr, stderr: r.stderr };
+}
 
 /** Every test file runs on the default backend choice (native TensorFlow where it is built, else wasm; TSDIFFUSION_BACKEND overrides it). */
 export async function useBackend(): Promise<string> {

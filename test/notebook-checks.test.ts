@@ -4,7 +4,6 @@
 // must stop notebook 04 at its load cell with a message saying what is wrong and what to do.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +18,7 @@ import { saveTrainingState, trainingStateDir } from '../src/train/training-state
 import { VelocityModel } from '../src/model/model';
 import { Rng } from '../src/math/rng';
 import type { Report } from '../scripts/runner/report';
-import { assertInstalled, hasJupyter, skipUnlessCI } from './helpers';
+import { assertInstalled, hasJupyter, runNotebooks, skipUnlessCI } from './helpers';
 import { REPO_ROOT } from '../src/runtime/paths';
 
 test('notebook 04 fails its checks on an untrained model', {
@@ -41,23 +40,8 @@ test('notebook 04 fails its checks on an untrained model', {
     params,
     JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir: path.join(dir, 'ckpt') } }),
   );
-  const r = spawnSync(
-    process.execPath,
-    [
-      path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'),
-      '04',
-      '--params',
-      params,
-      '--out',
-      path.join(dir, 'out'),
-      '--no-html',
-    ],
-    {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    },
-  );
-  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const r = runNotebooks(['04', '--params', params, '--out', path.join(dir, 'out'), '--no-html']);
+  assert.equal(r.status, 1, r.log);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')) as Report;
   const nb = report.notebooks[0];
   assert.equal(nb.status, 'checks-failed');
@@ -120,23 +104,8 @@ test('notebook 04 stops at the load cell on a missing, truncated or mismatched c
       path.join(out, 'params.json'),
       JSON.stringify({ '04-sampling': { nSamples: 1000, checkpointDir } }),
     );
-    const r = spawnSync(
-      process.execPath,
-      [
-        path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'),
-        '04',
-        '--params',
-        path.join(out, 'params.json'),
-        '--out',
-        out,
-        '--no-html',
-      ],
-      {
-        cwd: REPO_ROOT,
-        encoding: 'utf8',
-      },
-    );
-    const log = r.stdout + r.stderr;
+    const r = runNotebooks(['04', '--params', path.join(out, 'params.json'), '--out', out, '--no-html']);
+    const log = r.log;
     assert.equal(r.status, 1, log);
     const nb = (JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report).notebooks[0];
     assert.equal(nb.status, 'failed', log);
@@ -215,23 +184,8 @@ test('notebook 03 continues an interrupted run of its recipe to the uninterrupte
       },
     }),
   );
-  const r = spawnSync(
-    process.execPath,
-    [
-      path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'),
-      '03',
-      '--params',
-      params,
-      '--out',
-      path.join(dir, 'out'),
-      '--no-html',
-    ],
-    {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    },
-  );
-  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const r = runNotebooks(['03', '--params', params, '--out', path.join(dir, 'out'), '--no-html']);
+  assert.equal(r.status, 1, r.log);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')) as Report;
   assert.equal(report.notebooks[0].status, 'checks-failed');
   assert.equal(fs.readFileSync(path.join(checkpointDir, 'manifest.json'), 'utf8'), earlier);

@@ -15,6 +15,7 @@ import {
   processAlive,
   readOnlyDisk,
   releaseDisk,
+  runNotebooks,
   skipUnlessCI,
   smallDisk,
 } from './helpers';
@@ -265,12 +266,8 @@ test('withParameterDefaults writes new defaults into a copy of the parameters ce
 });
 
 test('runner: a missing notebook name is an error before anything runs', () => {
-  const r = spawnSync(
-    process.execPath,
-    ['dist/scripts/runner/run-notebooks.js', '99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()],
-    { cwd: REPO_ROOT, encoding: 'utf8' },
-  );
-  assert.equal(r.status, 2, r.stdout + r.stderr);
+  const r = runNotebooks(['99', '--notebooks', 'test/fixtures/notebooks', '--out', os.tmpdir()]);
+  assert.equal(r.status, 2, r.log);
   assert.equal(
     r.stderr.trim(),
     '[run-notebooks] no notebook matches "99" (have: 00-hang, 01-pass, 02-error, 03-check-fails, 04-too-large, 05-broken-json)',
@@ -285,24 +282,13 @@ test('runner: wrong or unknown overrides fail that notebook before its kernel st
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-params-'));
   const run = (notebooksDir: string, names: string[], params: object) => {
     fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify(params));
-    const r = spawnSync(
-      process.execPath,
-      [
-        'dist/scripts/runner/run-notebooks.js',
-        ...names,
-        '--notebooks',
-        notebooksDir,
-        '--params',
-        path.join(dir, 'params.json'),
-        '--out',
-        dir,
-        '--no-html',
-      ],
-      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
+    const r = runNotebooks(
+      [...names, '--notebooks', notebooksDir, '--params', path.join(dir, 'params.json'), '--out', dir, '--no-html'],
+      110_000,
     );
-    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(r.status, 1, r.log);
     return {
-      log: r.stdout + r.stderr,
+      log: r.log,
       report: JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Report,
     };
   };
@@ -351,10 +337,8 @@ test('runner executes fixtures, reports the failing cell and failing checks', {
     '00-hang': { pidFile },
   };
   fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify(params));
-  const r = spawnSync(
-    process.execPath,
+  const r = runNotebooks(
     [
-      'dist/scripts/runner/run-notebooks.js',
       '--notebooks',
       'test/fixtures/notebooks',
       '--params',
@@ -364,9 +348,9 @@ test('runner executes fixtures, reports the failing cell and failing checks', {
       '--timeout',
       '15',
     ],
-    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 170_000 },
+    170_000,
   );
-  const log = r.stdout + r.stderr;
+  const log = r.log;
   assert.equal(r.status, 1, log);
 
   const report: Report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
@@ -625,26 +609,11 @@ test('runner: a full output disk is one clear error, and no partial files', {
   const params = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-big-')), 'params.json');
   fs.writeFileSync(params, JSON.stringify({ '01-pass': { label: 'x'.repeat(100_000) } }));
   try {
-    const r = spawnSync(
-      process.execPath,
-      [
-        'dist/scripts/runner/run-notebooks.js',
-        '01',
-        '--notebooks',
-        'test/fixtures/notebooks',
-        '--params',
-        params,
-        '--out',
-        disk,
-        '--no-browser',
-      ],
-      {
-        cwd: REPO_ROOT,
-        encoding: 'utf8',
-        timeout: 110_000,
-      },
+    const r = runNotebooks(
+      ['01', '--notebooks', 'test/fixtures/notebooks', '--params', params, '--out', disk, '--no-browser'],
+      110_000,
     );
-    const log = r.stdout + r.stderr;
+    const log = r.log;
     assert.equal(r.status, 1, log);
     assert.doesNotMatch(log, /Traceback/);
     const report: Report = JSON.parse(fs.readFileSync(path.join(disk, 'report.json'), 'utf8'));
@@ -658,16 +627,7 @@ test('runner: a full output disk is one clear error, and no partial files', {
 
 /** The runner on the fixtures, into `out`, waited for; its exit status and all it printed. */
 function runRunner(args: string[], timeout = 110_000): { status: number | null; log: string; stderr: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['dist/scripts/runner/run-notebooks.js', '--notebooks', 'test/fixtures/notebooks', '--no-browser', ...args],
-    {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      timeout,
-    },
-  );
-  return { status: r.status, log: r.stdout + r.stderr, stderr: r.stderr };
+  return runNotebooks(['--notebooks', 'test/fixtures/notebooks', '--no-browser', ...args], timeout);
 }
 
 test('runner: an output folder whose notebooks/ is the source folder is refused before anything is removed', () => {
@@ -839,10 +799,8 @@ test('runner --repeat: the second run goes beside the first, waits for the first
 }, () => {
   assertInstalled(!hasJupyter() && 'a Python with nbclient');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-repeat-'));
-  const r = spawnSync(
-    process.execPath,
+  const r = runNotebooks(
     [
-      'dist/scripts/runner/run-notebooks.js',
       '01',
       '03',
       '--notebooks',
@@ -856,9 +814,9 @@ test('runner --repeat: the second run goes beside the first, waits for the first
       '--repeat-skip',
       '01',
     ],
-    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
+    110_000,
   );
-  const log = r.stdout + r.stderr;
+  const log = r.log;
   assert.equal(r.status, 1, log); // 03-check-fails fails its checks, the same way twice
   const lines = log.split('\n');
   const at = (text: string) => lines.findIndex((l) => l.includes(text));

@@ -45,7 +45,7 @@ import type { ActivationCache } from './activations';
 import { sumOnHost, setGrad, type BatchSums } from './batch-sums';
 import { denseBackward, denseForward } from './dense';
 import type { VelocityModel } from './model';
-import { timeDenseLayers, type DenseLayer, type Network } from './network';
+import { timeDenseLayers, type Network } from './network';
 import { normDenseBackward, normDenseForward, type BatchMoments, type NormDenseCache } from './norm-dense';
 import type { TensorMap } from './parameters';
 import { packsRightOperand } from './products';
@@ -122,20 +122,17 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
   // Forward: the time MLP, then the trunk on [x, temb].
   const emb = gatherEmbedding(model, timesteps, packsRightOperand());
   const embRows = tf.tensor2d(emb.rows, [B, emb.width]);
-  const time: { layer: DenseLayer; x: tf.Tensor2D; xT: tf.Tensor2D | null }[] = [];
-  const timeActivations: ActivationCache[] = [];
+  // what each time-MLP layer's backward needs, by the layer's index: a Dense its input (and, for
+  // the first, the embedding transposed where the backend wants it), an activation its cache
+  const time: ({ x: tf.Tensor2D; xT: tf.Tensor2D | null } | ActivationCache)[] = [];
   let temb = embRows;
-  for (const layer of network.time) {
+  for (const [k, layer] of network.time.entries()) {
     if (layer.kind === 'dense') {
-      time.push({
-        layer,
-        x: temb,
-        xT: time.length === 0 && emb.columns ? tf.tensor2d(emb.columns, [emb.width, B]) : null,
-      });
+      time.push({ x: temb, xT: k === 0 && emb.columns ? tf.tensor2d(emb.columns, [emb.width, B]) : null });
       temb = denseForward(params, layer.name, temb);
     } else {
       const { y, cache } = layer.activation.forward(temb, null, null);
-      timeActivations.push(cache);
+      time.push(cache);
       temb = y;
     }
   }
@@ -180,14 +177,13 @@ export function trainingPass(model: VelocityModel, inputs: TrainingPassInputs): 
     // The time MLP, backwards; its gradients are summed in the last exchange, with `alsoSum`.
     const timeGrads: [string, tf.Tensor][] = [];
     let dy = dh;
-    let a = timeActivations.length;
     for (let k = network.time.length - 1; k >= 0; k--) {
       const layer = network.time[k];
       if (layer.kind === 'activation') {
-        dy = layer.activation.backward(dy, timeActivations[--a]);
+        dy = layer.activation.backward(dy, time[k] as ActivationCache);
         continue;
       }
-      const { x, xT } = time.find((d) => d.layer === layer)!;
+      const { x, xT } = time[k] as { x: tf.Tensor2D; xT: tf.Tensor2D | null };
       const d = denseBackward(params, sums, layer, x, xT, dy, k > 0);
       timeGrads.push(...d.grads);
       if (d.dx) dy = d.dx;

@@ -135,7 +135,9 @@ export function groupChecks(checks: Check[]): CheckGroup[] {
   for (const c of checks) {
     const cut = c.name.lastIndexOf(': ');
     const subject = cut > 0 ? c.name.slice(0, cut) : c.name;
-    groups.set(subject, [...(groups.get(subject) ?? []), c]);
+    const members = groups.get(subject);
+    if (members) members.push(c);
+    else groups.set(subject, [c]);
   }
   // passing checks rank by the share of their bar they use (at most 1); failing ones above them all
   const rank = (c: Check): number => (evaluateCheck(c) ? (barUsed(c) ?? 0) : 2 + (barUsed(c) ?? Infinity));

@@ -131,10 +131,13 @@ export function progress(opts: { total?: number; label?: string; minIntervalMs?:
  * NaN: a NaN value is written as null, which the runner counts as a failure.
  */
 export function publishChecks(checks: Check[]): void {
-  const tables = checkTables(checks);
+  // the text form is made only where there is no kernel to show the HTML
   withDisplay(
     (d) => d.html(publishedChecksHtml(checks)),
-    () => `${tableText(tables.summary, tables.summaryOptions)}\n${tableText(tables.all, tables.allOptions)}`,
+    () => {
+      const tables = checkTables(checks);
+      return `${tableText(tables.summary, tables.summaryOptions)}\n${tableText(tables.all, tables.allOptions)}`;
+    },
   );
   withDisplay(
     (d) => d.raw(CHECKS_MIME, JSON.stringify(checks)),
