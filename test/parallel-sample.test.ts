@@ -50,3 +50,26 @@ test('sampling on worker threads gives the single-threaded samples, snapshots an
   model.dispose();
   ema.dispose();
 });
+
+test('an error from onProgress fails a sampling run on worker threads, and the workers stop rather than run to the end', async () => {
+  const model = new VelocityModel({ width: 16, depth: 1 }, new Rng(3).fork('init'));
+  const seen: number[] = [];
+  await assert.rejects(
+    ddpmSampleModel({
+      model,
+      scheduler: new DDPMScheduler(TUTORIAL_SCHEDULER),
+      n: 600,
+      rng: new Rng(9).fork('sample'),
+      workers: 2,
+      progressEvery: 10,
+      onProgress: (done) => {
+        seen.push(done);
+        if (done === 100) throw new Error('the progress bar broke');
+      },
+    }),
+    /^Error: the progress bar broke$/,
+  );
+  // what came after the failure: at most the steps under way when the workers were asked to stop
+  assert.ok(Math.max(...seen) < 1000, `progress went on to ${Math.max(...seen)}`);
+  model.dispose();
+});

@@ -17,6 +17,8 @@ export interface DDPMSampleOptions {
   /** Called every `progressEvery` steps with the number of steps done. */
   onProgress?: (done: number, total: number) => void;
   progressEvery?: number;
+  /** Checked before every step: once aborted, sampling stops with an error. */
+  signal?: { readonly aborted: boolean };
 }
 
 export interface DDPMSampleResult {
@@ -44,6 +46,10 @@ export async function ddpmSample(o: DDPMSampleOptions): Promise<DDPMSampleResult
   const every = o.progressEvery ?? 50;
   for (let i = 0; i < steps.length; i++) {
     const t = steps[i];
+    if (o.signal?.aborted) {
+      x.dispose();
+      throw new Error(`ddpmSample: stopped before step ${i + 1} of ${steps.length}`);
+    }
     if (wanted.has(t)) snapshots.set(t, Float32Array.from(x.dataSync()));
     const v = predictor.predict(x, t);
     const noise = t > 0 ? tf.tensor2d(rng.normals(n), [n, 1]) : undefined;

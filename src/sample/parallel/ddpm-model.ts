@@ -54,18 +54,22 @@ export async function ddpmSampleModel(o: ModelSampleOptions): Promise<DDPMSample
     rng: rngState,
     snapshotAt: o.snapshotAt ?? [],
     progressEvery: o.progressEvery ?? 50,
+    stop: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
   };
   const jobs = Array.from(
     { length: workers },
     (_, w): WorkerJob => ({ ...base, start: bounds[w], end: bounds[w + 1] }),
   );
-  const parts = await runWorkerPool<WorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'sampling', (m, w) => {
-    if (m.type !== 'progress') return;
-    // report the slowest worker's progress, once per new value
-    const before = Math.min(...progress);
-    progress[w] = m.done;
-    const slowest = Math.min(...progress);
-    if (slowest > before) o.onProgress?.(slowest, total);
+  const parts = await runWorkerPool<WorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'sampling', {
+    onMessage: (m, w) => {
+      if (m.type !== 'progress') return;
+      // report the slowest worker's progress, once per new value
+      const before = Math.min(...progress);
+      progress[w] = m.done;
+      const slowest = Math.min(...progress);
+      if (slowest > before) o.onProgress?.(slowest, total);
+    },
+    stop: () => Atomics.store(new Int32Array(base.stop), 0, 1),
   });
   // Every worker replayed the whole stream: continue the caller's stream from where they ended.
   o.rng.setState(parts[0].rng);

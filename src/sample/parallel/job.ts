@@ -15,6 +15,8 @@ export interface WorkerJob extends ModelCopy {
   rng: RngState;
   snapshotAt: number[];
   progressEvery: number;
+  /** Int32 flag the main thread sets to 1 to stop the run. */
+  stop: SharedArrayBuffer;
 }
 
 export type WorkerMessage =
@@ -37,6 +39,7 @@ export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): 
   const scheduler = new DDPMScheduler(job.schedulerConfig);
   scheduler.timesteps = job.timesteps;
   const rng = Rng.fromState(job.rng);
+  const stop = new Int32Array(job.stop);
   const result = await ddpmSample({
     predictor,
     scheduler,
@@ -45,6 +48,11 @@ export async function runJob(job: WorkerJob, post: (m: WorkerMessage) => void): 
     snapshotAt: job.snapshotAt,
     progressEvery: job.progressEvery,
     onProgress: (done, total) => post({ type: 'progress', done, total }),
+    signal: {
+      get aborted() {
+        return Atomics.load(stop, 0) === 1;
+      },
+    },
   });
   post({ type: 'done', samples: result.samples, snapshots: [...result.snapshots], rng: rng.getState() });
 }

@@ -3,11 +3,14 @@
 // worker order, so all workers get bit-identical sums (and so keep bit-identical parameters).
 // Two sets of slots alternate: a worker can only write into a set again after passing the next
 // barrier, which every other worker reaches only after it has finished reading that set.
+// After a failure elsewhere, stopAllReduce makes every barrier throw, so that no worker waits for
+// a peer that is gone and each one ends at its next exchange.
 
 export interface AllReduceShared {
   workers: number;
   /** Largest array (in floats) that can be summed. */
   capacity: number;
+  /** Int32 [arrived, generation, stopped]. */
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
 }
@@ -16,9 +19,22 @@ export function createAllReduce(workers: number, capacity: number): AllReduceSha
   return {
     workers,
     capacity,
-    control: new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT),
+    control: new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT),
     data: new SharedArrayBuffer(2 * workers * capacity * Float32Array.BYTES_PER_ELEMENT),
   };
+}
+
+/** Make every worker's current and next barrier throw AllReduceStopped. */
+export function stopAllReduce(shared: AllReduceShared): void {
+  const control = new Int32Array(shared.control);
+  Atomics.store(control, 2, 1);
+  Atomics.notify(control, 1);
+}
+
+export class AllReduceStopped extends Error {
+  constructor() {
+    super('AllReduce: the run was stopped (another worker failed)');
+  }
 }
 
 export class AllReduce {
@@ -66,13 +82,17 @@ export class AllReduce {
   /** Wait until every worker has arrived (a generation-counting barrier). */
   private barrier(): void {
     const c = this.control;
+    if (Atomics.load(c, 2) === 1) throw new AllReduceStopped();
     const generation = Atomics.load(c, 1);
     if (Atomics.add(c, 0, 1) === this.shared.workers - 1) {
       Atomics.store(c, 0, 0);
       Atomics.add(c, 1, 1);
       Atomics.notify(c, 1);
     } else {
-      while (Atomics.load(c, 1) === generation) Atomics.wait(c, 1, generation, 60_000);
+      while (Atomics.load(c, 1) === generation) {
+        if (Atomics.load(c, 2) === 1) throw new AllReduceStopped();
+        Atomics.wait(c, 1, generation, 60_000);
+      }
     }
   }
 }

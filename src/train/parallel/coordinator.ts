@@ -11,7 +11,7 @@ import { runWorkerPool } from '../../runtime/worker-pool';
 import { largestExchange } from '../gradients';
 import type { TrainLog } from '../config';
 import { TrainingDiverged, type TrainerState } from '../thread-trainer';
-import { createAllReduce } from './allreduce';
+import { createAllReduce, stopAllReduce } from './allreduce';
 import type { TrainJob, TrainWorkerMessage, WorkerTrainJob } from './job';
 
 /**
@@ -46,23 +46,15 @@ export async function trainInParallel(
     }),
   );
   try {
-    const answers = await runWorkerPool<TrainWorkerMessage>(
-      path.join(__dirname, 'worker.js'),
-      jobs,
-      'training',
-      (m) => {
+    const answers = await runWorkerPool<TrainWorkerMessage>(path.join(__dirname, 'worker.js'), jobs, 'training', {
+      onMessage: (m) => {
         if (m.type === 'log') onLog(m.log);
-        else if (m.type === 'snapshot') {
-          try {
-            onSnapshot?.(m.state);
-          } catch (e) {
-            return e instanceof Error ? e : new Error(String(e));
-          }
-        }
+        else if (m.type === 'snapshot') onSnapshot?.(m.state);
         // every worker sees the same (all-reduced) loss, so each reports the divergence alike
-        else if (m.type === 'diverged') return new TrainingDiverged(m.message);
+        else if (m.type === 'diverged') throw new TrainingDiverged(m.message);
       },
-    );
+      stop: () => stopAllReduce(shared),
+    });
     return answers[0].state!;
   } finally {
     signal?.removeEventListener('abort', onAbort);
