@@ -2,9 +2,9 @@
 // by blocks of rows), and its rules: each worker answers with { type: 'done' } or { type: 'error',
 // message }; the first failure (an error message, an uncaught exception, a worker that exits
 // before its answer, an error thrown by onMessage) fails the run; and no worker outlives the run.
-// A worker is never terminated while it may be inside a native op: Node's terminate() then tears
-// down the thread's tfjs-node state under the op, and the whole process can die (SIGSEGV). So
-// after a failure the pool first asks the workers to stop (`stop`), waits for each to answer or
+// A worker is never terminated while it may be computing: terminate() in the middle of a worker's
+// tfjs-node work can kill the whole process with SIGSEGV (a training run stopped by a failed
+// snapshot did, about once in 60 under load). So after a failure the pool first asks the workers to stop (`stop`), waits for each to answer or
 // exit, and terminates only what is then idle. (A predictor called synchronously cannot wait for
 // messages: its helper threads are driven through shared memory instead,
 // src/sample/parallel/predictor.ts.)
