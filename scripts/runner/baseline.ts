@@ -9,8 +9,8 @@
 // kernels by the CPU's instruction sets (oneDNN and Eigen use AVX-512, AMX, ... where present), so
 // another CPU trains another network, about as good, whose statistics differ by about a standard
 // error. A check without a standard error must repeat exactly; one of a trained network is then
-// not compared on a CPU with other instruction sets than the baseline's (which it records), and the
-// comparison says how many were left out. A planted 5 % wider middle mode moves chapter 1's σ check
+// not compared on a CPU with other instruction sets than the baseline's, or with oneDNN switched by
+// TF_ENABLE_ONEDNN_OPTS (the baseline records both), and the comparison says how many it left out. A planted 5 % wider middle mode moves chapter 1's σ check
 // by 1.4 standard errors at its CI n: the chapter's own bar (4) lets it pass, the baseline does not.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,7 +37,7 @@ export interface BaselineEntry {
 export interface Baseline {
   config: string;
   backend: string;
-  /** For native TensorFlow: the CPU instruction sets its kernels were chosen by (cpuFeatures()). */
+  /** For native TensorFlow: what its kernels were chosen by (cpuFeatures()). */
   cpuFeatures?: string[];
   /** notebook → check name → entry. */
   notebooks: Record<string, Record<string, BaselineEntry>>;
@@ -56,7 +56,7 @@ export interface BaselineComparison {
   /** Checks compared, and the rows that moved or are new or gone. */
   compared: number;
   moved: BaselineRow[];
-  /** On a CPU with other instruction sets than the baseline's: how they differ, and the trained checks without a standard error, not compared. */
+  /** Where TensorFlow chooses other kernels than the baseline's (cpuFeatures()): how they differ, and the trained checks without a standard error, not compared. */
   otherCpu?: { difference: string; notCompared: string[] };
 }
 
@@ -64,10 +64,15 @@ export function baselineFile(dir: string, config: string, backend: string): stri
   return path.join(dir, `${config.replace(/[^\w+.-]/g, '_')}.${backend}.json`);
 }
 
-/** The instruction sets among /proc/cpuinfo's flags that TensorFlow's CPU kernels choose by. */
-export function cpuFeatures(cpuinfo = readCpuinfo()): string[] {
+/**
+ * What TensorFlow's CPU kernels are chosen by: the instruction sets among /proc/cpuinfo's flags,
+ * and TF_ENABLE_ONEDNN_OPTS where it is set (it turns oneDNN's kernels on or off whatever the CPU).
+ */
+export function cpuFeatures(cpuinfo = readCpuinfo(), env: NodeJS.ProcessEnv = process.env): string[] {
   const flags = new Set(/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1].trim().split(/\s+/) ?? []);
-  return [...flags].filter((f) => /^(sse4_[12]|avx.*|fma|f16c|amx.*)$/.test(f)).sort();
+  const sets = [...flags].filter((f) => /^(sse4_[12]|avx.*|fma|f16c|amx.*)$/.test(f)).sort();
+  const onednn = env.TF_ENABLE_ONEDNN_OPTS;
+  return onednn === undefined ? sets : [...sets, `TF_ENABLE_ONEDNN_OPTS=${onednn}`];
 }
 
 function readCpuinfo(): string {
@@ -153,7 +158,7 @@ export function updateBaseline(report: RunChecks, dir: string): string {
 /** The comparison for the log: one line when nothing moved, else a table of what did. */
 export function formatBaselineComparison(c: BaselineComparison): string {
   const cpu = c.otherCpu
-    ? ` (made on a CPU with other instruction sets, ${c.otherCpu.difference}: ${c.otherCpu.notCompared.length} checks of a trained network without a standard error not compared)`
+    ? ` (made where TensorFlow chose other kernels, ${c.otherCpu.difference}: ${c.otherCpu.notCompared.length} checks of a trained network without a standard error not compared)`
     : '';
   if (c.moved.length === 0) return `baseline: ${c.compared} checks as in ${c.file}, within their tolerances${cpu}`;
   const show = (v: number | null) => (v === null ? '—' : formatNumber(v));
