@@ -236,7 +236,7 @@ test('chapters 01, 02 and 05 on another mixture: every check passes, and the out
   );
   assert.match(
     outputs.get('05-langevin')!,
-    /Annealed Langevin, in 1000 steps against the tutorial run's 5000, passes all 10 bars/,
+    /Annealed Langevin, in 4000 steps against the tutorial run's 5000, passes all 10 bars/,
   );
 });
 
