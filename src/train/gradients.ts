@@ -119,27 +119,15 @@ export type GradientFunction = (
 ) => LossAndGrads;
 
 /** Hand-written backpropagation; with `shard`, the loss and gradients of the whole batch. */
-export function fastGradients(
-  model: VelocityModel,
-  scheduler: DDPMScheduler,
-  rows: BatchRows,
-  dropoutRng: Rng,
-  shard?: BatchShard,
-): LossAndGrads {
+export const fastGradients: GradientFunction = (model, scheduler, rows, dropoutRng, shard) => {
   const { xt, target } = inputAndTarget(scheduler, rows);
   const result = velocityLossAndGrads(model, { xt, target, timesteps: rows.timesteps, dropoutRng, shard });
   tf.dispose([xt, target]);
   return result;
-}
+};
 
 /** tf.variableGrads over VelocityModel.forward: the reference for fastGradients (one thread only). */
-export function autogradGradients(
-  model: VelocityModel,
-  scheduler: DDPMScheduler,
-  rows: BatchRows,
-  dropoutRng: Rng,
-  shard?: BatchShard,
-): LossAndGrads {
+export const autogradGradients: GradientFunction = (model, scheduler, rows, dropoutRng, shard) => {
   if (shard) throw new Error("autograd gradients: data-parallel training needs gradients: 'fast'");
   let moments: BatchMoments | null = null;
   const t = tf.tensor1d(rows.timesteps, 'int32');
@@ -153,7 +141,7 @@ export function autogradGradients(
   // variableGrads keys gradients by tfjs's internal variable names; map them to ours
   const grads = new Map([...model.params].map(([name, v]) => [name, vg.grads[v.name]]));
   return { loss: vg.value, grads, moments: moments! };
-}
+};
 
 export const GRADIENT_FUNCTIONS: Record<GradientMode, GradientFunction> = {
   fast: fastGradients,
