@@ -3,7 +3,7 @@
 import type { TrainLog } from '../train/config';
 import { histogram } from '../eval/metrics';
 import type { CoupledComparison } from '../eval/coupled';
-import { barHistogramTrace, layout, lineTrace, type Figure } from './plots';
+import { barHistogramTrace, layout, lineTrace, panelTitle, type Figure } from './plots';
 import type { DDPMScheduler } from '../diffusion/scheduler';
 
 export interface HistogramPanel {
@@ -72,16 +72,7 @@ export function stackedHistograms(
       ...(last ? { title: { text: 'x' } } : {}),
     };
     axes[`yaxis${suffix}`] = { title: { text: 'density' } };
-    annotations.push({
-      text: p.title,
-      xref: `x${suffix} domain`,
-      yref: `y${suffix} domain`,
-      x: 0.01,
-      y: 1,
-      showarrow: false,
-      xanchor: 'left',
-      yanchor: 'bottom',
-    });
+    annotations.push(panelTitle(p.title, suffix, { x: 0.01, xanchor: 'left' }));
   });
   return {
     data,

@@ -258,6 +258,27 @@ export function lineTrace(
   };
 }
 
+/**
+ * A subplot's title, just above its top edge, as a layout annotation; `axes` is the subplot's axis
+ * suffix ('' for the first subplot, '2' for the second, ...).
+ */
+export function panelTitle(
+  text: string,
+  axes: string,
+  at: { x: number; xanchor: 'left' | 'center' },
+): Record<string, unknown> {
+  return {
+    text,
+    xref: `x${axes} domain`,
+    yref: `y${axes} domain`,
+    x: at.x,
+    y: 1,
+    showarrow: false,
+    xanchor: at.xanchor,
+    yanchor: 'bottom',
+  };
+}
+
 /** A plain layout with axis titles; overlaid bars touch (histograms). */
 export function layout(
   opts: { title?: string; xTitle?: string; yTitle?: string; logY?: boolean; extra?: Record<string, unknown> } = {},

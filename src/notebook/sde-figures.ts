@@ -3,7 +3,7 @@
 import { evenlySpaced, linspace } from '../math/grid';
 import type { ScoreError } from '../eval/evaluate';
 import type { GaussianMixture } from '../math/mixture';
-import { layout, lineTrace, type Figure } from './plots';
+import { layout, lineTrace, panelTitle, type Figure } from './plots';
 import type { VPSDE } from '../diffusion/sde';
 import type { Trajectory } from '../sample/sde-samplers';
 
@@ -173,15 +173,7 @@ export function scoreSdeFigure(
         hoverinfo: 'skip',
       });
     }
-    annotations.push({
-      text: panel.title,
-      xref: `${ref('x', mid)} domain`,
-      yref: `${ref('y', mid)} domain`,
-      x: 0.5,
-      y: 1,
-      showarrow: false,
-      yanchor: 'bottom',
-    });
+    annotations.push(panelTitle(panel.title, mid === 1 ? '' : String(mid), { x: 0.5, xanchor: 'center' }));
   });
   return {
     data: traces,
@@ -245,16 +237,7 @@ export function scoreCurvesFigure(panels: ScorePanel[], opts: { title?: string; 
       }),
     );
     axes[`yaxis${id}`] = { range: [lo - pad, hi + pad] };
-    annotations.push({
-      text: `t = ${p.t}`,
-      xref: `x${id} domain`,
-      yref: `y${id} domain`,
-      x: 0.02,
-      y: 1,
-      showarrow: false,
-      xanchor: 'left',
-      yanchor: 'bottom',
-    });
+    annotations.push(panelTitle(`t = ${p.t}`, id, { x: 0.02, xanchor: 'left' }));
   });
   return {
     data,
