@@ -12,17 +12,40 @@ import type { SamplerKind, SamplerRow } from '../src/sample/compare';
 import { findPython } from '../scripts/runner/jupyter-env';
 import { REPO_ROOT } from '../src/runtime/paths';
 
+export const RUNNER = path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js');
+
 /**
- * The notebook runner (dist/scripts/runner/run-notebooks.js) with `args`, run from the repository
- * and waited for (at most `timeout` ms): its exit status, all it printed, and its stderr alone.
+ * The notebook runner with `args`, run from the repository and waited for (at most `timeout` ms):
+ * its exit status, all it printed, and its stderr alone.
  */
 export function runNotebooks(args: string[], timeout?: number): { status: number | null; log: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'), ...args], {
+  const r = spawnSync(process.execPath, [RUNNER, ...args], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout,
   });
   return { status: r.status, log: r.stdout + r.stderr, stderr: r.stderr };
+}
+
+/**
+ * The runner's command line (node's arguments) for the fixture notebooks `names` into `out`, with
+ * `params` written to OUT/params.json as their overrides, then `extra`.
+ */
+export function fixtureRunnerArgs(out: string, names: string[], params: object, extra: string[] = []): string[] {
+  const file = path.join(out, 'params.json');
+  fs.writeFileSync(file, JSON.stringify(params));
+  return [
+    RUNNER,
+    ...names,
+    '--notebooks',
+    'test/fixtures/notebooks',
+    '--params',
+    file,
+    '--out',
+    out,
+    '--no-browser',
+    ...extra,
+  ];
 }
 
 /** Every test file runs on the default backend choice (native TensorFlow where it is built, else wasm; TSDIFFUSION_BACKEND overrides it). */

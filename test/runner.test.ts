@@ -11,10 +11,12 @@ import * as path from 'node:path';
 import { findPython, writeKernelSpec } from '../scripts/runner/jupyter-env';
 import {
   assertInstalled,
+  fixtureRunnerArgs,
   hasJupyter,
   processAlive,
   readOnlyDisk,
   releaseDisk,
+  RUNNER,
   runNotebooks,
   skipUnlessCI,
   smallDisk,
@@ -487,23 +489,9 @@ test('runner: SIGTERM stops the notebook, its kernel and the runner, and the rep
   assertInstalled(!hasJupyter() && 'a Python with nbclient');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-signal-'));
   const pidFile = path.join(out, 'hang-kernel.pid');
-  fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '00-hang': { pidFile } }));
-  const runner = spawn(
-    process.execPath,
-    [
-      'dist/scripts/runner/run-notebooks.js',
-      '00',
-      '01',
-      '--notebooks',
-      'test/fixtures/notebooks',
-      '--params',
-      path.join(out, 'params.json'),
-      '--out',
-      out,
-      '--no-browser',
-    ],
-    { cwd: REPO_ROOT },
-  );
+  const runner = spawn(process.execPath, fixtureRunnerArgs(out, ['00', '01'], { '00-hang': { pidFile } }), {
+    cwd: REPO_ROOT,
+  });
   let log = '';
   runner.stdout.on('data', (d) => (log += d));
   runner.stderr.on('data', (d) => (log += d));
@@ -642,19 +630,11 @@ test('runner: an output folder whose notebooks/ is the source folder is refused 
     fs.copyFileSync(path.join(REPO_ROOT, 'test/fixtures/notebooks', f), path.join(sources, f));
   const before = fs.readdirSync(sources).map((f) => fs.readFileSync(path.join(sources, f), 'utf8'));
   const run = (notebooks: string, names: string[]) =>
-    spawnSync(
-      process.execPath,
-      [
-        path.join(REPO_ROOT, 'dist/scripts/runner/run-notebooks.js'),
-        ...names,
-        '--notebooks',
-        notebooks,
-        '--out',
-        '.',
-        '--no-browser',
-      ],
-      { cwd: dir, encoding: 'utf8', timeout: 60_000 },
-    );
+    spawnSync(process.execPath, [RUNNER, ...names, '--notebooks', notebooks, '--out', '.', '--no-browser'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   // the issue's `--out .`: OUT/notebooks is the source folder, for every notebook
   const all = run('notebooks', []);
   assert.equal(all.status, 2, all.stdout + all.stderr);
@@ -729,21 +709,8 @@ test('runner: one run per output folder; kill -9 of the runner leaves no process
   assertInstalled(!hasJupyter() && 'a Python with nbclient');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsd-kill-'));
   const pidFile = path.join(out, 'hang-kernel.pid');
-  fs.writeFileSync(path.join(out, 'params.json'), JSON.stringify({ '00-hang': { pidFile } }));
   // the hanging cell times out after 5 s: an orphaned execute_notebook.py would then write the notebook
-  const args = [
-    'dist/scripts/runner/run-notebooks.js',
-    '00',
-    '--notebooks',
-    'test/fixtures/notebooks',
-    '--params',
-    path.join(out, 'params.json'),
-    '--out',
-    out,
-    '--no-browser',
-    '--timeout',
-    '5',
-  ];
+  const args = fixtureRunnerArgs(out, ['00'], { '00-hang': { pidFile } }, ['--timeout', '5']);
   const runner = spawn(process.execPath, args, { cwd: REPO_ROOT });
   let log = '';
   runner.stdout.on('data', (d) => (log += d));
